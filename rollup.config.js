@@ -1,0 +1,46 @@
+/**
+ * Two bundles, both written to dist/ (not committed; `npm run build` and `npm run package`
+ * make them):
+ *  - dist/ui/civibackup-ui.js: the Lit admin page, one classic script (IIFE) so the ang
+ *    module can list it like any other CiviCRM asset; lit is bundled in, minified.
+ *  - dist/civibackup.mjs: the Node helper as ONE file with mysql2, age and the offsite SDKs
+ *    inside; it runs with no node_modules anywhere (package.json bin.civibackup).
+ * esbuild only strips types here; `npm run typecheck` (tsc --noEmit, strict) checks them.
+ */
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import commonjs from '@rollup/plugin-commonjs';
+import json from '@rollup/plugin-json';
+import esbuild from 'rollup-plugin-esbuild';
+
+const onwarn = (warning, warn) => {
+  // Dependencies (AWS SDK, ssh2) use `this` at module top level and circular imports; both are harmless in a bundle.
+  if (warning.code === 'THIS_IS_UNDEFINED' || warning.code === 'CIRCULAR_DEPENDENCY') return;
+  // @scure/base documents its own /* @__PURE__ */ usage in a comment rollup cannot place.
+  if (warning.code === 'INVALID_ANNOTATION' && /node_modules/.test(warning.id ?? '')) return;
+  if (warning.code === 'EVAL' && /node_modules/.test(warning.id ?? '')) return;
+  warn(warning);
+};
+
+export default [
+  {
+    input: 'ts-src/ui/index.ts',
+    output: { file: 'dist/ui/civibackup-ui.js', format: 'iife', sourcemap: true },
+    onwarn,
+    plugins: [
+      nodeResolve({ browser: true }),
+      esbuild({ target: 'es2021', tsconfig: 'tsconfig.json', minify: true }),
+    ],
+  },
+  {
+    input: 'ts-src/helper/cli.ts',
+    output: { file: 'dist/civibackup.mjs', format: 'es', inlineDynamicImports: true, sourcemap: false },
+    external: (id) => id.startsWith('node:') || ['cpu-features'].includes(id) || /\.node$/.test(id),
+    onwarn,
+    plugins: [
+      nodeResolve({ preferBuiltins: true, exportConditions: ['node'] }),
+      commonjs({ ignoreDynamicRequires: true, ignore: ['cpu-features'] }),
+      json(),
+      esbuild({ target: 'node20', tsconfig: 'tsconfig.json', minify: false }),
+    ],
+  },
+];

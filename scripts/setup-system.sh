@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs and starts what the tests and the demo need on a Debian 12 machine; idempotent
+# and quiet. Used by .ci/run and by `npm test` / `npm run demo` when something is missing.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(mariadb-server mariadb-client chromium php-cli php-mysql phpunit age openssh-server mydumper zstd)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup-system: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup-system: installing ${missing[*]}" >&2
+  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# MariaDB must answer on 127.0.0.1:3306 as root with an empty password.
+if ! mariadb-admin -h127.0.0.1 -uroot ping >/dev/null 2>&1; then
+  if ! mariadb-admin ping >/dev/null 2>&1; then
+    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+    for _ in $(seq 1 60); do mariadb-admin ping >/dev/null 2>&1 && break; sleep 0.5; done
+  fi
+  mariadb-admin ping >/dev/null
+  if ! mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    mariadb -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket; FLUSH PRIVILEGES;"
+  fi
+fi
+mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null
+# sshd (for the SFTP tests) needs its privilege-separation directory; the tests start their own daemon.
+mkdir -p /run/sshd

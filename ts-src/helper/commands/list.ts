@@ -1,0 +1,25 @@
+import { formatBytes } from '../core/reporter.js';
+import { parseCommandArgs } from '../core/args.js';
+import { BackupError } from '../core/errors.js';
+import { listSets } from '../set/set-store.js';
+import type { CommandModule } from './command.js';
+
+export const listCommand: CommandModule = {
+  name: 'list',
+  summary: 'List the complete backup sets in a destination, newest first',
+  usage: 'civibackup list DIR [--json]',
+  async run({ args, print }) {
+    const { positionals } = parseCommandArgs(args, {}, this.usage);
+    if (positionals.length !== 1) throw new BackupError('USAGE', `list takes one destination directory.\nusage: ${this.usage}`);
+    const sets = await listSets(positionals[0]);
+    for (const set of sets) {
+      const what = [
+        ...set.databases.map((d) => `${d.role === 'main' ? 'db' : 'logdb'} ${d.name} (${d.tables} tables, ${d.rows} rows)`),
+        ...set.directories.map((d) => `${d.label} (${d.files} files)`),
+      ].join(', ');
+      print(`${set.setId}  ${formatBytes(set.bytes).padStart(9)}  ${set.encrypted ? 'encrypted ' : ''}${set.verification.state}  ${what}`);
+    }
+    if (sets.length === 0) print('no complete backup sets');
+    return { summary: { sets } };
+  },
+};

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './events.js';
+export * from './manifest.js';
+export * from './job.js';
+export * from './sets.js';
