@@ -3,3 +3,4 @@ export * from './events.js';
 export * from './manifest.js';
 export * from './job.js';
 export * from './sets.js';
+export * from './api.js';

@@ -1,0 +1,123 @@
+/**
+ * The contract between the page (ts-src/ui) and the extension's API4 entity `Backup`
+ * (Civi/Api4/Backup.php, one class per action under Civi/Api4/Action/Backup/). Every
+ * action requires `administer backups` (or `administer CiviCRM system`).
+ * Calls go through CRM.api4('Backup', action, params) and resolve to an array of records.
+ */
+import type { HelperEvent } from './events.js';
+import type { RetentionPolicy } from './job.js';
+import type { SetSummary } from './sets.js';
+
+/** Backup.run: {async: true} from the page returns at once; cron and CLI run synchronously. */
+export interface RunParams {
+  async?: boolean;
+}
+export interface RunRecord {
+  runId: string;
+  /** Synchronous runs only: the final event. */
+  result?: HelperEvent;
+}
+
+/** Backup.status: events of a run after a sequence number (the page polls every second). */
+export interface StatusParams {
+  runId: string;
+  since?: number;
+}
+export interface StatusRecord {
+  runId: string;
+  events: HelperEvent[];
+  /** True once a result or error event was seen, or the helper process is gone. */
+  done: boolean;
+  /** Present while running: the helper's process id, for cancel. */
+  running: boolean;
+}
+
+/** Backup.cancel: stops a running run (SIGTERM to the helper); the set stays incomplete. */
+export interface CancelParams {
+  runId: string;
+}
+
+/** Backup.get: complete sets at the local destination (via `civibackup list --json`). */
+export type GetRecord = SetSummary;
+
+/** Backup.verify: hashes, or {deep: true} for a test restore into the scratch database. */
+export interface VerifyParams {
+  setId: string;
+  deep?: boolean;
+  async?: boolean;
+}
+
+/** Backup.delete: removes one set; the newest complete set cannot be deleted. */
+export interface DeleteParams {
+  setId: string;
+}
+
+/**
+ * Backup.restore: restores the database and/or directories of one set into the live site.
+ * `confirm` must equal the set id typed by the administrator; a safety backup runs first.
+ */
+export interface RestoreParams {
+  setId: string;
+  database?: boolean;
+  directories?: string[];
+  confirm: string;
+  async?: boolean;
+}
+
+/** Backup.overview: what the page's first screen shows, in one call. */
+export interface OverviewRecord {
+  lastBackup: SetSummary | null;
+  lastRestorable: SetSummary | null;
+  nextScheduledRun: string | null;
+  jobActive: boolean;
+  jobFrequency: string;
+  runningRunId: string | null;
+  /** Status-check messages of this extension (level: info|notice|warning|error|critical). */
+  warnings: Array<{ name: string; level: string; title: string; message: string }>;
+  storage: Array<{ destination: string; bytes: number; sets: number }>;
+  nodeVersion: string | null;
+}
+
+/** Directory choices with the paths CiviCRM's Directories settings resolve to. */
+export interface DirectoryChoice {
+  key: 'custom' | 'images' | 'templates' | 'php' | 'extensions';
+  label: string;
+  path: string | null;
+  included: boolean;
+}
+
+/**
+ * Backup.getConfig / Backup.saveConfig: the settings the page edits, in one record.
+ * Secrets are write-only: the page sends them, getConfig returns only `hasSecret` flags.
+ */
+export interface BackupConfig {
+  includeDatabase: boolean;
+  includeLoggingDatabase: boolean;
+  loggingDatabaseSeparate: boolean;
+  directories: DirectoryChoice[];
+  destination: string;
+  retention: RetentionPolicy;
+  recipients: string[];
+  skipCacheData: boolean;
+  alertEmails: string[];
+  maxAgeHours: number;
+  nodePath: string;
+  offsite: OffsiteConfig[];
+  schedule: { frequency: 'Hourly' | 'Daily' | 'Weekly' | 'Monthly'; active: boolean };
+}
+
+export interface OffsiteConfig {
+  name: string;
+  type: 's3' | 'sftp';
+  /** s3: endpoint, region, bucket, prefix, accessKeyId; sftp: host, port, username, path. */
+  options: Record<string, string>;
+  /** Write-only: set to replace the stored secret; never returned. */
+  secret?: string;
+  hasSecret?: boolean;
+}
+
+/** Backup.testDestination: tries to list/write/remove a probe object at an offsite destination. */
+export interface TestDestinationRecord {
+  ok: boolean;
+  message: string;
+}
