@@ -21,6 +21,13 @@ export interface DecryptionKeys {
   passphrases: string[];
 }
 
+/**
+ * TEST-ONLY knob: CIVIBACKUP_TEST_SCRYPT_LOG_N lowers the scrypt work factor of passphrase
+ * encryption (default 18, about 3 s and 330 MiB per part) so the test suite stays fast; the
+ * test runner sets it to 10. Never set it in production: a low factor makes a weak passphrase
+ * cheap to brute-force. Decryption reads the factor from the file's header, so files written
+ * with it still open everywhere (age refuses factors above 20, not low ones).
+ */
 function testWorkFactor(): number | undefined {
   const raw = process.env.CIVIBACKUP_TEST_SCRYPT_LOG_N;
   if (!raw) return undefined;
@@ -53,7 +60,13 @@ export async function createEncryptStream(keys: EncryptionKeys): Promise<Duplex>
 
 export async function createDecryptStream(keys: DecryptionKeys, label: string): Promise<Duplex> {
   const decrypter = new age.Decrypter();
-  for (const identity of keys.identities) decrypter.addIdentity(identity);
+  for (const identity of keys.identities) {
+    try {
+      decrypter.addIdentity(identity);
+    } catch (error) {
+      throw new BackupError('CONFIG', `${label}: an identity given is not an age secret key (AGE-SECRET-KEY-1...).`, { cause: error });
+    }
+  }
   for (const passphrase of keys.passphrases) decrypter.addPassphrase(passphrase);
   const input = new TransformStream<Uint8Array, Uint8Array>();
   // decrypt() reads the header before it resolves, so the readable side waits for it while
@@ -88,7 +101,11 @@ export async function createDecryptStream(keys: DecryptionKeys, label: string): 
 function mapDecryptError(error: unknown, label: string): BackupError {
   if (error instanceof BackupError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (/no identity matched|incorrect passphrase|failed to decrypt file key|invalid passphrase|scrypt/i.test(message)) {
+  // Only "nothing in the header opens with these keys" means a wrong key. A malformed stanza,
+  // a bad header MAC, a failed chunk tag or an early end are damage (exit 3). A flipped byte
+  // inside a recipient stanza looks like a wrong key to age; the manifest's SHA-256, checked
+  // before decrypting, tells those apart.
+  if (/no identity matched/i.test(message)) {
     return new BackupError('WRONG_KEY', `${label}: the identity or passphrase does not open this part (${message}).`, { cause: error });
   }
   return new BackupError('SET_DAMAGED', `${label} is damaged or truncated: ${message}`, { cause: error });
