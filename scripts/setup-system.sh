@@ -4,7 +4,7 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(mariadb-server mariadb-client chromium php-cli php-mysql phpunit age openssh-server mydumper zstd)
+packages=(mariadb-server mariadb-client chromium php-cli php-mysql phpunit age openssh-server mydumper zstd zip unzip time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
