@@ -75,6 +75,16 @@ export interface FilesRecord {
   bytes: number;
   excluded: ExclusionRecord[];
   warnings: string[];
+  /** Exclusions and warnings beyond the lists' cap (1000 each), counted only. */
+  excludedOmitted?: number;
+  warningsOmitted?: number;
+  /**
+   * Symlinks whose target lies outside the archived directory, as archived. Restore recreates
+   * these (nothing is ever written through a link) and refuses any other link that escapes.
+   */
+  outsideLinks?: Array<{ path: string; target: string }>;
+  /** Outside links beyond the list's cap; when > 0 restore accepts every outside link. */
+  outsideLinksOmitted?: number;
 }
 
 export interface EncryptionRecord {

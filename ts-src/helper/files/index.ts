@@ -1,0 +1,3 @@
+/** Directory archives: backup (archiveDirectories), restore (restoreDirectory) and verify (listArchive). */
+export { archiveDirectories, parseDirectoryArgs, validateDirectorySpecs, type ArchiveContext, type ArchiveResult } from './archive.js';
+export { Exclusions, SETTINGS_FILE_NAMES, validateExcludePatterns } from './exclusions.js';

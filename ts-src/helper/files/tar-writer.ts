@@ -1,0 +1,193 @@
+/**
+ * Turns walked entries into the bytes of a pax tar archive, as an async generator that the
+ * part writer pulls from: nothing is read before the compressor asks for more, so memory is
+ * bounded by one read buffer and one batch whatever the file sizes.
+ *
+ * A file that changes while it is read cannot change its header any more (it is already
+ * written), so exactly the announced size is written: a shrunk file is padded with zeros, a
+ * grown one cut at the announced size, and a warning names it. The archive stays valid.
+ */
+import { constants as fsc, type BigIntStats } from 'node:fs';
+import { open, readlink, type FileHandle } from 'node:fs/promises';
+import { END_OF_ARCHIVE, encodeHeader, padding, type TarEntryHeader } from './tar-format.js';
+import type { WalkEntry } from './walker.js';
+
+/** Small entries are gathered into batches of this size before they go downstream. */
+const BATCH_BYTES = 256 * 1024;
+/** Large files are read in chunks of this size. */
+const READ_CHUNK = 1024 * 1024;
+
+export type TarWarningCode = 'FILE_CHANGED' | 'FILE_VANISHED' | 'FILE_UNREADABLE' | 'SPECIAL_SKIPPED';
+
+export interface TarWriterHooks {
+  onWarning(code: TarWarningCode, relPath: string, message: string): void;
+  /** After an entry is fully written. `contentBytes` is the file content size (0 for others). */
+  onEntry(entry: WalkEntry, contentBytes: number, linkTarget?: string): void;
+  /** Content bytes as they are read, for progress on large files. */
+  onContentBytes?(bytes: number): void;
+}
+
+function toSeconds(stats: BigIntStats): { seconds: bigint; nanoseconds: bigint } {
+  const ns = stats.mtimeNs;
+  let seconds = ns / 1_000_000_000n;
+  let nanoseconds = ns % 1_000_000_000n;
+  if (nanoseconds < 0n) {
+    seconds -= 1n;
+    nanoseconds += 1_000_000_000n;
+  }
+  return { seconds, nanoseconds };
+}
+
+function headerFor(entry: WalkEntry, stats: BigIntStats, type: TarEntryHeader['type'], size: number, linkTarget?: string): Buffer {
+  const exact = toSeconds(stats);
+  return encodeHeader(
+    {
+      path: entry.relPath,
+      type,
+      mode: Number(stats.mode & 0o7777n),
+      uid: Number(stats.uid),
+      gid: Number(stats.gid),
+      size,
+      mtime: Number(exact.seconds),
+      linkTarget,
+    },
+    { mtimeExact: exact },
+  );
+}
+
+class Batch {
+  private parts: Buffer[] = [];
+  private bytes = 0;
+  push(buffer: Buffer): boolean {
+    if (buffer.length === 0) return this.bytes >= BATCH_BYTES;
+    this.parts.push(buffer);
+    this.bytes += buffer.length;
+    return this.bytes >= BATCH_BYTES;
+  }
+  get empty(): boolean {
+    return this.bytes === 0;
+  }
+  take(): Buffer {
+    const out = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.bytes);
+    this.parts = [];
+    this.bytes = 0;
+    return out;
+  }
+}
+
+export async function* tarStream(entries: AsyncIterable<WalkEntry>, hooks: TarWriterHooks): AsyncGenerator<Buffer> {
+  const batch = new Batch();
+  for await (const entry of entries) {
+    switch (entry.kind) {
+      case 'directory':
+        if (batch.push(headerFor(entry, entry.stats, 'directory', 0))) yield batch.take();
+        hooks.onEntry(entry, 0);
+        break;
+      case 'symlink': {
+        let target: string;
+        try {
+          target = await readlink(entry.absPath);
+        } catch (error) {
+          warnUnreadable(hooks, entry, error);
+          break;
+        }
+        if (batch.push(headerFor(entry, entry.stats, 'symlink', 0, target))) yield batch.take();
+        hooks.onEntry(entry, 0, target);
+        break;
+      }
+      case 'special':
+        hooks.onWarning('SPECIAL_SKIPPED', entry.relPath, `${entry.relPath} is a ${specialKind(entry.stats)}, not archived`);
+        break;
+      case 'file':
+        yield* fileEntry(entry, batch, hooks);
+        break;
+    }
+  }
+  batch.push(END_OF_ARCHIVE);
+  yield batch.take();
+}
+
+function specialKind(stats: BigIntStats): string {
+  if (stats.isFIFO()) return 'named pipe (fifo)';
+  if (stats.isSocket()) return 'socket';
+  if (stats.isBlockDevice()) return 'block device';
+  if (stats.isCharacterDevice()) return 'character device';
+  return 'special file';
+}
+
+function warnUnreadable(hooks: TarWriterHooks, entry: WalkEntry, error: unknown): void {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') hooks.onWarning('FILE_VANISHED', entry.relPath, `${entry.relPath} vanished before it could be archived; it is not in the archive`);
+  else hooks.onWarning('FILE_UNREADABLE', entry.relPath, `${entry.relPath} cannot be read, it is not in the archive: ${(error as Error).message}`);
+}
+
+async function* fileEntry(entry: WalkEntry, batch: Batch, hooks: TarWriterHooks): AsyncGenerator<Buffer> {
+  let handle: FileHandle;
+  try {
+    // O_NOFOLLOW: if the file was swapped for a symlink since the walk saw it, do not follow
+    // it out of the tree. O_NONBLOCK: if it was swapped for a fifo, do not hang on open.
+    handle = await open(entry.absPath, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (error) {
+    warnUnreadable(hooks, entry, error);
+    return;
+  }
+  try {
+    const before = await handle.stat({ bigint: true });
+    if (!before.isFile()) {
+      hooks.onWarning('FILE_CHANGED', entry.relPath, `${entry.relPath} changed type while it was archived; it is not in the archive`);
+      return;
+    }
+    const size = Number(before.size);
+    if (batch.push(headerFor(entry, before, 'file', size))) yield batch.take();
+
+    let position = 0;
+    let shrunk = false;
+    while (position < size) {
+      const want = Math.min(READ_CHUNK, size - position);
+      // A fresh buffer per read: downstream stages may still hold the previous one.
+      const buffer = Buffer.allocUnsafe(want);
+      let filled = 0;
+      while (filled < want) {
+        const { bytesRead } = await handle.read(buffer, filled, want - filled, position + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      if (filled < want) {
+        buffer.fill(0, filled);
+        shrunk = true;
+      }
+      position += want;
+      hooks.onContentBytes?.(want);
+      if (want >= BATCH_BYTES) {
+        if (!batch.empty) yield batch.take();
+        yield buffer;
+      } else if (batch.push(buffer)) {
+        yield batch.take();
+      }
+      if (shrunk) {
+        // Zeros for the rest of the announced size, in bounded chunks.
+        while (position < size) {
+          const zeros = Buffer.alloc(Math.min(READ_CHUNK, size - position));
+          position += zeros.length;
+          hooks.onContentBytes?.(zeros.length);
+          if (batch.push(zeros)) yield batch.take();
+        }
+      }
+    }
+    if (batch.push(padding(size))) yield batch.take();
+
+    const after = await handle.stat({ bigint: true });
+    const probe = Buffer.allocUnsafe(1);
+    const grew = !shrunk && (await handle.read(probe, 0, 1, size)).bytesRead > 0;
+    if (shrunk) {
+      hooks.onWarning('FILE_CHANGED', entry.relPath, `${entry.relPath} shrank while it was read; the archive holds its first part padded with zeros to ${size} bytes`);
+    } else if (grew || after.size !== before.size) {
+      hooks.onWarning('FILE_CHANGED', entry.relPath, `${entry.relPath} grew while it was read; the archive holds its first ${size} bytes`);
+    } else if (after.mtimeNs !== before.mtimeNs) {
+      hooks.onWarning('FILE_CHANGED', entry.relPath, `${entry.relPath} was modified while it was read; its archived content may be inconsistent`);
+    }
+    hooks.onEntry(entry, size);
+  } finally {
+    await handle.close();
+  }
+}
