@@ -30,7 +30,11 @@ export async function main(argv: string[]): Promise<number> {
     return args.length === 0 ? 2 : 0;
   }
   const mode: OutputMode = json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
-  const reporter = createReporter({ mode });
+  // The extension chooses the run id (its run directory's name) and passes it in, so the
+  // events' runId matches what Backup.run returned to the page.
+  const givenRunId = process.env.CIVIBACKUP_RUN_ID;
+  const runId = givenRunId && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(givenRunId) ? givenRunId : undefined;
+  const reporter = createReporter({ mode, runId });
   const command = COMMANDS.find((c) => c.name === args[0]);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
