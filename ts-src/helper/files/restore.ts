@@ -1,0 +1,236 @@
+/**
+ * Restore and verify side of directory archives.
+ *
+ * restoreDirectory: check the part's hash, extract into a staging directory beside the target
+ * (same filesystem, so the final step is a rename), then swap it in. The target is only
+ * touched after the whole archive extracted cleanly; with --force an existing target is
+ * renamed aside first and removed only once the new one is in place.
+ *
+ * listArchive: read an archive to its end-of-archive marker, check every header and name,
+ * and compare the counts with the manifest, for `verify`.
+ */
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rmdir } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import type { FilesRecord, Manifest, PartRecord } from '../../protocol/manifest.js';
+import { BackupError } from '../core/errors.js';
+import type { Reporter } from '../core/reporter.js';
+import type { DecryptionKeys } from '../crypto/age-stream.js';
+import { openPart } from '../set/part-reader.js';
+import { checkPart } from '../set/verify-parts.js';
+import { entrySegments, linkEscapes } from './entry-paths.js';
+import { damaged, extractTar, removeTree, type ExtractPolicy, type ExtractStats } from './extract.js';
+import { TarReader } from './tar-reader.js';
+
+export interface RestoreDirectoryOptions {
+  /** Replace a non-empty target (it is renamed aside, and removed after success). */
+  force?: boolean;
+  decryption?: DecryptionKeys;
+  reporter?: Reporter;
+  signal?: AbortSignal;
+  /** The caller already checked every part's hash (restore checks the whole set first). */
+  hashChecked?: boolean;
+}
+
+export interface RestoreDirectoryResult extends ExtractStats {
+  label: string;
+  target: string;
+  /** True when an existing non-empty target was replaced (--force). */
+  replaced: boolean;
+  warnings: string[];
+}
+
+export function findFilesRecord(manifest: Manifest, label: string): { record: FilesRecord; part: PartRecord } {
+  const record = manifest.files.find((f) => f.label === label);
+  if (!record) {
+    const known = manifest.files.map((f) => f.label).join(', ') || 'none';
+    throw new BackupError('USAGE', `Set ${manifest.setId} has no directory "${label}" (it has: ${known}).`);
+  }
+  const part = manifest.parts.find((p) => p.path === record.archive);
+  if (!part) throw new BackupError('SET_DAMAGED', `The manifest of ${manifest.setId} names ${record.archive} for "${label}" but lists no such part.`);
+  return { record, part };
+}
+
+function policyFor(record: FilesRecord, targetName: string): ExtractPolicy {
+  const allowedOutsideLinks =
+    (record.outsideLinksOmitted ?? 0) > 0 ? 'all' : new Set((record.outsideLinks ?? []).map((l) => `${l.path}\0${l.target}`));
+  return { allowedOutsideLinks, targetName };
+}
+
+async function assertPartHash(setDir: string, part: PartRecord): Promise<void> {
+  const problem = await checkPart(setDir, part);
+  if (problem) throw new BackupError('SET_DAMAGED', `${problem.detail}; nothing was restored.`);
+}
+
+async function isEmptyDirectory(path: string): Promise<boolean> {
+  return (await readdir(path)).length === 0;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+export async function restoreDirectory(
+  setDir: string,
+  manifest: Manifest,
+  label: string,
+  targetPath: string,
+  options: RestoreDirectoryOptions = {},
+): Promise<RestoreDirectoryResult> {
+  const { record, part } = findFilesRecord(manifest, label);
+  const target = resolve(targetPath);
+  if (target === '/') throw new BackupError('USAGE', 'Refusing to restore a directory archive onto /.');
+
+  const existing = await lstat(target).catch(() => null);
+  const targetHasContent = existing !== null && (!existing.isDirectory() || !(await isEmptyDirectory(target)));
+  if (targetHasContent && !options.force) {
+    throw new BackupError('TARGET_NOT_EMPTY', `${target} exists and is not empty; restore "${label}" into an empty or new directory, or pass --force to replace it.`);
+  }
+  if (!options.hashChecked) await assertPartHash(setDir, part);
+
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true, mode: 0o755 });
+  const staging = `${target}.civibackup-restore-${randomBytes(4).toString('hex')}`;
+  await mkdir(staging, { mode: 0o700 });
+
+  const warnings: string[] = [];
+  let files = 0;
+  let bytes = 0;
+  let currentPath = '';
+  const progress = (force = false): void =>
+    options.reporter?.progress({ type: 'progress', phase: 'restore', item: label, files, bytes, bytesTotal: part.rawBytes, path: currentPath }, force);
+
+  let stats: ExtractStats;
+  try {
+    const content = await openPart(setDir, part.path, { decryption: options.decryption });
+    stats = await extractTar(
+      content,
+      staging,
+      policyFor(record, target),
+      {
+        onWarning: (code, path, message) => {
+          warnings.push(message);
+          options.reporter?.emit({ type: 'warning', code, message: `${label}: ${message}`, item: label, path });
+        },
+        onEntry: (path, type) => {
+          currentPath = path;
+          if (type === 'file') files += 1;
+          progress();
+        },
+        onContentBytes: (n) => {
+          bytes += n;
+        },
+      },
+      options.signal,
+    ).catch((error: unknown) => {
+      throw damaged(error, `${part.path} (directory "${label}")`);
+    });
+    content.destroy();
+  } catch (error) {
+    await removeTree(staging).catch(() => undefined);
+    throw error;
+  }
+  progress(true);
+
+  // Swap in. Re-check the target: it may have changed while we extracted.
+  const now = await lstat(target).catch(() => null);
+  let replaced = false;
+  try {
+    if (now === null) {
+      await rename(staging, target);
+    } else if (now.isDirectory() && (await isEmptyDirectory(target))) {
+      await rmdir(target);
+      await rename(staging, target);
+    } else if (options.force) {
+      const aside = `${target}.civibackup-old-${timestamp()}-${randomBytes(2).toString('hex')}`;
+      await rename(target, aside);
+      try {
+        await rename(staging, target);
+      } catch (error) {
+        await rename(aside, target).catch(() => undefined);
+        throw error;
+      }
+      replaced = true;
+      await removeTree(aside).catch((error: unknown) => {
+        const message = `the old contents of ${target} were kept at ${aside}: ${(error as Error).message}`;
+        warnings.push(message);
+        options.reporter?.emit({ type: 'warning', code: 'OLD_TARGET_KEPT', message, item: label, path: aside });
+      });
+    } else {
+      throw new BackupError('TARGET_NOT_EMPTY', `${target} was filled while "${label}" was being extracted; nothing was replaced. Pass --force to replace it.`);
+    }
+  } catch (error) {
+    await removeTree(staging).catch(() => undefined);
+    throw error instanceof BackupError ? error : new BackupError('IO', `Could not move the restored "${label}" into ${target}: ${(error as Error).message}`, { cause: error });
+  }
+  return { label, target, replaced, warnings, ...stats };
+}
+
+export interface ArchiveListing {
+  label: string;
+  part: string;
+  entries: number;
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardlinks: number;
+  bytes: number;
+}
+
+export interface ListArchiveOptions {
+  decryption?: DecryptionKeys;
+  /** Skip the hash check when the caller already checked the part. */
+  hashChecked?: boolean;
+  signal?: AbortSignal;
+  /** Called with each entry's path, e.g. for a listing. */
+  onEntry?: (path: string, type: string, size: number) => void;
+}
+
+/**
+ * Reads one directory archive of a set to its end: every header must parse, every name must
+ * be safe to extract, and the counts must match the manifest. Throws SET_DAMAGED (malformed,
+ * truncated, counts differ), HOSTILE_ARCHIVE (unsafe names) or WRONG_KEY.
+ */
+export async function listArchive(setDir: string, manifest: Manifest, label: string, options: ListArchiveOptions = {}): Promise<ArchiveListing> {
+  const { record, part } = findFilesRecord(manifest, label);
+  if (!options.hashChecked) await assertPartHash(setDir, part);
+  const policy = policyFor(record, `(verify of ${basename(setDir)})`);
+  const listing: ArchiveListing = { label, part: part.path, entries: 0, files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
+  const content = await openPart(setDir, part.path, { decryption: options.decryption });
+  try {
+    const reader = new TarReader(content);
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const entry = await reader.next();
+      if (entry === null) break;
+      listing.entries += 1;
+      const parsed = entrySegments(entry.path);
+      if ('refused' in parsed) throw new BackupError('HOSTILE_ARCHIVE', `${part.path}: entry "${entry.rawName}" ${parsed.refused}.`);
+      const rel = parsed.segments.join('/') || '.';
+      if (entry.type === 'symlink' && linkEscapes(rel, entry.linkTarget ?? '')) {
+        const allowed = policy.allowedOutsideLinks === 'all' || policy.allowedOutsideLinks.has(`${rel}\0${entry.linkTarget ?? ''}`);
+        if (!allowed) throw new BackupError('HOSTILE_ARCHIVE', `${part.path}: symlink "${rel}" points outside the directory (${entry.linkTarget ?? ''}) and the manifest does not list it.`);
+      }
+      let size = 0;
+      for await (const chunk of reader.content()) size += chunk.length;
+      if (entry.type === 'file') {
+        listing.files += 1;
+        listing.bytes += size;
+      } else if (entry.type === 'directory') listing.directories += 1;
+      else if (entry.type === 'symlink') listing.symlinks += 1;
+      else if (entry.type === 'hardlink') listing.hardlinks += 1;
+      options.onEntry?.(rel, entry.type, size);
+    }
+  } catch (error) {
+    throw damaged(error, `${part.path} (directory "${label}")`);
+  } finally {
+    content.destroy();
+  }
+  const differences: string[] = [];
+  if (listing.files !== record.files) differences.push(`${listing.files} files (manifest: ${record.files})`);
+  if (listing.directories !== record.directories) differences.push(`${listing.directories} directories (manifest: ${record.directories})`);
+  if (listing.symlinks !== record.symlinks) differences.push(`${listing.symlinks} symlinks (manifest: ${record.symlinks})`);
+  if (listing.bytes !== record.bytes) differences.push(`${listing.bytes} bytes (manifest: ${record.bytes})`);
+  if (differences.length > 0) throw new BackupError('SET_DAMAGED', `${part.path} holds ${differences.join(', ')}.`);
+  return listing;
+}
