@@ -1,6 +1,7 @@
 /** The CLI verbs, in the order --help lists them. */
+import { backupCommand } from './backup.js';
 import type { CommandModule } from './command.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
 
-export const COMMANDS: CommandModule[] = [listCommand, keygenCommand];
+export const COMMANDS: CommandModule[] = [backupCommand, listCommand, keygenCommand];

@@ -1,0 +1,200 @@
+/**
+ * One backup run, callable without the CLI: lock the destination, clear what killed runs
+ * left, write the database(s), the logging database, the directories, and the manifest
+ * LAST (the commit point). Whatever fails, the lock is released and the set directory is
+ * left without a manifest (then removed), so no failed run ever lists as a backup.
+ */
+import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DirectorySpec } from '../../protocol/job.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestBytes, type DatabaseRecord, type FilesRecord, type Manifest, type PartRecord } from '../../protocol/manifest.js';
+import { BackupError, toBackupError } from '../core/errors.js';
+import type { Reporter } from '../core/reporter.js';
+import type { WriteCodec } from '../set/codec.js';
+import { fsyncDirectory } from '../set/durable.js';
+import { acquireLock, createSetDirectory, ensureDestination, removeIncompleteSets, writeManifest } from '../set/set-store.js';
+import { describeDsn, type Dsn } from '../db/dsn.js';
+import { dumpDatabase } from '../db/dump-database.js';
+import { archiveDirectories } from '../files/index.js';
+import { TOOL_VERSION } from '../version.js';
+
+export interface BackupOptions {
+  to: string;
+  dsn: Dsn;
+  loggingDsn?: Dsn;
+  codec: WriteCodec;
+  reporter: Reporter;
+  signal?: AbortSignal;
+  excludeData?: string[];
+  skipCacheData?: boolean;
+  files?: DirectorySpec[];
+  /** Exclude patterns for directory archives (files engineer's syntax). */
+  filesExclude?: string[];
+  trigger?: string;
+  civicrmVersion?: string;
+  site?: string;
+  /** Warnings gathered before the run (DSN on argv...), carried into the manifest. */
+  warnings?: string[];
+  /** Test and bench knobs. */
+  statementBytes?: number;
+  partRawBytes?: number;
+}
+
+export interface BackupSummary {
+  set: string;
+  setId: string;
+  bytes: number;
+  rawBytes: number;
+  parts: number;
+  tables: number;
+  rows: number;
+  directories: number;
+  durations: { databaseMs: number; loggingMs: number; filesMs: number; totalMs: number };
+  warnings: string[];
+}
+
+/** Maps an error from the dump to a stable code, naming what was being written. */
+function mapRunError(error: unknown): BackupError {
+  const mapped = toBackupError(error);
+  if (mapped.code === 'DB_LOST') {
+    return new BackupError('DB_LOST', `The database connection was lost during the backup (${mapped.message.replace(/^The database connection was lost: /, '')}); no complete set was written.`, { cause: error });
+  }
+  return mapped;
+}
+
+export async function runBackup(options: BackupOptions): Promise<BackupSummary> {
+  const started = Date.now();
+  const { reporter } = options;
+  const warnings = [...(options.warnings ?? [])];
+  const warn = (code: string, message: string): void => {
+    warnings.push(message);
+    reporter.emit({ type: 'warning', code, message });
+  };
+  reporter.emit({ type: 'phase', phase: 'prepare' });
+  const destination = await ensureDestination(options.to);
+  const lock = await acquireLock(destination, reporter.runId);
+  let setDir: string | undefined;
+  let committed = false;
+  try {
+    for (const leftover of await removeIncompleteSets(destination)) {
+      warn('INCOMPLETE_SET_REMOVED', `Removed ${join(destination, leftover)}: an unfinished set left by an earlier run that was interrupted.`);
+    }
+    const set = await createSetDirectory(destination);
+    setDir = set.dir;
+    const parts: PartRecord[] = [];
+    const databases: DatabaseRecord[] = [];
+    let files: FilesRecord[] = [];
+
+    const dbStarted = Date.now();
+    const main = await dumpDatabase({
+      dsn: options.dsn,
+      role: 'main',
+      folder: 'db',
+      setDir,
+      codec: options.codec,
+      reporter,
+      signal: options.signal,
+      excludeData: options.excludeData ?? [],
+      skipCacheData: options.skipCacheData ?? true,
+      statementBytes: options.statementBytes,
+      partRawBytes: options.partRawBytes,
+    });
+    parts.push(...main.parts);
+    databases.push(main.record);
+    for (const w of main.warnings) warn('DB', w);
+    const databaseMs = Date.now() - dbStarted;
+
+    const logStarted = Date.now();
+    if (options.loggingDsn) {
+      reporter.emit({ type: 'phase', phase: 'logdb' });
+      const logging = await dumpDatabase({
+        dsn: options.loggingDsn,
+        role: 'logging',
+        folder: 'logdb',
+        setDir,
+        codec: options.codec,
+        reporter,
+        signal: options.signal,
+        excludeData: options.excludeData ?? [],
+        skipCacheData: options.skipCacheData ?? true,
+        statementBytes: options.statementBytes,
+        partRawBytes: options.partRawBytes,
+      });
+      parts.push(...logging.parts);
+      databases.push(logging.record);
+      for (const w of logging.warnings) warn('DB', w);
+    }
+    const loggingMs = Date.now() - logStarted;
+
+    const filesStarted = Date.now();
+    if (options.files && options.files.length > 0) {
+      const archived = await archiveDirectories(options.files, {
+        setDir,
+        codec: options.codec,
+        reporter,
+        signal: options.signal,
+        destination,
+        exclude: options.filesExclude,
+      });
+      parts.push(...archived.parts);
+      files = archived.files;
+      warnings.push(...archived.warnings);
+    }
+    const filesMs = Date.now() - filesStarted;
+
+    reporter.emit({ type: 'phase', phase: 'manifest' });
+    for (const folder of new Set(parts.map((p) => p.path.split('/')[0]))) await fsyncDirectory(join(setDir, folder));
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      formatVersion: MANIFEST_VERSION,
+      setId: set.id,
+      tool: { name: 'civibackup', version: TOOL_VERSION, node: process.versions.node },
+      createdAt: set.createdAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      source: {
+        hostname: hostname(),
+        ...(options.civicrmVersion ? { civicrmVersion: options.civicrmVersion } : {}),
+        ...(options.site ? { site: options.site } : {}),
+      },
+      compression: { algorithm: options.codec.compression, level: options.codec.level },
+      encryption: options.codec.encryption
+        ? { recipients: options.codec.encryption.recipients, passphrase: options.codec.encryption.passphrase !== undefined }
+        : null,
+      parts,
+      databases,
+      files,
+      warnings,
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+    };
+    await writeManifest(setDir, manifest);
+    committed = true;
+    const tables = databases.reduce((sum, d) => sum + d.tables.length, 0);
+    const rows = databases.reduce((sum, d) => sum + d.tables.reduce((s, t) => s + t.rows, 0), 0);
+    return {
+      set: setDir,
+      setId: set.id,
+      bytes: manifestBytes(manifest),
+      rawBytes: parts.reduce((sum, p) => sum + p.rawBytes, 0),
+      parts: parts.length,
+      tables,
+      rows,
+      directories: files.length,
+      durations: { databaseMs, loggingMs, filesMs, totalMs: Date.now() - started },
+      warnings,
+    };
+  } catch (error) {
+    const mapped = mapRunError(error);
+    if (mapped.code === 'DB_CONNECT' || mapped.code === 'DB_PRIVILEGE') {
+      // Name the account in the message so the person knows which DSN to fix.
+      if (!mapped.message.includes(options.dsn.user)) mapped.message = `${describeDsn(options.dsn)}: ${mapped.message}`;
+    }
+    throw mapped;
+  } finally {
+    if (!committed && setDir) {
+      // An unfinished set has no manifest and never lists; remove it now rather than later.
+      await rm(setDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+    await lock.release();
+  }
+}

@@ -1,0 +1,112 @@
+import { readFile } from 'node:fs/promises';
+import { validateJob, type BackupJob, type DirectorySpec } from '../../protocol/job.js';
+import type { Compression } from '../../protocol/manifest.js';
+import { runBackup } from '../backup/run-backup.js';
+import { parseCommandArgs } from '../core/args.js';
+import { BackupError } from '../core/errors.js';
+import { formatBytes } from '../core/reporter.js';
+import { resolveEncryptionKeys } from '../crypto/keys.js';
+import { describeDsn, resolveDsn } from '../db/dsn.js';
+import { parseDirectoryArgs } from '../files/index.js';
+import { DEFAULT_GZIP_LEVEL, type WriteCodec } from '../set/codec.js';
+import type { CommandModule } from './command.js';
+
+const DEFAULT_LEVELS: Record<Compression, number> = { gzip: DEFAULT_GZIP_LEVEL, zstd: 3, none: 0 };
+
+async function readJob(path: string): Promise<BackupJob> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new BackupError('CONFIG', `Cannot read the job file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const problems = validateJob(parsed);
+  if (problems.length > 0) throw new BackupError('CONFIG', `The job file ${path} is invalid: ${problems.join('; ')}`);
+  return parsed as BackupJob;
+}
+
+export const backupCommand: CommandModule = {
+  name: 'backup',
+  summary: 'Back up the CiviCRM database (one consistent snapshot), the logging database and directories into a new set',
+  usage:
+    'civibackup backup --to DIR [--db DSN] [--logging-db DSN] [--settings civicrm.settings.php] [--job FILE] [--exclude-data TABLE_GLOB]... [--no-skip-cache-data] [--compression gzip|zstd|none] [--level N] [--files LABEL=PATH]... [--exclude PATTERN]... [--recipient AGE_RECIPIENT]... [--passphrase-file FILE] [--json]',
+  async run({ args, reporter, env, signal, print }) {
+    const { values, positionals } = parseCommandArgs(
+      args,
+      {
+        to: { type: 'string' },
+        db: { type: 'string' },
+        'logging-db': { type: 'string' },
+        settings: { type: 'string' },
+        job: { type: 'string' },
+        'exclude-data': { type: 'string', multiple: true },
+        'no-skip-cache-data': { type: 'boolean' },
+        compression: { type: 'string' },
+        level: { type: 'string' },
+        files: { type: 'string', multiple: true },
+        exclude: { type: 'string', multiple: true },
+        recipient: { type: 'string', multiple: true },
+        'passphrase-file': { type: 'string' },
+      },
+      this.usage,
+    );
+    if (positionals.length > 0) throw new BackupError('USAGE', `Unexpected argument "${positionals[0]}".\nusage: ${this.usage}`);
+    const job = values.job ? await readJob(values.job) : undefined;
+
+    const to = values.to ?? job?.to;
+    if (!to) throw new BackupError('USAGE', `backup needs --to DIR (the destination directory).\nusage: ${this.usage}`);
+
+    const main = await resolveDsn({ flag: values.db, env, envName: job?.database?.dsnEnv, settingsFile: values.settings, role: 'main' });
+    if (!main) {
+      throw new BackupError('USAGE', 'No database given: pass --settings civicrm.settings.php, set CIVIBACKUP_DSN in the environment, or use --db DSN.');
+    }
+    const logging = await resolveDsn({
+      flag: values['logging-db'],
+      env,
+      envName: job?.loggingDatabase?.dsnEnv,
+      settingsFile: values.settings,
+      role: 'logging',
+    });
+    const warnings = [...main.warnings, ...(logging?.warnings ?? [])];
+    for (const message of warnings) reporter.emit({ type: 'warning', code: 'DSN', message });
+    // A logging DSN naming the main database is CiviCRM's default: nothing separate to dump.
+    const loggingDsn =
+      logging && describeDsn(logging.dsn) !== describeDsn(main.dsn) && logging.dsn.database !== main.dsn.database ? logging.dsn : undefined;
+
+    const compression = (values.compression ?? job?.compression?.algorithm ?? 'gzip') as Compression;
+    if (!['gzip', 'zstd', 'none'].includes(compression)) throw new BackupError('USAGE', `--compression must be gzip, zstd or none, not "${compression}".`);
+    const levelText = values.level ?? (job?.compression?.level !== undefined ? String(job.compression.level) : undefined);
+    const level = levelText === undefined ? DEFAULT_LEVELS[compression] : Number(levelText);
+    if (!Number.isInteger(level) || level < 0 || level > (compression === 'zstd' ? 19 : 9)) throw new BackupError('USAGE', `--level ${levelText} is out of range for ${compression}.`);
+
+    const encryption = await resolveEncryptionKeys({
+      recipients: [...(values.recipient ?? []), ...(job?.encryption?.recipients ?? [])],
+      passphraseFile: values['passphrase-file'],
+      passphraseEnv: job?.encryption?.passphraseEnv,
+      env,
+    });
+    const codec: WriteCodec = { compression, level, ...(encryption ? { encryption } : {}) };
+
+    const files: DirectorySpec[] = [...parseDirectoryArgs(values.files ?? []), ...(job?.files ?? [])];
+    const summary = await runBackup({
+      to,
+      dsn: main.dsn,
+      loggingDsn,
+      codec,
+      reporter,
+      signal,
+      excludeData: [...(values['exclude-data'] ?? []), ...(job?.database?.excludeData ?? [])],
+      skipCacheData: values['no-skip-cache-data'] ? false : (job?.database?.skipCacheData ?? true),
+      files,
+      filesExclude: [...(values.exclude ?? []), ...(job?.exclude ?? [])],
+      trigger: job?.trigger ?? 'cli',
+      civicrmVersion: job?.civicrmVersion,
+      site: job?.site,
+      warnings,
+    });
+    print(
+      `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${summary.parts} parts, ${formatBytes(summary.bytes)} (${formatBytes(summary.rawBytes)} before compression) in ${(summary.durations.totalMs / 1000).toFixed(1)} s`,
+    );
+    return { set: summary.set, summary: { ...summary } };
+  },
+};

@@ -1,0 +1,121 @@
+/**
+ * mysql2 connections for dumping: exact values (no type casting in the data path), utf8mb4,
+ * UTC, one statement per query. Connection failures become DB_CONNECT errors that name
+ * user@host and say what to do; the password never appears.
+ */
+import mysql from 'mysql2';
+import type { Connection, ConnectionOptions } from 'mysql2';
+import { BackupError } from '../core/errors.js';
+import { describeDsn, type Dsn } from './dsn.js';
+
+export type DbConnection = Connection;
+
+export function connectionOptions(dsn: Dsn): ConnectionOptions {
+  const where = dsn.socketPath ? { socketPath: dsn.socketPath } : { host: dsn.host ?? 'localhost', port: dsn.port ?? 3306 };
+  return {
+    ...where,
+    user: dsn.user,
+    password: dsn.password,
+    database: dsn.database,
+    charset: 'UTF8MB4_GENERAL_CI',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    timezone: '+00:00',
+    multipleStatements: false,
+    connectTimeout: 20_000,
+    // Metadata queries use mysql2's casting (strings); data queries pass typeCast: false
+    // per query and get the server's bytes untouched.
+  };
+}
+
+/** Runs one statement and returns its rows (objects, strings for numbers and dates). */
+export function query<T = Record<string, unknown>>(connection: Connection, sql: string, values?: unknown[]): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    connection.query({ sql, values }, (error, rows) => {
+      if (error) reject(error);
+      else resolve(rows as T[]);
+    });
+  });
+}
+
+/** Runs one statement and returns rows as arrays (for SHOW statements whose column names vary). */
+export function queryArrays(connection: Connection, sql: string, values?: unknown[]): Promise<unknown[][]> {
+  return new Promise((resolve, reject) => {
+    connection.query({ sql, values, rowsAsArray: true }, (error, rows) => {
+      if (error) reject(error);
+      else resolve(rows as unknown[][]);
+    });
+  });
+}
+
+interface MysqlError {
+  code?: string;
+  errno?: number;
+  message?: string;
+}
+
+/** Turns a failed connect into a message a person can act on. */
+export function connectError(dsn: Dsn, error: unknown): BackupError {
+  const e = (error ?? {}) as MysqlError;
+  const who = describeDsn(dsn);
+  const code = e.code ?? '';
+  const account = `'${dsn.user}'@'${dsn.socketPath ? 'localhost' : (dsn.host ?? 'localhost')}'`;
+  switch (code) {
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      return new BackupError(
+        'DB_CONNECT',
+        `The database refused the login of ${who}: wrong user or password. Use the DSN of CIVICRM_DSN (civicrm.settings.php), or check the account ${account} with an administrator.`,
+        { cause: error },
+      );
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return new BackupError('DB_PRIVILEGE', `${who}: the user may not use database "${dsn.database}". Run as an administrator: GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${dsn.database.replace(/`/g, '``')}\`.* TO ${account};`, { cause: error });
+    case 'ER_BAD_DB_ERROR':
+      return new BackupError('DB_CONNECT', `${who}: the database "${dsn.database}" does not exist on that server; check the database name in the DSN.`, { cause: error });
+    case 'ECONNREFUSED':
+      return new BackupError('DB_CONNECT', `${who}: connection refused. Is the database server running and listening ${dsn.socketPath ? `on the socket ${dsn.socketPath}` : `on port ${dsn.port ?? 3306}`}?`, { cause: error });
+    case 'ENOENT':
+      return new BackupError('DB_CONNECT', `${who}: the socket ${dsn.socketPath ?? ''} does not exist. Is the database server running? Check the socket path in the DSN.`, { cause: error });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new BackupError('DB_CONNECT', `${who}: the host name "${dsn.host ?? ''}" cannot be resolved; check the host in the DSN.`, { cause: error });
+    case 'ETIMEDOUT':
+      return new BackupError('DB_CONNECT', `${who}: the connection timed out; check the host, port and any firewall.`, { cause: error });
+    default:
+      return new BackupError('DB_CONNECT', `Cannot connect as ${who}: ${e.message ?? String(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Opens a connection and sets the session up for exact reads: utf8mb4, UTC, long network
+ * timeouts (a slow compressor pauses the reader; the server must wait, not abort).
+ */
+export async function openConnection(dsn: Dsn): Promise<Connection> {
+  const connection = mysql.createConnection(connectionOptions(dsn));
+  await new Promise<void>((resolve, reject) => {
+    connection.connect((error) => (error ? reject(connectError(dsn, error)) : resolve()));
+  });
+  // A lost connection emits 'error' on the connection too; the failing query reports it.
+  connection.on('error', () => undefined);
+  await query(connection, 'SET NAMES utf8mb4');
+  await query(connection, "SET SESSION time_zone = '+00:00'");
+  await query(connection, 'SET SESSION net_write_timeout = 3600, net_read_timeout = 3600, wait_timeout = 86400');
+  // No NO_BACKSLASH_ESCAPES or ANSI_QUOTES surprises in the metadata we read.
+  await query(connection, "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'");
+  return connection;
+}
+
+export function closeConnection(connection: Connection | undefined): Promise<void> {
+  if (!connection) return Promise.resolve();
+  return new Promise((resolve) => {
+    connection.end(() => {
+      connection.destroy();
+      resolve();
+    });
+  });
+}
+
+export function connectionId(connection: Connection): number {
+  return (connection as unknown as { threadId: number }).threadId;
+}

@@ -1,0 +1,236 @@
+/**
+ * A consistent dump of one database into a set folder (db/ or logdb/).
+ *
+ * Consistency recipe (correctness before speed):
+ * 1. Connection B (only when non-transactional tables have data to dump): LOCK TABLES those
+ *    tables READ. Writers to them now wait.
+ * 2. Connection A: REPEATABLE READ + START TRANSACTION WITH CONSISTENT SNAPSHOT. All InnoDB
+ *    (transactional) tables are read through A, one after another, so they share one point
+ *    in time; no global lock and no RELOAD privilege are needed. Compression still runs on
+ *    the second core because zlib works in the thread pool while A streams rows.
+ * 3. B reads its locked tables (unchanged since before the snapshot began, so they match
+ *    the snapshot's point in time), then UNLOCK TABLES: their writers wait only that long.
+ * 4. A reads schema, data, routines, views, triggers, events, then COMMIT.
+ */
+import type { Connection } from 'mysql2';
+import type { DatabaseRecord, PartRecord, TableRecord } from '../../protocol/manifest.js';
+import type { Reporter } from '../core/reporter.js';
+import { writePart } from '../set/part-writer.js';
+import type { WriteCodec } from '../set/codec.js';
+import { closeConnection, openConnection, query } from './connection.js';
+import { dsnHostLabel, type Dsn } from './dsn.js';
+import { routinesSql, schemaSql, triggersEventsSql, viewsSql, postludeSql, preludeSql } from './dump-objects.js';
+import { dumpTable, safeName, type TableDumpResult } from './dump-table.js';
+import {
+  checkDumpPrivileges,
+  listColumns,
+  listObjects,
+  listTables,
+  primaryKey,
+  serverInfo,
+  type TableInfo,
+} from './introspect.js';
+import { quoteIdentifier } from './sql-literal.js';
+import { TOOL_VERSION } from '../version.js';
+
+/** CiviCRM's cache tables: structure kept, data skipped unless asked for. */
+export const CIVICRM_CACHE_TABLES = [
+  'civicrm_cache',
+  'civicrm_acl_cache',
+  'civicrm_acl_contact_cache',
+  'civicrm_group_contact_cache',
+  'civicrm_prevnext_cache',
+] as const;
+
+export interface DatabaseDumpOptions {
+  dsn: Dsn;
+  role: 'main' | 'logging';
+  /** "db" or "logdb". */
+  folder: string;
+  setDir: string;
+  codec: WriteCodec;
+  reporter: Reporter;
+  signal?: AbortSignal;
+  /** Glob patterns (* and ?) on table names whose data is skipped. */
+  excludeData: string[];
+  skipCacheData: boolean;
+  /** Test and bench knobs. */
+  statementBytes?: number;
+  partRawBytes?: number;
+}
+
+export interface DatabaseDumpResult {
+  record: DatabaseRecord;
+  parts: PartRecord[];
+  warnings: string[];
+}
+
+/** Glob (* any run, ? one character) matched against the whole table name, case-sensitive. */
+export function globToRegExp(pattern: string): RegExp {
+  const body = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('');
+  return new RegExp(`^${body}$`, 's');
+}
+
+export function dataSkipReason(table: string, excludeData: string[], skipCacheData: boolean): string | undefined {
+  if (skipCacheData && (CIVICRM_CACHE_TABLES as readonly string[]).includes(table)) return 'CiviCRM cache table (rebuilt by CiviCRM; --no-skip-cache-data keeps it)';
+  const hit = excludeData.find((p) => globToRegExp(p).test(table));
+  return hit === undefined ? undefined : `excluded by --exclude-data ${hit}`;
+}
+
+export async function dumpDatabase(options: DatabaseDumpOptions): Promise<DatabaseDumpResult> {
+  const { dsn, reporter, folder } = options;
+  const parts: PartRecord[] = [];
+  const warnings: string[] = [];
+  let snapshotConnection: Connection | undefined;
+  let lockConnection: Connection | undefined;
+  let succeeded = false;
+  const write = async (name: string, text: string): Promise<void> => {
+    parts.push(await writePart(options.setDir, `${folder}/${name}`, [Buffer.from(text, 'utf8')], { codec: options.codec, signal: options.signal }));
+  };
+  try {
+    snapshotConnection = await openConnection(dsn);
+    const a = snapshotConnection;
+    const info = await serverInfo(a);
+    const tables = await listTables(a, dsn.database);
+    const objectsBefore = await listObjects(a, dsn.database);
+    const skip = new Map<string, string>();
+    for (const t of tables) {
+      const reason = t.type === 'SEQUENCE' ? undefined : dataSkipReason(t.name, options.excludeData, options.skipCacheData);
+      if (reason) skip.set(t.name, reason);
+    }
+    const dataTables = tables.filter((t) => t.type !== 'SEQUENCE' && !skip.has(t.name));
+    const lockedTables = dataTables.filter((t) => !t.transactional);
+    await checkDumpPrivileges(a, info, { database: dsn.database, views: objectsBefore.views.length > 0, lockTables: lockedTables.length > 0 });
+
+    if (lockedTables.length > 0) {
+      lockConnection = await openConnection(dsn);
+      await query(lockConnection, `LOCK TABLES ${lockedTables.map((t) => `${quoteIdentifier(t.name)} READ`).join(', ')}`);
+    }
+    await query(a, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    await query(a, 'START TRANSACTION WITH CONSISTENT SNAPSHOT');
+
+    // Everything below reads inside the snapshot (metadata too, so it matches the rows).
+    const objects = await listObjects(a, dsn.database);
+    reporter.emit({ type: 'phase', phase: folder === 'db' ? 'schema' : 'logdb' });
+    await write('000-prelude.sql', preludeSql(`CiviBackup ${TOOL_VERSION} dump of database ${quoteIdentifier(dsn.database)} from ${info.version}`));
+    await write('100-schema.sql', await schemaSql(a, tables));
+
+    const records = new Map<string, TableRecord>();
+    for (const t of tables) {
+      if (t.type === 'SEQUENCE') continue;
+      records.set(t.name, {
+        name: t.name,
+        engine: t.engine,
+        rows: 0,
+        snapshot: t.transactional,
+        ...(t.transactional ? {} : { readMode: lockConnection ? 'LOCK TABLES READ, held from before the snapshot until read' : 'no data read' }),
+        parts: [],
+        ...(skip.has(t.name) ? { dataSkipped: skip.get(t.name) } : {}),
+      });
+    }
+
+    const totalRows = dataTables.reduce((sum, t) => sum + t.rowsEstimate, 0);
+    const totalBytes = dataTables.reduce((sum, t) => sum + t.dataLength, 0);
+    if (folder === 'db') reporter.emit({ type: 'phase', phase: 'data', totalRows, totalBytes, totalItems: dataTables.length });
+    let done = 0;
+    let bytesDone = 0;
+    const dumpOne = async (connection: Connection, table: TableInfo): Promise<void> => {
+      const columns = await listColumns(a, dsn.database, table.name);
+      const key = await primaryKey(a, dsn.database, table.name);
+      const result: TableDumpResult = await dumpTable({
+        connection,
+        table: table.name,
+        columns,
+        primaryKey: key,
+        setDir: options.setDir,
+        logicalBase: `${folder}/200-data-${safeName(table.name)}`,
+        codec: options.codec,
+        signal: options.signal,
+        maxAllowedPacket: info.maxAllowedPacket,
+        statementBytes: options.statementBytes,
+        partRawBytes: options.partRawBytes,
+        onProgress: (rows, raw) =>
+          reporter.progress({
+            type: 'progress',
+            phase: folder === 'db' ? 'data' : 'logdb',
+            item: table.name,
+            rows,
+            rowsTotal: table.rowsEstimate,
+            bytes: bytesDone + raw,
+            bytesTotal: totalBytes,
+            itemsDone: done,
+            itemsTotal: dataTables.length,
+          }),
+      });
+      bytesDone += result.rawBytes;
+      done += 1;
+      parts.push(...result.parts);
+      const record = records.get(table.name)!;
+      record.rows = result.rows;
+      record.digest = result.digest;
+      record.parts = result.parts.map((p) => p.path);
+      const generated = columns.filter((c) => c.generated).map((c) => c.name);
+      if (generated.length > 0) record.generatedColumns = generated;
+      reporter.progress(
+        { type: 'progress', phase: folder === 'db' ? 'data' : 'logdb', item: table.name, rows: result.rows, bytes: bytesDone, bytesTotal: totalBytes, itemsDone: done, itemsTotal: dataTables.length },
+        true,
+      );
+    };
+
+    if (lockConnection) {
+      for (const table of lockedTables) await dumpOne(lockConnection, table);
+      await query(lockConnection, 'UNLOCK TABLES');
+      await closeConnection(lockConnection);
+      lockConnection = undefined;
+    }
+    for (const table of dataTables.filter((t) => t.transactional)) await dumpOne(a, table);
+
+    if (folder === 'db') reporter.emit({ type: 'phase', phase: 'objects' });
+    await write('750-routines.sql', await routinesSql(a, objects));
+    await write('800-views.sql', await viewsSql(a, objects));
+    await write('900-triggers-events.sql', await triggersEventsSql(a, objects));
+    await write('999-postlude.sql', postludeSql());
+    await query(a, 'COMMIT');
+
+    const sequences = tables.filter((t) => t.type === 'SEQUENCE');
+    const record: DatabaseRecord = {
+      role: options.role,
+      folder,
+      name: dsn.database,
+      host: dsnHostLabel(dsn),
+      server: { version: info.version, flavor: info.flavor },
+      charset: 'utf8mb4',
+      snapshot: {
+        isolation: 'REPEATABLE READ',
+        consistentSnapshot: true,
+        nonTransactionalTables: tables.filter((t) => t.type !== 'SEQUENCE' && !t.transactional).map((t) => t.name),
+      },
+      tables: [...records.values()],
+      counts: {
+        tables: records.size,
+        views: objects.views.length,
+        functions: objects.functions.length,
+        procedures: objects.procedures.length,
+        triggers: objects.triggers.length,
+        events: objects.events.length,
+        sequences: sequences.length,
+      },
+      objects: {
+        views: objects.views,
+        functions: objects.functions,
+        procedures: objects.procedures,
+        triggers: objects.triggers.map((t) => t.name),
+        events: objects.events,
+      },
+    };
+    succeeded = true;
+    return { record, parts, warnings };
+  } finally {
+    // After a failure a connection may be dead or mid-result: destroy, do not wait on it.
+    if (lockConnection) lockConnection.destroy();
+    if (snapshotConnection) {
+      if (succeeded) await closeConnection(snapshotConnection);
+      else snapshotConnection.destroy();
+    }
+  }
+}

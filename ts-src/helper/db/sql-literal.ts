@@ -1,0 +1,158 @@
+/**
+ * Values as SQL literals, exactly. Pure: input is the server's text-protocol bytes of a
+ * column (mysql2 with typeCast off), output the bytes of a literal that stores the same
+ * value again. Working on bytes, not JS strings, keeps every value exact (no UTF-16 round
+ * trip) and avoids decoding in the hot path.
+ *
+ * How each column is read (see selectExpression) and written:
+ * - number  (integers, DECIMAL, YEAR): the server's digits as they are.
+ * - float   (FLOAT, DOUBLE): read as CAST(col AS DOUBLE), which the server prints as the
+ *           shortest text that parses back to the same double; a FLOAT widened to DOUBLE
+ *           is exact and narrows back to the same FLOAT. Written with an exponent ("e0"
+ *           when it has none) so the server parses a float literal, not a DECIMAL.
+ * - binary  (BINARY, VARBINARY, BLOBs, BIT, spatial): 0x hex of the bytes; '' when empty.
+ * - text    (utf8mb3/utf8mb4 strings, ENUM, SET, JSON, temporal, INET4/6, UUID): a quoted
+ *           string with \0 \' \\ \n \r \Z escaped. UTF-8 multibyte sequences never contain
+ *           bytes below 0x80, so escaping byte by byte is safe.
+ * - charset (strings in any other character set): read as CAST(col AS BINARY) and written as
+ *           _<charset>0x<hex>, so no conversion through utf8mb4 can alter a byte.
+ */
+
+export type ValueKind = 'number' | 'float' | 'binary' | 'text' | 'charset';
+
+export interface ColumnShape {
+  name: string;
+  /** information_schema.COLUMNS.DATA_TYPE, lower case. */
+  dataType: string;
+  /** information_schema.COLUMNS.CHARACTER_SET_NAME, null for non-strings. */
+  charset: string | null;
+}
+
+const NUMBER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'dec', 'fixed', 'year']);
+const FLOAT_TYPES = new Set(['float', 'double', 'real', 'double precision']);
+const BINARY_TYPES = new Set([
+  'binary',
+  'varbinary',
+  'tinyblob',
+  'blob',
+  'mediumblob',
+  'longblob',
+  'bit',
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+]);
+/** Character sets whose text passes unchanged through a utf8mb4 connection. */
+const UTF8_CHARSETS = new Set(['utf8mb4', 'utf8mb3', 'utf8']);
+
+export function valueKind(column: ColumnShape): ValueKind {
+  const type = column.dataType.toLowerCase();
+  if (NUMBER_TYPES.has(type)) return 'number';
+  if (FLOAT_TYPES.has(type)) return 'float';
+  if (BINARY_TYPES.has(type)) return 'binary';
+  const charset = column.charset?.toLowerCase();
+  if (charset === 'binary') return 'binary';
+  if (charset && !UTF8_CHARSETS.has(charset)) return 'charset';
+  return 'text';
+}
+
+export function quoteIdentifier(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+/** A quoted string literal for SQL text we generate (names in comments, sql_mode values...). */
+export function quoteString(text: string): string {
+  return escapeText(Buffer.from(text, 'utf8')).toString('utf8');
+}
+
+/** The expression the dump (and deep verify) selects for a column; both must agree. */
+export function selectExpression(column: ColumnShape): string {
+  const kind = valueKind(column);
+  const name = quoteIdentifier(column.name);
+  if (kind === 'float') return `CAST(${name} AS DOUBLE)`;
+  if (kind === 'charset') return `CAST(${name} AS BINARY)`;
+  return name;
+}
+
+const NULL_LITERAL = Buffer.from('NULL');
+const EMPTY_STRING = Buffer.from("''");
+const HEX_PREFIX = Buffer.from('0x');
+const ESCAPES: (number | undefined)[] = new Array(256).fill(undefined);
+ESCAPES[0x00] = 0x30; // \0
+ESCAPES[0x0a] = 0x6e; // \n
+ESCAPES[0x0d] = 0x72; // \r
+ESCAPES[0x1a] = 0x5a; // \Z
+ESCAPES[0x27] = 0x27; // \'
+ESCAPES[0x5c] = 0x5c; // \\
+
+/** '...' with the six bytes MySQL string syntax needs escaped. */
+export function escapeText(raw: Buffer): Buffer {
+  let extra = 0;
+  for (let i = 0; i < raw.length; i += 1) if (ESCAPES[raw[i]] !== undefined) extra += 1;
+  const out = Buffer.allocUnsafe(raw.length + extra + 2);
+  out[0] = 0x27;
+  if (extra === 0) {
+    raw.copy(out, 1);
+  } else {
+    let o = 1;
+    for (let i = 0; i < raw.length; i += 1) {
+      const byte = raw[i];
+      const escaped = ESCAPES[byte];
+      if (escaped === undefined) out[o++] = byte;
+      else {
+        out[o++] = 0x5c;
+        out[o++] = escaped;
+      }
+    }
+  }
+  out[out.length - 1] = 0x27;
+  return out;
+}
+
+export function hexLiteral(raw: Buffer): Buffer {
+  if (raw.length === 0) return EMPTY_STRING;
+  return Buffer.concat([HEX_PREFIX, Buffer.from(raw.toString('hex'), 'latin1')]);
+}
+
+function floatLiteral(raw: Buffer): Buffer {
+  // The server prints e.g. "1.5", "5e-324", "1.7976931348623157e308"; no NaN or Inf exist in MariaDB.
+  for (let i = 0; i < raw.length; i += 1) if (raw[i] === 0x65 || raw[i] === 0x45) return raw;
+  return Buffer.concat([raw, Buffer.from('e0')]);
+}
+
+/** The literal for one value read with selectExpression(). `raw` null is SQL NULL. */
+export function sqlLiteral(kind: ValueKind, raw: Buffer | null, charset?: string | null): Buffer {
+  if (raw === null) return NULL_LITERAL;
+  switch (kind) {
+    case 'number':
+      return raw;
+    case 'float':
+      return floatLiteral(raw);
+    case 'binary':
+      return hexLiteral(raw);
+    case 'text':
+      return escapeText(raw);
+    case 'charset':
+      return raw.length === 0 ? Buffer.from(`_${charset ?? 'binary'}''`) : Buffer.concat([Buffer.from(`_${charset ?? 'binary'}`), hexLiteral(raw)]);
+  }
+}
+
+/**
+ * The expression that turns a session variable holding a value's raw bytes (built from hex
+ * chunks, so it is a binary string) back into the column's value.
+ */
+export function variableExpression(kind: ValueKind, variable: string, charset?: string | null): string {
+  if (kind === 'text') return `CONVERT(${variable} USING utf8mb4)`;
+  if (kind === 'charset') return `CONVERT(${variable} USING ${charset ?? 'binary'})`;
+  return variable;
+}
+
+/** Strings a literal is as text, for tests and messages. */
+export function literalText(kind: ValueKind, raw: Buffer | null, charset?: string | null): string {
+  return sqlLiteral(kind, raw, charset).toString('utf8');
+}
