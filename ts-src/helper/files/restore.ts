@@ -199,6 +199,8 @@ export async function listArchive(setDir: string, manifest: Manifest, label: str
   const content = await openPart(setDir, part.path, { decryption: options.decryption });
   try {
     const reader = new TarReader(content);
+    /** Symlinks seen so far (one string per link, not per file), to catch entries stored through one. */
+    const symlinks = new Set<string>();
     for (;;) {
       options.signal?.throwIfAborted();
       const entry = await reader.next();
@@ -207,9 +209,22 @@ export async function listArchive(setDir: string, manifest: Manifest, label: str
       const parsed = entrySegments(entry.path);
       if ('refused' in parsed) throw new BackupError('HOSTILE_ARCHIVE', `${part.path}: entry "${entry.rawName}" ${parsed.refused}.`);
       const rel = parsed.segments.join('/') || '.';
-      if (entry.type === 'symlink' && linkEscapes(rel, entry.linkTarget ?? '')) {
-        const allowed = policy.allowedOutsideLinks === 'all' || policy.allowedOutsideLinks.has(`${rel}\0${entry.linkTarget ?? ''}`);
-        if (!allowed) throw new BackupError('HOSTILE_ARCHIVE', `${part.path}: symlink "${rel}" points outside the directory (${entry.linkTarget ?? ''}) and the manifest does not list it.`);
+      for (let i = 1; i < parsed.segments.length; i += 1) {
+        const prefix = parsed.segments.slice(0, i).join('/');
+        if (symlinks.has(prefix)) throw new BackupError('HOSTILE_ARCHIVE', `${part.path}: entry "${entry.rawName}" passes through the symlink "${prefix}" stored earlier.`);
+      }
+      if (entry.type === 'symlink') {
+        symlinks.add(rel);
+        if (linkEscapes(rel, entry.linkTarget ?? '')) {
+          const allowed = policy.allowedOutsideLinks === 'all' || policy.allowedOutsideLinks.has(`${rel}\0${entry.linkTarget ?? ''}`);
+          if (!allowed) throw new BackupError('HOSTILE_ARCHIVE', `${part.path}: symlink "${rel}" points outside the directory (${entry.linkTarget ?? ''}) and the manifest does not list it.`);
+        }
+      }
+      if (entry.type === 'hardlink') {
+        const target = entrySegments(entry.linkTarget ?? '');
+        if ('refused' in target || target.segments.length === 0) {
+          throw new BackupError('HOSTILE_ARCHIVE', `${part.path}: hard link "${rel}" points outside the directory (${entry.linkTarget ?? ''}).`);
+        }
       }
       let size = 0;
       for await (const chunk of reader.content()) size += chunk.length;
