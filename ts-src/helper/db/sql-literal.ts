@@ -138,7 +138,7 @@ export function sqlLiteral(kind: ValueKind, raw: Buffer | null, charset?: string
     case 'text':
       return escapeText(raw);
     case 'charset':
-      return raw.length === 0 ? Buffer.from(`_${charset ?? 'binary'}''`) : Buffer.concat([Buffer.from(`_${charset ?? 'binary'}`), hexLiteral(raw)]);
+      return raw.length === 0 ? Buffer.from(`_${charset ?? 'binary'}''`) : Buffer.concat([Buffer.from(`_${charset ?? 'binary'} `), hexLiteral(raw)]);
   }
 }
 
