@@ -1,0 +1,262 @@
+/**
+ * Backup sets on a Destination: upload (parts first, manifest.json LAST, so a broken upload
+ * never looks complete), listing (only sets whose manifest exists are complete), verification
+ * (download and hash every part, streaming) and retention with the same policy as local sets.
+ *
+ * Remote layout = local layout: "<setId>/manifest.json", "<setId>/db/...", "<setId>/pinned".
+ */
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime, validateManifest, type Manifest } from '../../protocol/manifest.js';
+import type { RetentionPolicy } from '../../protocol/job.js';
+import type { VerificationState } from '../../protocol/sets.js';
+import { BackupError } from '../core/errors.js';
+import { applyRetention, PINNED_FILE, type RetentionDecision } from '../retention/policy.js';
+import { DestinationError, type Destination } from './destination.js';
+
+export interface UploadProgress {
+  partsDone: number;
+  partsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  key: string;
+}
+
+export interface UploadOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: UploadProgress) => void;
+}
+
+export interface UploadResult {
+  setId: string;
+  location: string;
+  parts: number;
+  bytes: number;
+  /** True when the destination already held this complete set (nothing was sent). */
+  alreadyPresent: boolean;
+}
+
+/**
+ * Copies a complete local set. Each part is streamed from disk and checked against the
+ * manifest's size and SHA-256 on the way; the manifest goes last, and only after every part
+ * is confirmed present with the right size.
+ */
+export async function uploadSet(setDir: string, manifest: Manifest, destination: Destination, options: UploadOptions = {}): Promise<UploadResult> {
+  const setId = manifest.setId;
+  const manifestKey = `${setId}/${MANIFEST_FILE}`;
+  const bytesTotal = manifest.parts.reduce((sum, p) => sum + p.bytes, 0);
+  const result = { setId, location: `${destination.location}/${setId}`, parts: manifest.parts.length, bytes: bytesTotal };
+  if (await destination.stat(manifestKey)) return { ...result, alreadyPresent: true };
+
+  let bytesDone = 0;
+  for (const [index, part] of manifest.parts.entries()) {
+    const key = `${setId}/${part.path}`;
+    await destination.save(key, () => createReadStream(join(setDir, ...part.path.split('/')), { highWaterMark: 1024 * 1024 }), {
+      size: part.bytes,
+      sha256: part.sha256,
+      signal: options.signal,
+    });
+    bytesDone += part.bytes;
+    options.onProgress?.({ partsDone: index + 1, partsTotal: manifest.parts.length, bytesDone, bytesTotal, key });
+  }
+  for (const part of manifest.parts) {
+    const info = await destination.stat(`${setId}/${part.path}`);
+    if (!info || info.size !== part.bytes) {
+      throw new DestinationError('permanent', `${setId}/${part.path} on ${destination.location} is ${info ? `${info.size} bytes` : 'missing'} after upload, expected ${part.bytes}; the set was not published.`);
+    }
+  }
+  const manifestText = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  const manifestHash = createHash('sha256').update(manifestText).digest('hex');
+  await destination.save(manifestKey, () => Readable.from([manifestText]), { size: manifestText.length, sha256: manifestHash, signal: options.signal });
+  return { ...result, alreadyPresent: false };
+}
+
+export interface RemoteSet {
+  setId: string;
+  /** True when manifest.json exists (and parses): a finished upload. */
+  complete: boolean;
+  manifest?: Manifest;
+  /** Every object under "<setId>/". */
+  keys: string[];
+  bytes: number;
+  pinned: boolean;
+  /** Set when the manifest exists but cannot be read or is invalid. */
+  problem?: string;
+}
+
+async function readText(destination: Destination, key: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  await pipeline(
+    await destination.load(key),
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    }),
+  );
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readRemoteManifest(destination: Destination, setId: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readText(destination, `${setId}/${MANIFEST_FILE}`);
+  } catch (error) {
+    if (error instanceof DestinationError && error.kind === 'not-found') {
+      throw new BackupError('SET_INCOMPLETE', `${setId} on ${destination.location} has no manifest.json: its upload never finished.`, { cause: error });
+    }
+    throw error;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new BackupError('SET_DAMAGED', `${setId}/manifest.json on ${destination.location} is not valid JSON.`, { cause: error });
+  }
+  const problems = validateManifest(parsed);
+  if (problems.length > 0) throw new BackupError('SET_DAMAGED', `${setId}/manifest.json on ${destination.location} is invalid: ${problems.join('; ')}`);
+  if ((parsed as Manifest).setId !== setId) throw new BackupError('SET_DAMAGED', `${setId}/manifest.json on ${destination.location} describes another set.`);
+  return parsed as Manifest;
+}
+
+/** Every set on the destination, complete or not, newest first. */
+export async function listRemoteSets(destination: Destination): Promise<RemoteSet[]> {
+  const bySet = new Map<string, { keys: string[]; bytes: number }>();
+  for (const object of await destination.list('')) {
+    const setId = object.key.split('/')[0]!;
+    if (!SET_ID_PATTERN.test(setId) || !object.key.includes('/')) continue;
+    const entry = bySet.get(setId) ?? { keys: [], bytes: 0 };
+    entry.keys.push(object.key);
+    entry.bytes += object.size;
+    bySet.set(setId, entry);
+  }
+  const sets: RemoteSet[] = [];
+  for (const [setId, { keys, bytes }] of bySet) {
+    const set: RemoteSet = { setId, complete: false, keys, bytes, pinned: keys.includes(`${setId}/${PINNED_FILE}`) };
+    if (keys.includes(`${setId}/${MANIFEST_FILE}`)) {
+      try {
+        set.manifest = await readRemoteManifest(destination, setId);
+        set.complete = true;
+      } catch (error) {
+        if (!(error instanceof BackupError) || error.code !== 'SET_DAMAGED') throw error;
+        set.problem = error.message;
+      }
+    }
+    sets.push(set);
+  }
+  return sets.sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : 0));
+}
+
+/** Only the complete sets: what `list` shows for a remote destination. */
+export async function listCompleteRemoteSets(destination: Destination): Promise<RemoteSet[]> {
+  return (await listRemoteSets(destination)).filter((s) => s.complete);
+}
+
+export interface RemoteVerifyResult {
+  setId: string;
+  parts: number;
+  bytes: number;
+  problems: string[];
+}
+
+/**
+ * Downloads every part of a remote set and checks size and SHA-256 against its manifest,
+ * streaming (memory stays flat whatever the part size). Throws SET_DAMAGED listing every
+ * problem; returns the counts when all is well.
+ */
+export async function verifyRemoteSet(
+  destination: Destination,
+  setId: string,
+  options: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+): Promise<RemoteVerifyResult> {
+  const manifest = await readRemoteManifest(destination, setId);
+  const problems: string[] = [];
+  let bytes = 0;
+  for (const part of manifest.parts) {
+    const key = `${setId}/${part.path}`;
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await pipeline(
+        await destination.load(key),
+        new Writable({
+          write(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            size += chunk.length;
+            options.onBytes?.(chunk.length);
+            done();
+          },
+        }),
+        { signal: options.signal },
+      );
+    } catch (error) {
+      if (error instanceof DestinationError && error.kind === 'not-found') {
+        problems.push(`${part.path} is missing`);
+        continue;
+      }
+      throw error;
+    }
+    bytes += size;
+    const digest = hash.digest('hex');
+    if (size !== part.bytes) problems.push(`${part.path} is ${size} bytes, the manifest says ${part.bytes}`);
+    else if (digest !== part.sha256) problems.push(`${part.path} has SHA-256 ${digest}, the manifest says ${part.sha256}`);
+  }
+  if (problems.length > 0) {
+    throw new BackupError('SET_DAMAGED', `Damaged remote set ${setId} on ${destination.location}: ${problems.join('; ')}`);
+  }
+  return { setId, parts: manifest.parts.length, bytes, problems };
+}
+
+/** Removes a remote set: manifest first, so a half-removed set looks incomplete, never complete-but-damaged. */
+export async function removeRemoteSet(destination: Destination, set: Pick<RemoteSet, 'setId' | 'keys'>): Promise<void> {
+  const manifestKey = `${set.setId}/${MANIFEST_FILE}`;
+  if (set.keys.includes(manifestKey)) await destination.remove(manifestKey);
+  for (const key of set.keys) if (key !== manifestKey) await destination.remove(key);
+}
+
+export interface RemotePruneResult {
+  location: string;
+  decisions: RetentionDecision[];
+  removed: string[];
+}
+
+/**
+ * Remote retention, with the same policy function as local sets. `verification` may give the
+ * state known locally for a set id (a set proven restorable locally is the same bytes remotely).
+ */
+export async function applyRemoteRetention(
+  destination: Destination,
+  policy: RetentionPolicy,
+  now: Date,
+  options: { dryRun?: boolean; verification?: (setId: string) => VerificationState | undefined } = {},
+): Promise<RemotePruneResult> {
+  const sets = await listRemoteSets(destination);
+  const decisions = applyRetention(
+    sets.map((s) => ({
+      id: s.setId,
+      time: s.manifest?.createdAt ?? setIdTime(s.setId)?.toISOString() ?? 'invalid',
+      complete: s.complete,
+      verification: options.verification?.(s.setId),
+      pinned: s.pinned,
+    })),
+    policy,
+    now,
+  ).map((decision) => {
+    const problem = sets.find((s) => s.setId === decision.id)?.problem;
+    // A manifest that exists but cannot be read is not "incomplete": leave it for a person.
+    return decision.action === 'remove' && problem ? { ...decision, action: 'keep' as const, reasons: [`manifest unreadable, kept for a person to look at: ${problem}`] } : decision;
+  });
+  const removed: string[] = [];
+  if (!options.dryRun) {
+    for (const decision of decisions) {
+      if (decision.action !== 'remove') continue;
+      await removeRemoteSet(destination, sets.find((s) => s.setId === decision.id)!);
+      removed.push(decision.id);
+    }
+  }
+  return { location: destination.location, decisions, removed };
+}

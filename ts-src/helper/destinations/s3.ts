@@ -1,0 +1,219 @@
+/**
+ * S3-compatible object storage (AWS, Backblaze B2, Wasabi, MinIO, Ceph, ...) through AWS SDK v3.
+ * Uploads go through lib-storage's multipart Upload (parts buffered and retried by the SDK);
+ * every object carries our SHA-256 as metadata, and after an upload the object's size and
+ * that metadata are read back (HEAD) and compared.
+ */
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
+import { BackupError } from '../core/errors.js';
+import {
+  checkKey,
+  checkUploaded,
+  DestinationError,
+  TRANSIENT_NET_CODES,
+  UploadMeter,
+  type Destination,
+  type ObjectInfo,
+  type SaveOptions,
+  type SaveSource,
+} from './destination.js';
+
+export interface S3Options {
+  bucket: string;
+  /** Key prefix inside the bucket, e.g. "civibackup/site1" (no leading or trailing '/'). */
+  prefix?: string;
+  region: string;
+  /** Any endpoint; absent means AWS. */
+  endpoint?: string;
+  /** Path-style URLs (endpoint/bucket/key): MinIO, Ceph and most self-hosted servers need it. */
+  forcePathStyle?: boolean;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Multipart part size in bytes (default 8 MiB; S3 needs at least 5 MiB). */
+  partSize?: number;
+  /** Parts uploaded at once (default 4). Memory is about partSize x queueSize. */
+  queueSize?: number;
+  /** SDK-level attempts per request (default 3); the retry wrapper adds its own around whole operations. */
+  maxAttempts?: number;
+}
+
+const SHA256_METADATA = 'sha256';
+
+export class S3Destination implements Destination {
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly prefix: string;
+
+  constructor(private readonly options: S3Options) {
+    this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    this.location = `s3://${options.bucket}${this.prefix ? `/${this.prefix}` : ''}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
+    const config: S3ClientConfig = {
+      region: options.region,
+      endpoint: options.endpoint,
+      forcePathStyle: options.forcePathStyle ?? false,
+      credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+      // Only send/verify the SDK's own checksums where S3 requires them: many S3-compatible
+      // servers reject or mishandle the newer default CRC headers. Our SHA-256 covers integrity.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: options.maxAttempts ?? 3,
+    };
+    this.client = new S3Client(config);
+  }
+
+  private objectKey(key: string): string {
+    checkKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  async save(key: string, source: SaveSource, options?: SaveOptions): Promise<void> {
+    const objectKey = this.objectKey(key);
+    const meter = new UploadMeter(this.location, key, options);
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const feeding = pipeline(source(), meter, body, { signal: options?.signal });
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.options.bucket,
+        Key: objectKey,
+        Body: body,
+        ContentType: 'application/octet-stream',
+        Metadata: options?.sha256 ? { [SHA256_METADATA]: options.sha256 } : undefined,
+      },
+      partSize: Math.max(5 * 1024 * 1024, this.options.partSize ?? 8 * 1024 * 1024),
+      queueSize: this.options.queueSize ?? 4,
+      leavePartsOnError: false,
+    });
+    const onAbort = (): void => void upload.abort().catch(() => undefined);
+    options?.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Whichever side fails first is the cause: a failed upload stops the feeding, a failed
+      // source (or a size/hash surprise) aborts the multipart upload so no object appears.
+      let firstFailure: unknown;
+      const uploaded = upload.done().then(
+        () => undefined,
+        (error: unknown) => {
+          firstFailure ??= error;
+          body.destroy();
+        },
+      );
+      await feeding.catch(async (error: unknown) => {
+        firstFailure ??= error;
+        await upload.abort().catch(() => undefined);
+      });
+      await uploaded;
+      if (firstFailure !== undefined) throw firstFailure;
+    } catch (error) {
+      throw this.mapError(error, key);
+    } finally {
+      options?.signal?.removeEventListener('abort', onAbort);
+    }
+    const digest = checkUploaded(this.location, key, meter, options);
+    // Read back what the server stored: size, and our hash as metadata.
+    const head = await this.head(key);
+    if (!head || head.size !== meter.bytes) {
+      throw new DestinationError('transient', `${key} on ${this.location} has ${head ? `${head.size} bytes` : 'vanished'} after upload, expected ${meter.bytes}.`);
+    }
+    if (options?.sha256 && head.sha256 !== undefined && head.sha256 !== digest) {
+      throw new DestinationError('transient', `${key} on ${this.location} carries SHA-256 ${head.sha256}, expected ${digest}.`);
+    }
+  }
+
+  private async head(key: string): Promise<{ size: number; sha256?: string } | null> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+      return { size: out.ContentLength ?? 0, sha256: out.Metadata?.[SHA256_METADATA] };
+    } catch (error) {
+      const mapped = this.mapError(error, key);
+      if (mapped instanceof DestinationError && mapped.kind === 'not-found') return null;
+      throw mapped;
+    }
+  }
+
+  async load(key: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+      if (!out.Body) throw new DestinationError('transient', `${key} on ${this.location} came back without a body.`);
+      return out.Body as Readable;
+    } catch (error) {
+      throw this.mapError(error, key);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    const fullPrefix = this.prefix ? `${this.prefix}/${prefix}` : prefix;
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    let token: string | undefined;
+    try {
+      do {
+        const out = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: fullPrefix || undefined, ContinuationToken: token }),
+        );
+        for (const item of out.Contents ?? []) {
+          if (item.Key) found.push({ key: item.Key.slice(strip), size: item.Size ?? 0 });
+        }
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw this.mapError(error, prefix || '(list)');
+    }
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const head = await this.head(key);
+    return head ? { key, size: head.size } : null;
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+    } catch (error) {
+      const mapped = this.mapError(error, key);
+      if (!(mapped instanceof DestinationError && mapped.kind === 'not-found')) throw mapped;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private mapError(error: unknown, key: string): Error {
+    if (error instanceof BackupError) return error;
+    const e = error as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+    const status = e.$metadata?.httpStatusCode;
+    const name = e.name ?? '';
+    const what = `${this.location}: ${key}: ${name || 'error'}${e.message ? ` (${e.message})` : ''}`;
+    if (name === 'AbortError') return new BackupError('CANCELLED', 'The upload was cancelled.', { cause: error });
+    if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
+      if (name === 'NoSuchBucket') return new DestinationError('permanent', `The bucket ${this.options.bucket} does not exist: ${what}`, { cause: error });
+      return new DestinationError('not-found', what, { cause: error });
+    }
+    if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken'].includes(name) || status === 401 || status === 403) {
+      return new DestinationError('auth', `The S3 server refused the credentials or access: ${what}. Check the access key and the secret in the environment variable the job names.`, { cause: error });
+    }
+    if (
+      (status !== undefined && (status >= 500 || status === 408 || status === 429)) ||
+      ['RequestTimeout', 'SlowDown', 'InternalError', 'ServiceUnavailable', 'ThrottlingException', 'TimeoutError'].includes(name) ||
+      TRANSIENT_NET_CODES.has(e.code ?? '') ||
+      TRANSIENT_NET_CODES.has(name) ||
+      e.$retryable !== undefined ||
+      /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|premature close/i.test(e.message ?? '')
+    ) {
+      return new DestinationError('transient', what, { cause: error });
+    }
+    return new DestinationError('permanent', what, { cause: error });
+  }
+}
