@@ -1,0 +1,232 @@
+/**
+ * The first screen: is there a recent complete backup, has one been proven restorable, when
+ * is the next run, how much space is used, and what do the status checks say. One primary
+ * action: "Back up now", which starts Backup.run {async: true} and follows it live.
+ *
+ * @fires civibackup-run-started - after Backup.run returned a run id
+ */
+import { LitElement, html, css, nothing } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import { Task } from '@lit/task';
+import type { OverviewRecord } from '../../protocol/api.js';
+import { BackupApi } from '../api/crm-api.js';
+import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
+import { t } from '../i18n.js';
+import { RUN_FINISHED, RUN_STARTED, pageEvent } from '../shared/events.js';
+import { formatAge, formatBytes, formatDateTime, formatDuration } from '../shared/format.js';
+import { verificationLabel } from '../shared/labels.js';
+import { alertStyles, baseStyles, buttonStyles, tableStyles } from '../shared/styles.js';
+import '../run-progress/define.js';
+
+const LEVEL_ICON: Record<string, string> = { critical: '\u2716\uFE0E', error: '\u2716\uFE0E', warning: '\u26A0\uFE0E', notice: '\u2139\uFE0E', info: '\u2139\uFE0E' };
+
+export class CivibackupOverview extends LitElement {
+  static override styles = [
+    baseStyles,
+    buttonStyles,
+    alertStyles,
+    tableStyles,
+    css`
+      .cards {
+        display: grid;
+        grid-template-columns: repeat(auto-fit, minmax(14rem, 1fr));
+        gap: 0.75rem;
+        margin-block-end: 0.75rem;
+      }
+      .card {
+        background: var(--crm-panel-background, var(--crm-c-page-background, #fff));
+        border: var(--crm-panel-border, 1px solid #c2c0c0);
+        border-radius: var(--crm-roundness, 4px);
+        padding: 0.6rem 0.75rem;
+      }
+      .card h3 {
+        margin-top: 0;
+        font-size: 1em;
+      }
+      .big {
+        font-size: 1.3em;
+        font-weight: 600;
+        margin: 0;
+      }
+      .actions {
+        display: flex;
+        gap: 0.75rem;
+        align-items: center;
+        margin: 0.75rem 0;
+      }
+    `,
+  ];
+
+  @property({ attribute: false }) api = new BackupApi();
+  @property({ type: Number, attribute: 'poll-interval-ms' }) pollIntervalMs = DEFAULT_POLL_INTERVAL_MS;
+  @property({ type: Boolean, attribute: 'can-administer' }) canAdminister = false;
+  /** Reference time for "3 hours ago" (tests and screenshots pin it). */
+  @property({ attribute: false }) now: Date | null = null;
+
+  @state() private runId = '';
+  @state() private starting = false;
+  @state() private startError = '';
+  /** The followed run has ended; its report stays until dismissed or a new run starts. */
+  @state() private runIdFinished = false;
+
+  private readonly overviewTask = new Task(this, {
+    task: async () => {
+      const overview = await this.api.overview();
+      if (overview.runningRunId && !this.runId) this.runId = overview.runningRunId;
+      return overview;
+    },
+    args: () => [],
+  });
+
+  /** Reloads the figures (after a run, a delete, a settings change). */
+  refresh(): void {
+    void this.overviewTask.run();
+  }
+
+  private async backUpNow(): Promise<void> {
+    this.starting = true;
+    this.startError = '';
+    try {
+      const record = await this.api.run({ async: true });
+      this.runId = record.runId;
+      this.runIdFinished = false;
+      this.dispatchEvent(pageEvent(RUN_STARTED, { runId: record.runId }));
+    } catch (error) {
+      this.startError = error instanceof Error ? error.message : String(error);
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private onRunFinished(): void {
+    this.refresh();
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.addEventListener(RUN_FINISHED, this.onRunFinished);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.removeEventListener(RUN_FINISHED, this.onRunFinished);
+  }
+
+  private renderCards(o: OverviewRecord) {
+    const now = this.now ?? new Date();
+    const last = o.lastBackup;
+    const proven = o.lastRestorable;
+    const provenLabel = proven ? verificationLabel(proven.verification.state) : null;
+    return html`<div class="cards">
+      <section class="card" aria-labelledby="last-h">
+        <h3 id="last-h">${t('Last complete backup')}</h3>
+        ${last
+          ? html`<p class="big">${formatAge(last.finishedAt, now)}</p>
+              <p>${formatDateTime(last.finishedAt)}</p>
+              <p>${t('%1 in %2 parts', { 1: formatBytes(last.bytes), 2: last.parts })}${last.encrypted ? ` · ${t('encrypted')}` : ` · ${t('not encrypted')}`}</p>`
+          : html`<p class="big">${t('None yet')}</p>
+              <p>${t('No complete backup exists. Run one now.')}</p>`}
+      </section>
+      <section class="card" aria-labelledby="proven-h">
+        <h3 id="proven-h">${t('Last proven restore')}</h3>
+        ${proven && provenLabel
+          ? html`<p class="big">${formatAge(proven.verification.at, now)}</p>
+              <p><span aria-hidden="true">${provenLabel.icon}</span> ${provenLabel.text}: ${proven.setId}</p>
+              ${proven.verification.restoreSeconds !== undefined
+                ? html`<p>${t('Test restore took %1', { 1: formatDuration(proven.verification.restoreSeconds) })}</p>`
+                : nothing}`
+          : html`<p class="big">${t('Never')}</p>
+              <p>${t('No backup has been test-restored yet. Use \u201cTest restore\u201d under Backup sets.')}</p>`}
+      </section>
+      <section class="card" aria-labelledby="next-h">
+        <h3 id="next-h">${t('Next scheduled run')}</h3>
+        ${o.jobActive && o.nextScheduledRun
+          ? html`<p class="big">${formatDateTime(o.nextScheduledRun)}</p>
+              <p>${t('Frequency: %1', { 1: o.jobFrequency })}</p>`
+          : html`<p class="big">${t('Not scheduled')}</p>
+              <p>${t('The scheduled job is off. Turn it on under Settings \u203a Schedule.')}</p>`}
+      </section>
+    </div>`;
+  }
+
+  private renderStorage(o: OverviewRecord) {
+    if (o.storage.length === 0) return nothing;
+    return html`<table>
+      <caption class="visually-hidden">${t('Storage used per destination')}</caption>
+      <thead>
+        <tr>
+          <th scope="col">${t('Destination')}</th>
+          <th scope="col" class="num">${t('Backup sets')}</th>
+          <th scope="col" class="num">${t('Space used')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${o.storage.map(
+          (s) => html`<tr>
+            <td>${s.destination}</td>
+            <td class="num">${s.sets}</td>
+            <td class="num">${formatBytes(s.bytes)}</td>
+          </tr>`,
+        )}
+      </tbody>
+    </table>`;
+  }
+
+  private renderWarnings(o: OverviewRecord) {
+    return o.warnings.map(
+      (w) => html`<div class="alert ${w.level}" role="status">
+        <strong><span aria-hidden="true">${LEVEL_ICON[w.level] ?? ''}</span> ${w.title}</strong>
+        <span class="visually-hidden">(${w.level})</span>
+        <div>${w.message}</div>
+      </div>`,
+    );
+  }
+
+  override render() {
+    const running = this.runId !== '';
+    return html`
+      <h2>${t('Overview')}</h2>
+      ${this.overviewTask.render({
+        pending: () => html`<p aria-busy="true">${t('Loading\u2026')}</p>`,
+        error: (error) => html`<div class="alert error" role="alert">
+          <strong>${t('Could not load the overview.')}</strong>
+          <div>${error instanceof Error ? error.message : String(error)}</div>
+          <button type="button" @click=${() => this.refresh()}>${t('Try again')}</button>
+        </div>`,
+        complete: (o) => html`${this.renderWarnings(o)}${this.renderCards(o)}
+          <h3>${t('Storage')}</h3>
+          ${this.renderStorage(o)}`,
+      })}
+      <div class="actions">
+        <button
+          type="button"
+          class="primary"
+          ?disabled=${!this.canAdminister || this.starting || (running && !this.runIdFinished)}
+          @click=${() => void this.backUpNow()}
+        >
+          ${this.starting ? t('Starting\u2026') : t('Back up now')}
+        </button>
+        ${!this.canAdminister ? html`<span class="muted">${t('You need the \u201cadminister backups\u201d permission to start a backup.')}</span>` : nothing}
+      </div>
+      ${this.startError
+        ? html`<div class="alert error" role="alert"><strong>${t('The backup could not start.')}</strong> ${this.startError}</div>`
+        : nothing}
+      ${running
+        ? html`<civibackup-run-progress
+            .api=${this.api}
+            .pollIntervalMs=${this.pollIntervalMs}
+            run-id=${this.runId}
+            @civibackup-run-finished=${() => (this.runIdFinished = true)}
+          ></civibackup-run-progress>`
+        : nothing}
+      ${this.runIdFinished
+        ? html`<button type="button" @click=${() => this.dismissRun()}>${t('Close run report')}</button>`
+        : nothing}
+    `;
+  }
+
+  private dismissRun(): void {
+    this.runId = '';
+    this.runIdFinished = false;
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * Live view of one helper run: polls Backup.status every pollIntervalMs, folds the events
+ * through the pure reducer, shows a progress bar and a short status for screen readers,
+ * and offers Cancel. The outcome stays on screen with the error's "what to do".
+ *
+ * @fires civibackup-run-finished - when the run has ended (detail: runId, outcome, last event)
+ */
+import { LitElement, html, css, nothing } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import type { HelperEvent } from '../../protocol/events.js';
+import { BackupApi } from '../api/crm-api.js';
+import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
+import { t } from '../i18n.js';
+import { RUN_FINISHED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
+import { formatBytes, formatDuration } from '../shared/format.js';
+import { phaseLabel } from '../shared/labels.js';
+import { alertStyles, baseStyles, buttonStyles } from '../shared/styles.js';
+import { INITIAL_RUN_STATE, reduceRunEvents, type RunViewState } from './reducer.js';
+
+export class CivibackupRunProgress extends LitElement {
+  static override styles = [
+    baseStyles,
+    buttonStyles,
+    alertStyles,
+    css`
+      .bar {
+        height: 1.1rem;
+        border: 1px solid var(--crm-c-gray-400, #adaeb3);
+        border-radius: var(--crm-roundness, 4px);
+        background: var(--crm-c-page-background, #fff);
+        overflow: hidden;
+        margin: 0.5rem 0;
+      }
+      .bar > div {
+        height: 100%;
+        background: var(--crm-c-primary, #2c6fa3);
+        transition: width 0.3s;
+      }
+      .bar.indeterminate > div {
+        width: 30%;
+        opacity: 0.6;
+      }
+      dl {
+        display: grid;
+        grid-template-columns: max-content 1fr;
+        gap: 0.15rem 1rem;
+        margin: 0.5rem 0;
+      }
+      dt {
+        font-weight: 600;
+      }
+      dd {
+        margin: 0;
+        font-variant-numeric: tabular-nums;
+      }
+      .status {
+        font-weight: 600;
+      }
+      ul.warnings {
+        margin: 0.25rem 0;
+        padding-inline-start: 1.2rem;
+      }
+    `,
+  ];
+
+  /** The run to follow (from Backup.run or Backup.overview's runningRunId). */
+  @property({ attribute: 'run-id' }) runId = '';
+  @property({ type: Number, attribute: 'poll-interval-ms' }) pollIntervalMs = DEFAULT_POLL_INTERVAL_MS;
+  @property({ attribute: false }) api = new BackupApi();
+
+  @state() view: RunViewState = INITIAL_RUN_STATE;
+  @state() private pollError = '';
+  @state() private cancelRequested = false;
+  @state() private cancelError = '';
+  /** The status call said done but no result or error event came (the helper died). */
+  @state() private endedWithoutResult = false;
+
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private generation = 0;
+  private lastEvent: HelperEvent | null = null;
+
+  /** Feeds events directly (used by the poller; also lets a host replay a recorded run). */
+  applyEvents(events: readonly HelperEvent[]): void {
+    if (events.length === 0) return;
+    this.view = reduceRunEvents(this.view, events);
+    this.lastEvent = events.reduce((a, b) => (b.seq > a.seq ? b : a), this.lastEvent ?? events[0]);
+  }
+
+  get finished(): boolean {
+    return this.view.outcome !== null || this.endedWithoutResult;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    if (this.runId) this.startPolling();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.stopPolling();
+  }
+
+  protected override updated(changed: Map<PropertyKey, unknown>): void {
+    if (changed.has('runId') && changed.get('runId') !== undefined && this.isConnected) {
+      this.view = INITIAL_RUN_STATE;
+      this.lastEvent = null;
+      this.endedWithoutResult = false;
+      this.cancelRequested = false;
+      this.startPolling();
+    }
+  }
+
+  private startPolling(): void {
+    this.stopPolling();
+    const generation = ++this.generation;
+    void this.poll(generation);
+  }
+
+  private stopPolling(): void {
+    this.generation++;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async poll(generation: number): Promise<void> {
+    if (!this.runId) return;
+    try {
+      const record = await this.api.status({ runId: this.runId, since: this.view.lastSeq });
+      if (generation !== this.generation) return;
+      this.pollError = '';
+      this.applyEvents(record.events ?? []);
+      if (!this.view.outcome && record.done) this.endedWithoutResult = true;
+      if (this.finished) {
+        this.finish();
+        return;
+      }
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.pollError = error instanceof Error ? error.message : String(error);
+    }
+    this.timer = setTimeout(() => void this.poll(generation), this.pollIntervalMs);
+  }
+
+  private finish(): void {
+    this.stopPolling();
+    const outcome = this.view.outcome;
+    const detail: RunFinishedDetail = {
+      runId: this.runId,
+      outcome: outcome?.kind === 'done' ? 'done' : outcome?.kind === 'error' && outcome.code === 'CANCELLED' ? 'cancelled' : 'error',
+      lastEvent: this.lastEvent,
+    };
+    this.dispatchEvent(pageEvent(RUN_FINISHED, detail));
+  }
+
+  private async cancel(): Promise<void> {
+    this.cancelError = '';
+    this.cancelRequested = true;
+    try {
+      await this.api.cancel({ runId: this.runId });
+    } catch (error) {
+      this.cancelRequested = false;
+      this.cancelError = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  /** One short sentence for the live region: changes on phase or item, not on every byte. */
+  private statusText(): string {
+    const v = this.view;
+    if (v.outcome?.kind === 'done') return t('Backup complete.');
+    if (v.outcome?.kind === 'error') {
+      return v.outcome.code === 'CANCELLED' ? t('Backup cancelled.') : t('Backup failed: %1', { 1: v.outcome.message });
+    }
+    if (this.endedWithoutResult) return t('The backup process ended without reporting a result.');
+    if (this.cancelRequested) return t('Cancelling\u2026');
+    if (!v.phase) return t('Starting\u2026');
+    return v.item ? t('%1: %2', { 1: phaseLabel(v.phase), 2: v.item }) : phaseLabel(v.phase);
+  }
+
+  private renderBar() {
+    const v = this.view;
+    const percent = v.percent;
+    const label = v.phase ? t('Progress: %1', { 1: phaseLabel(v.phase) }) : t('Backup progress');
+    const valueText = percent === null ? t('working, total not known yet') : t('%1 percent', { 1: Math.round(percent) });
+    return html`<div
+      class="bar ${percent === null ? 'indeterminate' : ''}"
+      role="progressbar"
+      aria-label=${label}
+      aria-valuemin="0"
+      aria-valuemax="100"
+      aria-valuenow=${percent === null ? nothing : Math.round(percent)}
+      aria-valuetext=${valueText}
+    >
+      <div style="width:${percent ?? 30}%"></div>
+    </div>`;
+  }
+
+  private renderFigures() {
+    const v = this.view;
+    const rows = v.rows === null ? null : v.rowsTotal ? `${v.rows.toLocaleString()} / ${v.rowsTotal.toLocaleString()}` : v.rows.toLocaleString();
+    const bytes = v.bytesTotal ? `${formatBytes(v.bytes)} / ${formatBytes(v.bytesTotal)}` : formatBytes(v.bytes);
+    return html`<dl>
+      <dt>${t('Step')}</dt>
+      <dd>${v.phase ? phaseLabel(v.phase) : '—'}${v.percent !== null ? ` (${Math.round(v.percent)}%)` : ''}</dd>
+      <dt>${t('Working on')}</dt>
+      <dd>${v.item ?? '—'}${v.path ? html` <span class="muted">${v.path}</span>` : nothing}</dd>
+      ${rows !== null ? html`<dt>${t('Rows')}</dt><dd>${rows}</dd>` : nothing}
+      <dt>${t('Data')}</dt>
+      <dd>${bytes}</dd>
+      <dt>${t('Speed')}</dt>
+      <dd>${v.throughput ? t('%1/s', { 1: formatBytes(v.throughput) }) : '—'}</dd>
+      <dt>${t('Time left in this step')}</dt>
+      <dd>${v.etaSeconds !== null ? formatDuration(v.etaSeconds) : t('not known yet')}</dd>
+    </dl>`;
+  }
+
+  private renderOutcome() {
+    const v = this.view;
+    if (v.outcome?.kind === 'done') {
+      const bytes = typeof v.outcome.summary['bytes'] === 'number' ? formatBytes(v.outcome.summary['bytes']) : null;
+      return html`<div class="alert success">
+        <strong>${t('\u2714\uFE0E Backup complete.')}</strong>
+        ${v.outcome.set ? html`<div>${t('Set: %1', { 1: v.outcome.set })}</div>` : nothing}
+        ${bytes ? html`<div>${t('Size: %1', { 1: bytes })}</div>` : nothing}
+      </div>`;
+    }
+    if (v.outcome?.kind === 'error') {
+      const cancelled = v.outcome.code === 'CANCELLED';
+      return html`<div class="alert ${cancelled ? 'warning' : 'error'}" role="alert">
+        <strong>${cancelled ? t('\u26A0\uFE0E Backup cancelled.') : t('\u2716\uFE0E Backup failed.')}</strong>
+        <p>${v.outcome.message} <span class="muted">(${v.outcome.code})</span></p>
+        <p><strong>${t('What to do:')}</strong> ${v.outcome.hint}</p>
+        ${v.outcome.retryable ? html`<p>${t('Trying again later may work.')}</p>` : nothing}
+      </div>`;
+    }
+    if (this.endedWithoutResult) {
+      return html`<div class="alert error" role="alert">
+        <strong>${t('\u2716\uFE0E The backup process ended without reporting a result.')}</strong>
+        <p><strong>${t('What to do:')}</strong> ${t('Check the CiviCRM log for the helper\u2019s output, then run the backup again.')}</p>
+      </div>`;
+    }
+    return nothing;
+  }
+
+  override render() {
+    const v = this.view;
+    const running = !this.finished;
+    return html`
+      <section class="block" aria-labelledby="run-heading">
+        <h3 id="run-heading">${running ? t('Backup in progress') : t('Backup run')}</h3>
+        <p class="status" aria-live="polite" aria-atomic="true" data-testid="status">${this.statusText()}</p>
+        ${running ? this.renderBar() : nothing} ${running ? this.renderFigures() : nothing}
+        ${this.pollError
+          ? html`<div class="alert warning">${t('Lost contact with the server (%1); still trying.', { 1: this.pollError })}</div>`
+          : nothing}
+        ${v.warnings.length
+          ? html`<div class="alert warning">
+              <strong>${t('\u26A0\uFE0E Warnings (%1)', { 1: v.warnings.length })}</strong>
+              <ul class="warnings">
+                ${v.warnings.map((w) => html`<li>${w.message}${w.item ? html` <span class="muted">(${w.item})</span>` : nothing}</li>`)}
+              </ul>
+            </div>`
+          : nothing}
+        ${this.renderOutcome()}
+        ${running
+          ? html`<button type="button" class="danger" ?disabled=${this.cancelRequested} @click=${() => void this.cancel()}>
+              ${this.cancelRequested ? t('Cancelling\u2026') : t('Cancel backup')}
+            </button>`
+          : nothing}
+        ${this.cancelError ? html`<p class="alert error" role="alert">${t('Could not cancel: %1', { 1: this.cancelError })}</p>` : nothing}
+      </section>
+    `;
+  }
+}

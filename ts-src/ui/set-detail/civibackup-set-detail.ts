@@ -1,0 +1,86 @@
+/**
+ * What one backup set holds, and the commands to restore it by hand, each with a Copy
+ * button (navigator.clipboard; when the browser refuses, the text is selected instead).
+ */
+import { LitElement, html, css, nothing } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import type { SetSummary } from '../../protocol/sets.js';
+import { t } from '../i18n.js';
+import { formatBytes } from '../shared/format.js';
+import { baseStyles, buttonStyles } from '../shared/styles.js';
+import { restoreCommands } from './restore-commands.js';
+
+export class CivibackupSetDetail extends LitElement {
+  static override styles = [
+    baseStyles,
+    buttonStyles,
+    css`
+      .command {
+        margin-block-end: 0.75rem;
+      }
+      .command-head {
+        display: flex;
+        justify-content: space-between;
+        align-items: end;
+        gap: 0.5rem;
+      }
+      ul {
+        margin: 0.25rem 0 0.5rem;
+        padding-inline-start: 1.2rem;
+      }
+    `,
+  ];
+
+  @property({ attribute: false }) set: SetSummary | null = null;
+  /** Live status of the last copy, for screen readers. */
+  @state() private copyStatus = '';
+
+  private async copy(id: string, text: string): Promise<void> {
+    try {
+      if (!navigator.clipboard) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(text);
+      this.copyStatus = t('Command copied to the clipboard.');
+    } catch {
+      const pre = this.renderRoot.querySelector<HTMLElement>(`pre[data-command="${id}"]`);
+      if (pre) {
+        const range = document.createRange();
+        range.selectNodeContents(pre);
+        const selection = window.getSelection();
+        selection?.removeAllRanges();
+        selection?.addRange(range);
+      }
+      this.copyStatus = t('The browser did not allow copying; the command is selected, press Ctrl+C.');
+    }
+  }
+
+  override render() {
+    const set = this.set;
+    if (!set) return nothing;
+    return html`
+      <h4>${t('Contents')}</h4>
+      <ul>
+        ${set.databases.map(
+          (d) => html`<li>${t('Database %1 (%2): %3 tables, %4 rows', { 1: d.name, 2: d.role, 3: d.tables, 4: d.rows.toLocaleString() })}</li>`,
+        )}
+        ${set.directories.map(
+          (d) => html`<li>${t('Directory %1: %2 files, %3', { 1: d.label, 2: d.files.toLocaleString(), 3: formatBytes(d.bytes) })}</li>`,
+        )}
+      </ul>
+      <h4>${t('Restore by hand')}</h4>
+      <p class="muted">
+        ${t('Replace DBNAME with an empty database. Restoring over the live database replaces its content.')}
+        ${set.encrypted ? t('key.txt is the secret key you downloaded when you set up encryption.') : nothing}
+      </p>
+      ${restoreCommands(set).map(
+        (c) => html`<div class="command">
+          <div class="command-head">
+            <span id="cmd-${c.id}">${c.title}</span>
+            <button type="button" aria-describedby="cmd-${c.id}" @click=${() => void this.copy(c.id, c.command)}>${t('Copy')}</button>
+          </div>
+          <pre data-command=${c.id} aria-labelledby="cmd-${c.id}"><code>${c.command}</code></pre>
+        </div>`,
+      )}
+      <p role="status" aria-live="polite">${this.copyStatus}</p>
+    `;
+  }
+}

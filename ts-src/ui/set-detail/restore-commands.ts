@@ -1,0 +1,66 @@
+/**
+ * The exact shell commands to restore one set by hand, with the helper and with plain tools
+ * (zcat/gunzip, age, tar, mariadb) for the day the helper is not at hand. Pure: the page
+ * renders them, tests check them. The layout they rely on (db/ and logdb/ parts sorted by
+ * name in restore order, files/<label>.tar.gz, ".age" when encrypted) is that of
+ * ts-src/protocol/manifest.ts and ts-src/helper/set/codec.ts.
+ */
+import type { SetSummary } from '../../protocol/sets.js';
+import { t } from '../i18n.js';
+
+export interface RestoreCommand {
+  id: string;
+  title: string;
+  command: string;
+}
+
+/** Quotes a value for POSIX sh: 'it'\''s'. */
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Database-part pipeline: every part of `folder` in name order, decrypted and decompressed. */
+function dbPipeline(folder: string, encrypted: boolean, target: string): string {
+  return encrypted
+    ? `for f in ${folder}/*.sql.gz.age; do age -d -i key.txt "$f" | gunzip; done | mariadb ${target}`
+    : `zcat ${folder}/*.sql.gz | mariadb ${target}`;
+}
+
+export function restoreCommands(set: SetSummary): RestoreCommand[] {
+  const dir = shellQuote(set.location);
+  const identity = set.encrypted ? ' --identity key.txt' : '';
+  const commands: RestoreCommand[] = [
+    {
+      id: 'helper-db',
+      title: t('Database, with the CiviBackup helper (password from the environment, never on the command line)'),
+      command: `CIVIBACKUP_DSN='mysql://USER:PASSWORD@localhost/DBNAME' \\\n  civibackup restore ${dir} --db${identity}`,
+    },
+    {
+      id: 'plain-db',
+      title: set.encrypted
+        ? t('Database, with plain tools (age, gunzip, mariadb; key.txt is your secret key file)')
+        : t('Database, with plain tools (zcat and mariadb)'),
+      command: `cd ${dir}\n${dbPipeline('db', set.encrypted, 'DBNAME')}`,
+    },
+  ];
+  if (set.databases.some((d) => d.role === 'logging')) {
+    commands.push({
+      id: 'plain-logdb',
+      title: t('Logging database, with plain tools'),
+      command: `cd ${dir}\n${dbPipeline('logdb', set.encrypted, 'LOGGING_DBNAME')}`,
+    });
+  }
+  for (const directory of set.directories) {
+    const label = directory.label;
+    const archive = `files/${label}.tar.gz${set.encrypted ? '.age' : ''}`;
+    const extract = set.encrypted
+      ? `age -d -i key.txt ${archive} | tar -xz -C restored/${label}`
+      : `tar -xzf ${archive} -C restored/${label}`;
+    commands.push({
+      id: `plain-files-${label}`,
+      title: t('Directory \u201c%1\u201d, with plain tools (extracts into restored/%1; move it into place after checking)', { 1: label }),
+      command: `cd ${dir}\nmkdir -p restored/${label}\n${extract}`,
+    });
+  }
+  return commands;
+}

@@ -1,0 +1,252 @@
+/**
+ * The complete backup sets: when, how big, encrypted or not, where, and how far each has
+ * been proven (as text plus an icon, never colour alone). Per set: verify checksums, test
+ * restore (deep verify into the scratch database), delete (confirmed in a modal dialog),
+ * and the commands to restore it by hand.
+ *
+ * @fires civibackup-sets-changed - after a delete or a verification changed the list
+ */
+import { LitElement, html, css, nothing } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import { Task } from '@lit/task';
+import type { SetSummary } from '../../protocol/sets.js';
+import { BackupApi } from '../api/crm-api.js';
+import { t } from '../i18n.js';
+import { SETS_CHANGED, pageEvent } from '../shared/events.js';
+import { formatBytes, formatDateTime } from '../shared/format.js';
+import { verificationLabel } from '../shared/labels.js';
+import { alertStyles, baseStyles, buttonStyles, tableStyles } from '../shared/styles.js';
+import '../set-detail/define.js';
+
+type RowAction = 'verify' | 'deep' | 'delete';
+
+export class CivibackupSetList extends LitElement {
+  static override styles = [
+    baseStyles,
+    buttonStyles,
+    alertStyles,
+    tableStyles,
+    css`
+      .actions {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.35rem;
+      }
+      .state-restorable {
+        color: var(--crm-c-success-on-page-bg, #2e562e);
+      }
+      .state-damaged {
+        color: var(--crm-c-danger-on-page-bg, #5d0d20);
+        font-weight: 600;
+      }
+      .small {
+        font-size: var(--crm-small-font-size, 0.85em);
+      }
+      tr.detail td {
+        background: var(--crm-c-background, #f4f4ed);
+      }
+      dialog {
+        border: none;
+        border-radius: var(--crm-dialog-radius, 4px);
+        box-shadow: var(--crm-popup-shadow, 0 3px 18px rgba(0, 0, 0, 0.25));
+        padding: 0;
+        max-width: 32rem;
+        color: inherit;
+      }
+      dialog h3 {
+        margin: 0;
+        padding: var(--crm-dialog-header-padding, 0.6rem 1rem);
+        background: var(--crm-dialog-header-bg, #5d677b);
+        color: var(--crm-dialog-header-col, #fff);
+      }
+      dialog .body {
+        padding: 0.75rem 1rem;
+        background: var(--crm-dialog-body-bg, #f4f4ed);
+      }
+      dialog .buttons {
+        display: flex;
+        justify-content: end;
+        gap: 0.5rem;
+        margin-top: 0.75rem;
+      }
+    `,
+  ];
+
+  @property({ attribute: false }) api = new BackupApi();
+  @property({ type: Boolean, attribute: 'can-administer' }) canAdminister = false;
+
+  /** setId of the set whose detail row is open. */
+  @state() private openSetId = '';
+  /** setId -> action in flight. */
+  @state() private busy: Record<string, RowAction> = {};
+  /** Last action's result, announced politely. */
+  @state() private message = '';
+  @state() private actionError = '';
+  @state() private deleteCandidate: SetSummary | null = null;
+
+  private readonly setsTask = new Task(this, {
+    task: async () => {
+      const sets = await this.api.sets();
+      return [...sets].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    },
+    args: () => [],
+  });
+
+  refresh(): void {
+    void this.setsTask.run();
+  }
+
+  private async runAction(set: SetSummary, action: RowAction): Promise<void> {
+    this.busy = { ...this.busy, [set.setId]: action };
+    this.actionError = '';
+    this.message =
+      action === 'delete'
+        ? t('Deleting %1\u2026', { 1: set.setId })
+        : action === 'deep'
+          ? t('Test-restoring %1 into the scratch database\u2026', { 1: set.setId })
+          : t('Verifying checksums of %1\u2026', { 1: set.setId });
+    try {
+      if (action === 'delete') await this.api.delete({ setId: set.setId });
+      else await this.api.verify({ setId: set.setId, deep: action === 'deep' });
+      this.message =
+        action === 'delete'
+          ? t('Deleted %1.', { 1: set.setId })
+          : action === 'deep'
+            ? t('Test restore of %1 finished.', { 1: set.setId })
+            : t('Checksums of %1 checked.', { 1: set.setId });
+      this.dispatchEvent(pageEvent(SETS_CHANGED, { reason: action === 'delete' ? 'deleted' : 'verified', setId: set.setId }));
+      this.refresh();
+    } catch (error) {
+      this.message = '';
+      this.actionError = t('%1 failed for %2: %3', {
+        1: action === 'delete' ? t('Delete') : action === 'deep' ? t('Test restore') : t('Verify'),
+        2: set.setId,
+        3: error instanceof Error ? error.message : String(error),
+      });
+    } finally {
+      const { [set.setId]: _done, ...rest } = this.busy;
+      this.busy = rest;
+    }
+  }
+
+  private askDelete(set: SetSummary): void {
+    this.deleteCandidate = set;
+    void this.updateComplete.then(() => this.renderRoot.querySelector('dialog')?.showModal());
+  }
+
+  private closeDialog(confirmed: boolean): void {
+    const set = this.deleteCandidate;
+    this.renderRoot.querySelector('dialog')?.close();
+    this.deleteCandidate = null;
+    if (confirmed && set) void this.runAction(set, 'delete');
+  }
+
+  private renderVerification(set: SetSummary) {
+    const label = verificationLabel(set.verification.state);
+    return html`<span class="state-${set.verification.state}"
+        ><span aria-hidden="true">${label.icon}</span> ${label.text}</span
+      >${set.verification.state !== 'unverified'
+        ? html`<div class="small muted">${formatDateTime(set.verification.at)}</div>`
+        : nothing}${set.verification.detail ? html`<div class="small">${set.verification.detail}</div>` : nothing}`;
+  }
+
+  private renderRow(set: SetSummary, newest: boolean) {
+    const busy = this.busy[set.setId];
+    const open = this.openSetId === set.setId;
+    const disabled = !this.canAdminister || busy !== undefined;
+    return html`<tr>
+        <td>${formatDateTime(set.createdAt)}<div class="small muted">${set.setId}</div></td>
+        <td class="num">${formatBytes(set.bytes)}</td>
+        <td>${set.encrypted ? html`<span aria-hidden="true">\u{1F512}\uFE0E</span> ${t('Yes')}` : t('No')}</td>
+        <td class="small">${set.location}</td>
+        <td>${this.renderVerification(set)}</td>
+        <td>
+          <div class="actions">
+            <button type="button" ?disabled=${disabled} @click=${() => void this.runAction(set, 'verify')}
+              aria-label=${t('Verify checksums of %1', { 1: set.setId })}>
+              ${busy === 'verify' ? t('Verifying\u2026') : t('Verify')}
+            </button>
+            <button type="button" ?disabled=${disabled} @click=${() => void this.runAction(set, 'deep')}
+              aria-label=${t('Test restore %1', { 1: set.setId })}>
+              ${busy === 'deep' ? t('Testing\u2026') : t('Test restore')}
+            </button>
+            <button type="button" aria-expanded=${open ? 'true' : 'false'} aria-controls="detail-${set.setId}"
+              aria-label=${t('Restore commands for %1', { 1: set.setId })}
+              @click=${() => (this.openSetId = open ? '' : set.setId)}>
+              ${t('Restore commands')}
+            </button>
+            ${newest
+              ? html`<span class="small muted">${t('Newest set: cannot be deleted')}</span>`
+              : html`<button type="button" class="danger" ?disabled=${disabled} @click=${() => this.askDelete(set)}
+                  aria-label=${t('Delete %1', { 1: set.setId })}>
+                  ${busy === 'delete' ? t('Deleting\u2026') : t('Delete')}
+                </button>`}
+          </div>
+        </td>
+      </tr>
+      ${open
+        ? html`<tr class="detail" id="detail-${set.setId}">
+            <td colspan="6"><civibackup-set-detail .set=${set}></civibackup-set-detail></td>
+          </tr>`
+        : nothing}`;
+  }
+
+  private renderTable(sets: SetSummary[]) {
+    if (sets.length === 0) return html`<p>${t('There are no complete backup sets yet.')}</p>`;
+    return html`<table>
+      <caption class="visually-hidden">${t('Backup sets, newest first')}</caption>
+      <thead>
+        <tr>
+          <th scope="col">${t('Date')}</th>
+          <th scope="col" class="num">${t('Size')}</th>
+          <th scope="col">${t('Encrypted')}</th>
+          <th scope="col">${t('Where')}</th>
+          <th scope="col">${t('Verified')}</th>
+          <th scope="col">${t('Actions')}</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${sets.map((s, i) => this.renderRow(s, i === 0))}
+      </tbody>
+    </table>`;
+  }
+
+  override render() {
+    const candidate = this.deleteCandidate;
+    return html`
+      <h2>${t('Backup sets')}</h2>
+      <p role="status" aria-live="polite" class="muted">${this.message}</p>
+      ${this.actionError ? html`<div class="alert error" role="alert">\u2716\uFE0E ${this.actionError}</div>` : nothing}
+      ${this.setsTask.render({
+        pending: () => html`<p aria-busy="true">${t('Loading\u2026')}</p>`,
+        error: (error) => html`<div class="alert error" role="alert">
+          <strong>${t('Could not load the backup sets.')}</strong>
+          <div>${error instanceof Error ? error.message : String(error)}</div>
+          <button type="button" @click=${() => this.refresh()}>${t('Try again')}</button>
+        </div>`,
+        complete: (sets) => this.renderTable(sets),
+      })}
+      <dialog aria-labelledby="delete-h" aria-describedby="delete-d" @cancel=${(e: Event) => {
+        e.preventDefault();
+        this.closeDialog(false);
+      }}>
+        ${candidate
+          ? html`<h3 id="delete-h">${t('Delete this backup set?')}</h3>
+              <div class="body">
+                <p id="delete-d">
+                  ${t('Set %1 from %2 (%3) will be removed for good. Other sets are not affected.', {
+                    1: candidate.setId,
+                    2: formatDateTime(candidate.createdAt),
+                    3: formatBytes(candidate.bytes),
+                  })}
+                </p>
+                <div class="buttons">
+                  <button type="button" autofocus @click=${() => this.closeDialog(false)}>${t('Keep it')}</button>
+                  <button type="button" class="danger" @click=${() => this.closeDialog(true)}>${t('Delete set')}</button>
+                </div>
+              </div>`
+          : nothing}
+      </dialog>
+    `;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Checks of the settings before they are sent; the server checks again. Returns a message per
+ * field id (the ids the form uses for its inputs), so each message sits next to its field.
+ * Pure, so it is tested without a browser form.
+ */
+import type { BackupConfig } from '../../protocol/api.js';
+import { t } from '../i18n.js';
+import { isAgeRecipient } from './age-keys.js';
+
+export type FieldErrors = Record<string, string>;
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const RETENTION_FIELDS = ['keepLast', 'keepHourly', 'keepDaily', 'keepWeekly', 'keepMonthly', 'keepYearly'] as const;
+
+/** Splits a textarea into trimmed non-empty lines (commas also separate e-mail addresses). */
+export function splitList(text: string, commas = false): string[] {
+  return text
+    .split(commas ? /[\n,]/ : /\n/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function validateConfig(config: BackupConfig, options: { secretKeyPendingDownload?: boolean } = {}): FieldErrors {
+  const errors: FieldErrors = {};
+  if (!config.includeDatabase && !config.directories.some((d) => d.included)) {
+    errors['includeDatabase'] = t('Choose at least the database or one directory; otherwise a backup would be empty.');
+  }
+  if (!config.destination.trim()) errors['destination'] = t('Enter the directory where backup sets are written.');
+  else if (!config.destination.startsWith('/')) errors['destination'] = t('Use an absolute path that starts with /.');
+
+  for (const field of RETENTION_FIELDS) {
+    const value = config.retention[field];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 10000)) {
+      errors[field] = t('Enter a whole number from 0 to 10000.');
+    }
+  }
+
+  const badRecipients = config.recipients.filter((r) => !isAgeRecipient(r));
+  if (badRecipients.length) {
+    errors['recipients'] = t('Not an age public key (age1 followed by 58 letters and digits, with a valid checksum): %1', {
+      1: badRecipients.join(', '),
+    });
+  }
+  if (options.secretKeyPendingDownload) {
+    errors['generateKey'] = t('Download the new secret key before saving: without it, backups encrypted to its public key cannot be opened.');
+  }
+
+  config.offsite.forEach((d, i) => {
+    const prefix = `offsite-${i}-`;
+    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(d.name)) errors[`${prefix}name`] = t('Use lower-case letters, digits, - and _ (for example "s3-main").');
+    if (config.offsite.findIndex((o) => o.name === d.name) !== i) errors[`${prefix}name`] = t('Each destination needs its own name.');
+    const required = d.type === 's3' ? ['region', 'bucket', 'accessKeyId'] : ['host', 'username', 'path'];
+    for (const key of required) {
+      if (!(d.options[key] ?? '').trim()) errors[`${prefix}${key}`] = t('Required.');
+    }
+    if (d.type === 'sftp' && d.options['port'] && !/^\d{1,5}$/.test(d.options['port'])) errors[`${prefix}port`] = t('Enter a port number.');
+    if (d.type === 's3' && d.options['endpoint'] && !/^https?:\/\//.test(d.options['endpoint'])) {
+      errors[`${prefix}endpoint`] = t('Enter a URL starting with https:// (or http:// for a local test server).');
+    }
+    if (!d.hasSecret && !d.secret) {
+      errors[`${prefix}secret`] = d.type === 's3' ? t('Enter the secret access key.') : t('Paste the private key for this user.');
+    }
+  });
+
+  const badEmails = config.alertEmails.filter((e) => !EMAIL.test(e));
+  if (badEmails.length) errors['alertEmails'] = t('Not an e-mail address: %1', { 1: badEmails.join(', ') });
+  if (!Number.isInteger(config.maxAgeHours) || config.maxAgeHours < 1) errors['maxAgeHours'] = t('Enter a number of hours, 1 or more.');
+  if (config.nodePath && !config.nodePath.startsWith('/')) errors['nodePath'] = t('Use an absolute path, or leave it empty to find node on the PATH.');
+  return errors;
+}
