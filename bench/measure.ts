@@ -1,0 +1,115 @@
+/**
+ * Runs one benchmarked command and measures it: wall time (monotonic clock), peak RSS of the
+ * largest single process (GNU time's %M, i.e. the kernel's ru_maxrss over the waited-for
+ * process tree) and peak RSS of the whole process tree (sampled from /proc every 100 ms, so
+ * a pipeline `a | b` counts a and b together).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RunResult {
+  seconds: number;
+  /** Largest single process, MiB (GNU time %M), or NaN without /usr/bin/time. */
+  peakRssMiB: number;
+  /** Largest sum over the process tree seen by sampling, MiB. */
+  treeRssMiB: number;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Keep the last this many characters of stdout (default 256 KB). */
+  keepStdout?: number;
+}
+
+const GNU_TIME = '/usr/bin/time';
+const PAGE_SIZE = 4096;
+
+/** Runs `bash -c script` and measures it. Never throws for a non-zero exit: the caller decides. */
+export async function measureShell(script: string, options: RunOptions = {}): Promise<RunResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'cbbench-time-'));
+  const timeFile = join(dir, 'time.txt');
+  const haveTime = existsSync(GNU_TIME);
+  // pipefail: a pipeline whose first stage fails (mariadb-dump) must not look like a success.
+  const command = haveTime ? GNU_TIME : 'bash';
+  const args = haveTime
+    ? ['-f', '%M %e', '-o', timeFile, 'bash', '-o', 'pipefail', '-c', script]
+    : ['-o', 'pipefail', '-c', script];
+  const started = process.hrtime.bigint();
+  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = options.keepStdout ?? 256_000;
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout = (stdout + d.toString('utf8')).slice(-keep);
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString('utf8')).slice(-20_000);
+  });
+  let treePeak = 0;
+  const sampler = setInterval(() => {
+    if (child.pid !== undefined) treePeak = Math.max(treePeak, treeRssBytes(child.pid));
+  }, 100);
+  const exitCode: number = await new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  clearInterval(sampler);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  let peakRssMiB = Number.NaN;
+  if (haveTime) {
+    const text = await readFile(timeFile, 'utf8').catch(() => '');
+    // The last line holds "%M %e"; earlier lines may say "Command exited with non-zero status".
+    const last = text.trim().split('\n').at(-1) ?? '';
+    const kb = Number(last.split(' ')[0]);
+    if (Number.isFinite(kb)) peakRssMiB = kb / 1024;
+  }
+  await rm(dir, { recursive: true, force: true });
+  return { seconds, peakRssMiB, treeRssMiB: treePeak / (1024 * 1024), exitCode, stdout, stderr };
+}
+
+/** Sum of resident memory of `root` and all its descendants, bytes. */
+export function treeRssBytes(root: number): number {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces and parentheses: the fields start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const parent = Number(fields[1]);
+      const list = children.get(parent) ?? [];
+      list.push(Number(entry));
+      children.set(parent, list);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  let total = 0;
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    try {
+      const statm = readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ');
+      total += Number(statm[1]) * PAGE_SIZE;
+    } catch {
+      // gone
+    }
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+/** Quotes a value for bash. */
+export function sh(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
