@@ -270,12 +270,13 @@ test('progress events carry phase files, the label, file and byte counts and a p
   assert.equal(last.type === 'progress' && typeof last.path, 'string');
   assert.ok(reporter.events.some((e) => e.type === 'phase' && e.phase === 'files'));
 
-  // Restore reports progress in phase restore.
+  // Restore reports progress per directory too (the restore command's 'files' phase).
   const restoreReporter = silentReporter();
   await restoreDirectory(setDir, manifestFor(setDir, files, parts), 'custom', join(scratch.dir, 'progress-restored'), { reporter: restoreReporter });
   const restoreProgress = restoreReporter.events.filter((e) => e.type === 'progress');
   const lastRestore = restoreProgress[restoreProgress.length - 1];
-  assert.equal(lastRestore.type === 'progress' && lastRestore.phase, 'restore');
+  assert.equal(lastRestore.type === 'progress' && lastRestore.phase, 'files');
+  assert.equal(lastRestore.type === 'progress' && lastRestore.item, 'custom');
   assert.equal(lastRestore.type === 'progress' && lastRestore.files, 5);
 });
 

@@ -77,6 +77,10 @@ export interface BackupJob {
   loggingDatabase?: { dsnEnv?: string };
   files?: DirectorySpec[];
   exclude?: string[];
+  /** Keep CiviCRM's ConfigAndLog/ logs in directory archives (left out by default). */
+  includeLogs?: boolean;
+  /** Leave out `upload/` at the root of each directory (CiviCRM's temporary uploads). */
+  excludeUploadDir?: boolean;
   compression?: { algorithm: Compression; level?: number };
   encryption?: { recipients?: string[]; passphraseEnv?: string };
   offsite?: DestinationSpec[];

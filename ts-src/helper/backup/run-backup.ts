@@ -31,6 +31,9 @@ export interface BackupOptions {
   files?: DirectorySpec[];
   /** Exclude patterns for directory archives (files engineer's syntax). */
   filesExclude?: string[];
+  /** Keep ConfigAndLog/ in directory archives; leave out `upload/` at their roots. */
+  filesIncludeLogs?: boolean;
+  filesExcludeUploadDir?: boolean;
   trigger?: string;
   civicrmVersion?: string;
   site?: string;
@@ -136,6 +139,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
         signal: options.signal,
         destination,
         exclude: options.filesExclude,
+        includeLogs: options.filesIncludeLogs,
+        excludeUploadDir: options.filesExcludeUploadDir,
       });
       parts.push(...archived.parts);
       files = archived.files;

@@ -29,7 +29,7 @@ export const backupCommand: CommandModule = {
   name: 'backup',
   summary: 'Back up the CiviCRM database (one consistent snapshot), the logging database and directories into a new set',
   usage:
-    'civibackup backup --to DIR [--db DSN] [--logging-db DSN] [--settings civicrm.settings.php] [--job FILE] [--exclude-data TABLE_GLOB]... [--no-skip-cache-data] [--compression gzip|zstd|none] [--level N] [--files LABEL=PATH]... [--exclude PATTERN]... [--recipient AGE_RECIPIENT]... [--passphrase-file FILE] [--json]',
+    'civibackup backup --to DIR [--db DSN] [--logging-db DSN] [--settings civicrm.settings.php] [--job FILE] [--exclude-data TABLE_GLOB]... [--no-skip-cache-data] [--compression gzip|zstd|none] [--level N] [--files LABEL=PATH]... [--exclude PATTERN]... [--include-logs] [--exclude-upload-dir] [--recipient AGE_RECIPIENT]... [--passphrase-file FILE] [--json]',
   async run({ args, reporter, env, signal, print }) {
     const { values, positionals } = parseCommandArgs(
       args,
@@ -45,6 +45,8 @@ export const backupCommand: CommandModule = {
         level: { type: 'string' },
         files: { type: 'string', multiple: true },
         exclude: { type: 'string', multiple: true },
+        'include-logs': { type: 'boolean' },
+        'exclude-upload-dir': { type: 'boolean' },
         recipient: { type: 'string', multiple: true },
         'passphrase-file': { type: 'string' },
       },
@@ -99,6 +101,8 @@ export const backupCommand: CommandModule = {
       skipCacheData: values['no-skip-cache-data'] ? false : (job?.database?.skipCacheData ?? true),
       files,
       filesExclude: [...(values.exclude ?? []), ...(job?.exclude ?? [])],
+      filesIncludeLogs: values['include-logs'] ?? job?.includeLogs ?? false,
+      filesExcludeUploadDir: values['exclude-upload-dir'] ?? job?.excludeUploadDir ?? false,
       trigger: job?.trigger ?? 'cli',
       civicrmVersion: job?.civicrmVersion,
       site: job?.site,

@@ -98,7 +98,7 @@ export async function restoreDirectory(
   let bytes = 0;
   let currentPath = '';
   const progress = (force = false): void =>
-    options.reporter?.progress({ type: 'progress', phase: 'restore', item: label, files, bytes, bytesTotal: part.rawBytes, path: currentPath }, force);
+    options.reporter?.progress({ type: 'progress', phase: 'files', item: label, files, bytes, bytesTotal: part.rawBytes, path: currentPath }, force);
 
   let stats: ExtractStats;
   try {
