@@ -45,6 +45,8 @@ export interface VerifyParams {
   setId: string;
   deep?: boolean;
   async?: boolean;
+  /** Encrypted sets: the age identity, for this call only (never stored). */
+  identity?: string;
 }
 
 /** Backup.delete: removes one set; the newest complete set cannot be deleted. */
@@ -62,6 +64,8 @@ export interface RestoreParams {
   directories?: string[];
   confirm: string;
   async?: boolean;
+  /** Encrypted sets: the age identity, for this call only (never stored); the restore then runs attached. */
+  identity?: string;
 }
 
 /** Backup.overview: what the page's first screen shows, in one call. */
@@ -114,6 +118,26 @@ export interface OffsiteConfig {
   /** Write-only: set to replace the stored secret; never returned. */
   secret?: string;
   hasSecret?: boolean;
+}
+
+/**
+ * Backup.saveConfig params: the fields to change (others stay as they are). Validation
+ * problems come back in the record (saved: false) keyed by field path, e.g. "destination",
+ * "recipients.0", "offsite.1.options.bucket", "retention.keepLast"; nothing is saved then.
+ */
+export interface SaveConfigParams {
+  config: Partial<BackupConfig>;
+}
+export interface SaveConfigRecord {
+  saved: boolean;
+  errors: Record<string, string>;
+  /** The stored configuration after a successful save (secrets as hasSecret flags). */
+  config?: BackupConfig;
+}
+
+/** Backup.testDestination params: a destination as edited (secret optional if one is stored under its name). */
+export interface TestDestinationParams {
+  destination: OffsiteConfig;
 }
 
 /** Backup.testDestination: tries to list/write/remove a probe object at an offsite destination. */

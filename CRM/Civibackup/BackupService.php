@@ -1,0 +1,648 @@
+<?php
+declare(strict_types = 1);
+
+/**
+ * What the API actions and the scheduled job call: builds jobs from the settings, starts the
+ * helper through the launcher, reads runs back, records outcomes and sends failure alerts.
+ * CiviCRM is reached only through the seam (CRM_Civibackup_Civi).
+ *
+ * A run is one or more helper processes ("steps") under one run id; a restore is two: the
+ * safety backup, then the restore. Detached steps are advanced by whoever reads the run's
+ * status next (the page polls every second), so a restore never starts unattended.
+ */
+final class CRM_Civibackup_BackupService {
+
+  public const SET_ID_PATTERN = '/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/';
+
+  /**
+   * @var CRM_Civibackup_Civi
+   */
+  private $civi;
+
+  /**
+   * @var string
+   */
+  private $extensionDir;
+
+  /**
+   * @var CRM_Civibackup_Launcher|null
+   */
+  private $launcher;
+
+  /**
+   * @var string
+   */
+  private $stateDir;
+
+  /**
+   * @var CRM_Civibackup_RunStore
+   */
+  private $runs;
+
+  /**
+   * @var CRM_Civibackup_RunLock
+   */
+  private $lock;
+
+  /**
+   * Secrets given for one call only (an identity typed in on the page); never stored.
+   *
+   * @var array
+   */
+  private $transientSecrets = [];
+
+  public function __construct(CRM_Civibackup_Civi $civi, string $extensionDir, ?CRM_Civibackup_Launcher $launcher = NULL, ?string $stateDir = NULL) {
+    $this->civi = $civi;
+    $this->extensionDir = rtrim($extensionDir, '/');
+    $this->launcher = $launcher;
+    $this->stateDir = rtrim($stateDir ?? $civi->resolvePath('[civicrm.private]/civibackup'), '/');
+    $this->runs = new CRM_Civibackup_RunStore($this->stateDir . '/runs');
+    $this->lock = new CRM_Civibackup_RunLock($this->stateDir . '/run.lock');
+  }
+
+  /**
+   * The service wired to the live CiviCRM.
+   */
+  public static function create(): self {
+    return new self(new CRM_Civibackup_CiviRuntime(), CRM_Civibackup_ExtensionUtil::path());
+  }
+
+  public function civi(): CRM_Civibackup_Civi {
+    return $this->civi;
+  }
+
+  public function runs(): CRM_Civibackup_RunStore {
+    return $this->runs;
+  }
+
+  public function lock(): CRM_Civibackup_RunLock {
+    return $this->lock;
+  }
+
+  public function launcher(): CRM_Civibackup_Launcher {
+    if ($this->launcher === NULL) {
+      $this->launcher = new CRM_Civibackup_Launcher($this->helperScript(), (string) $this->civi->getSetting('civibackup_node_path'));
+    }
+    return $this->launcher;
+  }
+
+  public function helperScript(): string {
+    $script = $this->extensionDir . '/dist/civibackup.mjs';
+    if (!is_file($script)) {
+      throw new CRM_Civibackup_Error('CONFIG', "The helper $script is missing.", 'Install CiviBackup from its release zip, or run `npm run build` in the extension directory.');
+    }
+    return $script;
+  }
+
+  /**
+   * Every civibackup_* setting, by name.
+   */
+  public function settings(): array {
+    $values = [];
+    foreach (CRM_Civibackup_Config::settingNames() as $name) {
+      $values[$name] = $this->civi->getSetting($name);
+    }
+    return $values;
+  }
+
+  public function destination(): string {
+    $setting = trim((string) $this->civi->getSetting('civibackup_destination'));
+    if ($setting === '') {
+      $setting = CRM_Civibackup_Config::DEFAULT_DESTINATION;
+    }
+    return rtrim($this->civi->resolvePath($setting), '/');
+  }
+
+  public function loggingSeparate(): bool {
+    $logging = $this->civi->loggingDsn();
+    if ($logging === NULL || $logging === '') {
+      return FALSE;
+    }
+    return !CRM_Civibackup_Dsn::parse($logging)->sameDatabaseAs(CRM_Civibackup_Dsn::parse($this->civi->dsn()));
+  }
+
+  /**
+   * The job for a backup now, and the environment carrying its secrets.
+   *
+   * @return array
+   *   [job, secrets]
+   */
+  public function backupJob(string $trigger): array {
+    $settings = $this->settings();
+    $builder = new CRM_Civibackup_JobBuilder();
+    $job = $builder->build($settings, [
+      'destination' => $this->destination(),
+      'directories' => $this->civi->directories(),
+      'loggingSeparate' => $this->loggingSeparate(),
+      'offsite' => CRM_Civibackup_Config::decodeOffsite((string) $settings['civibackup_offsite']),
+      'trigger' => $trigger,
+      'civicrmVersion' => $this->civi->civicrmVersion(),
+      'site' => $this->civi->siteName(),
+    ]);
+    $secrets = $builder->secrets($job, $this->civi->dsn(), $this->civi->loggingDsn(), CRM_Civibackup_Config::offsiteSecrets($this->civi));
+    return [$job, $secrets];
+  }
+
+  /**
+   * Backup.run. Attached (cron, CLI) returns the final event; detached returns at once.
+   */
+  public function runBackup(bool $async, string $trigger): array {
+    [$job, $secrets] = $this->backupJob($trigger);
+    $this->launcher()->checkNode();
+    $this->ensureDestination($job['to']);
+    return $this->startRun('backup', $trigger, [
+      ['args' => ['backup', '--job', '{job}'], 'secrets' => 'backup'],
+    ], $async, $job, $secrets);
+  }
+
+  /**
+   * Backup.verify: hashes, or a test restore into a scratch database (deep).
+   */
+  public function verify(string $setId, bool $deep, bool $async, string $trigger = 'page', string $identity = ''): array {
+    $set = $this->findSet($setId);
+    $args = ['verify', $set['location']];
+    if ($deep) {
+      $args[] = '--deep';
+    }
+    $this->launcher()->checkNode();
+    return $this->startRun('verify', $trigger, [
+      ['args' => $args, 'secrets' => $deep ? 'scratch' : 'none'],
+    ], $async, NULL, $this->secretsFor($deep ? 'scratch' : 'none') + self::identitySecret($identity));
+  }
+
+  /**
+   * Backup.restore: the typed confirmation must equal the set id; a safety backup runs first.
+   *
+   * @param string[] $directories
+   *   Labels of the set's directories to restore.
+   */
+  public function restore(string $setId, bool $database, array $directories, string $confirm, bool $async, string $trigger = 'page', string $identity = ''): array {
+    if ($confirm !== $setId) {
+      throw new CRM_Civibackup_Error('USAGE', 'The confirmation does not match the set id.', 'Type the id of the set you are restoring, exactly as shown.');
+    }
+    if (!$database && !$directories) {
+      throw new CRM_Civibackup_Error('USAGE', 'Nothing to restore was chosen.', 'Choose the database, one or more directories, or both.');
+    }
+    $set = $this->findSet($setId);
+    $paths = $this->civi->directories();
+    $args = ['restore', $set['location'], '--force'];
+    foreach ($directories as $label) {
+      $key = NULL;
+      foreach (CRM_Civibackup_JobBuilder::DIRECTORIES as $candidate => $spec) {
+        if ($spec['label'] === $label) {
+          $key = $candidate;
+        }
+      }
+      if ($key === NULL || empty($paths[$key])) {
+        throw new CRM_Civibackup_Error('USAGE', "\"$label\" is not a directory this site can restore into.", 'Check Administer » System Settings » Directories.');
+      }
+      $args[] = '--files';
+      $args[] = $label . '=' . rtrim($paths[$key], '/');
+    }
+    // The helper restores the database when CIVIBACKUP_DSN is in its environment (step
+    // secrets 'restore'), and only the directories otherwise.
+    [$job, $backupSecrets] = $this->backupJob('safety-before-restore');
+    $this->launcher()->checkNode();
+    $this->ensureDestination($job['to']);
+    if ($identity !== '' && $async) {
+      // The identity is never written to disk, and a detached restore step starts in a
+      // later request; an encrypted set is therefore restored attached.
+      $async = FALSE;
+    }
+    $this->transientSecrets = self::identitySecret($identity);
+    try {
+      return $this->startRun('restore', $trigger, [
+        ['args' => ['backup', '--job', '{job}'], 'secrets' => 'backup'],
+        ['args' => $args, 'secrets' => $database ? 'restore' : 'none', 'flushAfter' => $database],
+      ], $async, $job, $backupSecrets);
+    }
+    finally {
+      $this->transientSecrets = [];
+    }
+  }
+
+  /**
+   * Backup.status: events after $since; advances a multi-step run whose step has finished.
+   */
+  public function status(string $runId, int $since = 0): array {
+    if (!$this->runs->exists($runId)) {
+      throw new CRM_Civibackup_Error('USAGE', "There is no run $runId.", 'Use the run id that Backup.run returned.');
+    }
+    $running = $this->lock->heldBy() === $runId;
+    if (!$running) {
+      $this->advance($runId);
+      $running = $this->lock->heldBy() === $runId;
+    }
+    $events = $this->mergedEvents($runId);
+    $final = $this->chainFinal($runId, $events);
+    $done = !$running && $final !== NULL;
+    if ($done) {
+      $this->record($runId, $final);
+    }
+    return [
+      'runId' => $runId,
+      'events' => array_values(array_filter($events, function (array $e) use ($since): bool {
+        return $e['seq'] > $since;
+      })),
+      'done' => $done,
+      'running' => $running,
+    ];
+  }
+
+  /**
+   * Backup.cancel: SIGTERM to the helper of a running run; it ends with a CANCELLED event.
+   */
+  public function cancel(string $runId): array {
+    if (!$this->runs->exists($runId)) {
+      throw new CRM_Civibackup_Error('USAGE', "There is no run $runId.", 'Use the run id that Backup.run returned.');
+    }
+    $meta = $this->runs->updateMeta($runId, ['cancelled' => TRUE]);
+    $signalled = FALSE;
+    if ($this->lock->heldBy() === $runId && !empty($meta['pid'])) {
+      $signalled = CRM_Civibackup_Launcher::terminate((int) $meta['pid']);
+    }
+    return ['runId' => $runId, 'cancelled' => $signalled];
+  }
+
+  /**
+   * Backup.get: the complete sets at the destination, newest first (`civibackup list --json`).
+   */
+  public function listSets(): array {
+    $destination = $this->destination();
+    if (!is_dir($destination)) {
+      return [];
+    }
+    $final = $this->launcher()->runAttached(['list', $destination]);
+    if (($final['type'] ?? '') !== 'result') {
+      throw self::errorFromEvent($final);
+    }
+    return array_values((array) ($final['summary']['sets'] ?? []));
+  }
+
+  /**
+   * Backup.delete: one set; never the newest complete one.
+   */
+  public function delete(string $setId): array {
+    $sets = $this->listSets();
+    $set = $this->findSet($setId, $sets);
+    if ($sets[0]['setId'] === $setId) {
+      throw new CRM_Civibackup_Error('USAGE', 'The newest complete backup set cannot be deleted.', 'Make a newer backup first if you really want this one gone.');
+    }
+    $destination = realpath($this->destination());
+    $path = realpath((string) $set['location']);
+    if ($destination === FALSE || $path === FALSE || dirname($path) !== $destination) {
+      throw new CRM_Civibackup_Error('USAGE', 'Only sets directly inside the destination directory can be deleted here.', 'Delete it by hand.');
+    }
+    $runId = CRM_Civibackup_RunStore::newRunId();
+    $this->lock->acquire($runId);
+    try {
+      self::removeTree($path);
+    }
+    finally {
+      $this->lock->release();
+    }
+    return ['setId' => $setId, 'deleted' => TRUE];
+  }
+
+  /**
+   * Backup.testDestination: asks the helper to list, write and remove a probe object.
+   * The destination (with its secret, typed or stored) goes in a job file + environment.
+   */
+  public function testDestination(array $destination): array {
+    $name = trim((string) ($destination['name'] ?? ''));
+    $secret = (string) ($destination['secret'] ?? '');
+    if ($secret === '') {
+      $secret = (string) (CRM_Civibackup_Config::offsiteSecrets($this->civi)[$name] ?? '');
+    }
+    $builder = new CRM_Civibackup_JobBuilder();
+    $spec = $builder->offsiteSpecs([['name' => $name, 'type' => $destination['type'] ?? '', 'options' => (array) ($destination['options'] ?? [])]]);
+    $env = CRM_Civibackup_JobBuilder::offsiteSecretEnv(0);
+    if (!$this->helperHasVerb('test-destination')) {
+      return ['ok' => FALSE, 'message' => $this->civi->ts('This version of the CiviBackup helper cannot test destinations yet; the destination will be tried by the next backup.')];
+    }
+    $this->launcher()->checkNode();
+    $file = (string) tempnam(sys_get_temp_dir(), 'civibackup-test-');
+    try {
+      file_put_contents($file, json_encode(['version' => CRM_Civibackup_JobBuilder::JOB_VERSION, 'command' => 'backup', 'to' => $this->destination(), 'offsite' => $spec], JSON_UNESCAPED_SLASHES));
+      chmod($file, 0600);
+      $final = $this->launcher()->runAttached(['test-destination', '--job', $file], $secret !== '' ? [$env => $secret] : []);
+    }
+    finally {
+      @unlink($file);
+    }
+    if (($final['type'] ?? '') === 'result') {
+      return ['ok' => TRUE, 'message' => (string) ($final['summary']['message'] ?? $this->civi->ts('The destination accepted a probe object.'))];
+    }
+    return ['ok' => FALSE, 'message' => trim(($final['message'] ?? '') . ' ' . ($final['hint'] ?? ''))];
+  }
+
+  private function helperHasVerb(string $verb): bool {
+    return strpos($this->launcher()->helpText(), "civibackup $verb ") !== FALSE;
+  }
+
+  /**
+   * The set with this id, from `list` (or the list given).
+   */
+  public function findSet(string $setId, ?array $sets = NULL): array {
+    if (!preg_match(self::SET_ID_PATTERN, $setId)) {
+      throw new CRM_Civibackup_Error('USAGE', 'Not a backup set id.', 'Use an id from the list of sets.');
+    }
+    foreach ($sets ?? $this->listSets() as $set) {
+      if (($set['setId'] ?? NULL) === $setId) {
+        return $set;
+      }
+    }
+    throw new CRM_Civibackup_Error('USAGE', "There is no complete set $setId at the destination.", 'Use an id from the list of sets.');
+  }
+
+  /**
+   * The newest backup run that has finished and was not yet recorded gets recorded (last
+   * run setting, failure alert). Called by status checks, so a detached run that nobody
+   * polled still raises its alert.
+   */
+  public function reconcile(): void {
+    foreach (array_slice($this->runs->list(), 0, 5) as $runId) {
+      $meta = $this->runs->meta($runId);
+      if (!empty($meta['recorded']) || $this->lock->heldBy() === $runId) {
+        continue;
+      }
+      $events = $this->mergedEvents($runId);
+      $final = $this->chainFinal($runId, $events);
+      if ($final !== NULL) {
+        $this->record($runId, $final);
+      }
+    }
+  }
+
+  /**
+   * Starts step 0 of a run (attached: all steps, in this process).
+   */
+  private function startRun(string $kind, string $trigger, array $steps, bool $async, ?array $job, array $secrets): array {
+    $runId = CRM_Civibackup_RunStore::newRunId();
+    $this->lock->acquire($runId);
+    try {
+      $this->runs->create($kind, $trigger, ['steps' => $steps, 'step' => 0, 'async' => $async], $runId);
+      if ($job !== NULL) {
+        $this->runs->writeJob($runId, $job);
+      }
+      if ($async) {
+        $this->startStep($runId, 0, $secrets);
+        return ['runId' => $runId];
+      }
+      $final = NULL;
+      foreach ($steps as $index => $step) {
+        $this->runs->updateMeta($runId, ['step' => $index]);
+        $final = $this->launcher()->runAttached($this->stepArgs($runId, $step), $index === 0 ? $secrets : $this->secretsFor($step['secrets']), $this->stepEventsFile($runId, $index), NULL, $this->lock->handle(), $runId, $this->runs->stderrFile($runId));
+        if (($final['type'] ?? '') !== 'result') {
+          break;
+        }
+        if (!empty($step['flushAfter'])) {
+          $this->civi->flushAfterRestore();
+        }
+      }
+    }
+    finally {
+      // A detached helper inherited the lock and keeps it; this only drops PHP's handle.
+      $this->lock->release();
+    }
+    $final = $this->chainFinal($runId, $this->mergedEvents($runId)) ?? $final;
+    $this->record($runId, $final);
+    return ['runId' => $runId, 'result' => $final];
+  }
+
+  private function startStep(string $runId, int $index, array $secrets): void {
+    $meta = $this->runs->meta($runId);
+    $step = $meta['steps'][$index];
+    $pid = $this->launcher()->startDetached($this->stepArgs($runId, $step), $secrets, $this->stepEventsFile($runId, $index), $this->runs->stderrFile($runId), $this->lock->handle(), $runId);
+    $this->runs->updateMeta($runId, ['step' => $index, 'pid' => $pid]);
+  }
+
+  /**
+   * A detached run whose current step ended well and has a next step: start it (taking the
+   * lock again), after the post-step work (flush after a database restore).
+   */
+  private function advance(string $runId): void {
+    $meta = $this->runs->meta($runId);
+    $steps = $meta['steps'] ?? [];
+    $index = (int) ($meta['step'] ?? 0);
+    if (empty($meta['async']) || !empty($meta['cancelled'])) {
+      return;
+    }
+    $final = (new CRM_Civibackup_EventLog($this->stepEventsFile($runId, $index)))->finalEvent();
+    if ($final === NULL) {
+      $this->appendCrashEventIfDead($runId, $index);
+      return;
+    }
+    if (($final['type'] ?? '') !== 'result') {
+      return;
+    }
+    if (!empty($steps[$index]['flushAfter']) && empty($meta['flushed'])) {
+      $this->civi->flushAfterRestore();
+      $this->runs->updateMeta($runId, ['flushed' => TRUE]);
+    }
+    if (!isset($steps[$index + 1])) {
+      return;
+    }
+    try {
+      $this->lock->acquire($runId);
+    }
+    catch (CRM_Civibackup_Error $e) {
+      // Someone else is running; try again on the next poll.
+      return;
+    }
+    try {
+      $this->startStep($runId, $index + 1, $this->secretsFor($steps[$index + 1]['secrets']));
+    }
+    finally {
+      $this->lock->release();
+    }
+  }
+
+  /**
+   * A detached helper that died without a final event (killed, out of memory) gets one
+   * written for it, so the run ends visibly instead of hanging.
+   */
+  private function appendCrashEventIfDead(string $runId, int $index): void {
+    $meta = $this->runs->meta($runId);
+    if ($this->lock->heldBy() === $runId || (!empty($meta['pid']) && CRM_Civibackup_Launcher::isAlive((int) $meta['pid']))) {
+      return;
+    }
+    $file = $this->stepEventsFile($runId, $index);
+    $last = NULL;
+    foreach ((new CRM_Civibackup_EventLog($file))->readAll() as $event) {
+      $last = $event;
+    }
+    $tail = CRM_Civibackup_Launcher::tail($this->runs->stderrFile($runId));
+    $event = [
+      'v' => CRM_Civibackup_EventLog::EVENT_VERSION,
+      'seq' => ($last['seq'] ?? 0) + 1,
+      'runId' => $runId,
+      'time' => gmdate('Y-m-d\TH:i:s\Z'),
+      'type' => 'error',
+      'code' => !empty($meta['cancelled']) ? 'CANCELLED' : 'INTERNAL',
+      'message' => 'The CiviBackup helper stopped without reporting a result.' . ($tail !== '' ? ' Its last output: ' . $tail : ''),
+      'hint' => !empty($meta['cancelled']) ? 'The run was cancelled; no complete set was written and earlier sets are untouched.' : 'An unexpected error; please report it with the log.',
+      'retryable' => TRUE,
+      'exitCode' => 1,
+    ];
+    file_put_contents($file, json_encode($event, JSON_UNESCAPED_SLASHES) . "\n", FILE_APPEND);
+  }
+
+  /**
+   * All steps' events as one stream: seq renumbered 1..n across steps; a step's `result`
+   * that is not the last step's becomes a `phase` event for the next step.
+   */
+  public function mergedEvents(string $runId): array {
+    $meta = $this->runs->meta($runId);
+    $steps = $meta['steps'] ?? [[]];
+    $merged = [];
+    foreach (array_keys($steps) as $index) {
+      foreach ((new CRM_Civibackup_EventLog($this->stepEventsFile($runId, $index)))->readAll() as $event) {
+        if (($event['type'] ?? '') === 'result' && $index < count($steps) - 1) {
+          $event = [
+            'v' => $event['v'],
+            'seq' => 0,
+            'runId' => $event['runId'],
+            'time' => $event['time'],
+            'type' => 'phase',
+            'phase' => 'restore',
+          ];
+        }
+        $event['seq'] = count($merged) + 1;
+        $merged[] = $event;
+      }
+    }
+    return $merged;
+  }
+
+  /**
+   * The final event of the whole run: an error of any step, or the last step's result.
+   */
+  private function chainFinal(string $runId, array $events): ?array {
+    $meta = $this->runs->meta($runId);
+    $lastStep = count($meta['steps'] ?? [[]]) - 1;
+    foreach ($events as $event) {
+      if (($event['type'] ?? '') === 'error') {
+        return $event;
+      }
+    }
+    $final = (new CRM_Civibackup_EventLog($this->stepEventsFile($runId, $lastStep)))->finalEvent();
+    if ($final === NULL) {
+      return NULL;
+    }
+    // The merged copy, with its renumbered seq.
+    for ($i = count($events) - 1; $i >= 0; $i--) {
+      if (($events[$i]['type'] ?? '') === 'result') {
+        return $events[$i];
+      }
+    }
+    return $final;
+  }
+
+  /**
+   * Once per run: the last-run setting (backups) and a failure alert.
+   */
+  private function record(string $runId, ?array $final): void {
+    if ($final === NULL) {
+      return;
+    }
+    $meta = $this->runs->meta($runId);
+    if (!empty($meta['recorded'])) {
+      return;
+    }
+    $ok = ($final['type'] ?? '') === 'result';
+    $summary = [
+      'runId' => $runId,
+      'kind' => $meta['kind'] ?? 'backup',
+      'trigger' => $meta['trigger'] ?? '',
+      'startedAt' => $meta['startedAt'] ?? NULL,
+      'finishedAt' => $final['time'] ?? gmdate('c'),
+      'status' => $ok ? 'success' : 'failed',
+      'set' => $final['set'] ?? NULL,
+      'code' => $ok ? NULL : ($final['code'] ?? 'INTERNAL'),
+      'message' => $ok ? NULL : ($final['message'] ?? ''),
+    ];
+    $this->runs->updateMeta($runId, ['recorded' => TRUE, 'outcome' => $summary]);
+    if (($meta['kind'] ?? '') === 'backup') {
+      $this->civi->setSetting('civibackup_last_run', $summary);
+    }
+    if (!$ok && ($final['code'] ?? '') !== 'CANCELLED') {
+      (new CRM_Civibackup_Alerts($this->civi))->runFailed($summary, $final);
+    }
+    $this->runs->prune(50, [$runId]);
+  }
+
+  private function stepArgs(string $runId, array $step): array {
+    return array_map(function (string $arg) use ($runId): string {
+      return $arg === '{job}' ? $this->runs->jobFile($runId) : $arg;
+    }, $step['args']);
+  }
+
+  private function stepEventsFile(string $runId, int $index): string {
+    return $index === 0 ? $this->runs->eventsFile($runId) : $this->runs->dir($runId) . "/events-$index.ndjson";
+  }
+
+  /**
+   * Secrets a step needs, rebuilt each time (they are never written to disk).
+   */
+  private function secretsFor(string $kind): array {
+    switch ($kind) {
+      case 'backup':
+        return $this->backupJob('backup')[1];
+
+      case 'restore':
+        $secrets = [CRM_Civibackup_JobBuilder::ENV_DSN => $this->civi->dsn()];
+        if ($this->loggingSeparate()) {
+          $secrets[CRM_Civibackup_JobBuilder::ENV_LOGGING_DSN] = (string) $this->civi->loggingDsn();
+        }
+        return $secrets + $this->transientSecrets;
+
+      case 'scratch':
+        return [CRM_Civibackup_JobBuilder::ENV_SCRATCH_DSN => $this->scratchDsn()];
+
+      default:
+        return $this->transientSecrets;
+    }
+  }
+
+  /**
+   * An age identity (AGE-SECRET-KEY-1...) typed in for one call: environment only.
+   */
+  private static function identitySecret(string $identity): array {
+    $identity = trim($identity);
+    return $identity === '' ? [] : [CRM_Civibackup_JobBuilder::ENV_IDENTITY => $identity];
+  }
+
+  /**
+   * The deep-verify scratch database: the site's database name + "_cbscratch", same
+   * server and credentials (the user needs CREATE and DROP on it).
+   */
+  public function scratchDsn(): string {
+    $dsn = CRM_Civibackup_Dsn::parse($this->civi->dsn());
+    return $dsn->withDatabase(substr((string) $dsn->database(), 0, 54) . '_cbscratch')->toString();
+  }
+
+  private function ensureDestination(string $destination): void {
+    if (!is_dir($destination) && !@mkdir($destination, 0700, TRUE) && !is_dir($destination)) {
+      throw new CRM_Civibackup_Error('IO', "Cannot create the destination directory $destination.", 'Create it and make it writable by the web server user, or choose another destination.');
+    }
+  }
+
+  public static function errorFromEvent(array $event): CRM_Civibackup_Error {
+    return new CRM_Civibackup_Error((string) ($event['code'] ?? 'INTERNAL'), (string) ($event['message'] ?? 'The helper failed.'), (string) ($event['hint'] ?? ''));
+  }
+
+  private static function removeTree(string $path): void {
+    if (is_link($path) || !is_dir($path)) {
+      @unlink($path);
+      return;
+    }
+    foreach (scandir($path) ?: [] as $name) {
+      if ($name !== '.' && $name !== '..') {
+        self::removeTree($path . '/' . $name);
+      }
+    }
+    rmdir($path);
+  }
+
+}

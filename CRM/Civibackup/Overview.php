@@ -1,0 +1,106 @@
+<?php
+declare(strict_types = 1);
+
+/**
+ * Backup.overview: the page's first screen in one call (OverviewRecord in
+ * ts-src/protocol/api.ts).
+ */
+final class CRM_Civibackup_Overview {
+
+  /**
+   * @var CRM_Civibackup_BackupService
+   */
+  private $service;
+
+  public function __construct(CRM_Civibackup_BackupService $service) {
+    $this->service = $service;
+  }
+
+  public function build(): array {
+    $civi = $this->service->civi();
+    $this->service->reconcile();
+    $nodeVersion = NULL;
+    try {
+      $nodeVersion = $this->service->launcher()->checkNode();
+    }
+    catch (CRM_Civibackup_Error $e) {
+      $nodeVersion = NULL;
+    }
+    $sets = NULL;
+    if ($nodeVersion !== NULL) {
+      try {
+        $sets = $this->service->listSets();
+      }
+      catch (CRM_Civibackup_Error $e) {
+        $sets = NULL;
+      }
+    }
+    $lastRestorable = NULL;
+    foreach ($sets ?? [] as $set) {
+      if (($set['verification']['state'] ?? '') === 'restorable') {
+        $lastRestorable = $set;
+        break;
+      }
+    }
+    $job = $civi->scheduledJob();
+    $checks = new CRM_Civibackup_StatusChecks(
+      $civi,
+      function () use ($sets): ?array {
+        return $sets;
+      },
+      function () use ($nodeVersion): string {
+        if ($nodeVersion === NULL) {
+          // Re-run for the exact message.
+          return $this->service->launcher()->checkNode();
+        }
+        return $nodeVersion;
+      },
+      $this->service->destination()
+    );
+    $warnings = array_map(function (array $m): array {
+      return ['name' => $m['name'], 'level' => $m['level'], 'title' => $m['title'], 'message' => $m['message']];
+    }, $checks->evaluate());
+    $running = $this->service->lock()->heldBy();
+    return [
+      'lastBackup' => $sets[0] ?? NULL,
+      'lastRestorable' => $lastRestorable,
+      'nextScheduledRun' => self::nextRun($job),
+      'jobActive' => (bool) ($job['is_active'] ?? FALSE),
+      'jobFrequency' => (string) ($job['run_frequency'] ?? 'Daily'),
+      'runningRunId' => $running !== NULL && CRM_Civibackup_RunStore::isRunId($running) ? $running : NULL,
+      'warnings' => $warnings,
+      'storage' => [[
+        'destination' => $this->service->destination(),
+        'bytes' => array_sum(array_map(function (array $s): int {
+          return (int) ($s['bytes'] ?? 0);
+        }, $sets ?? [])),
+        'sets' => count($sets ?? []),
+      ]],
+      'nodeVersion' => $nodeVersion,
+    ];
+  }
+
+  /**
+   * When cron will run the job next: its scheduled date, or last run + its frequency
+   * (CRM_Core_ScheduledJob::needsRunning), or NULL = at the next cron run.
+   */
+  public static function nextRun(?array $job): ?string {
+    if (!$job || empty($job['is_active'])) {
+      return NULL;
+    }
+    if (!empty($job['scheduled_run_date'])) {
+      return (string) $job['scheduled_run_date'];
+    }
+    if (empty($job['last_run'])) {
+      return NULL;
+    }
+    $intervals = ['Hourly' => '+1 hour', 'Daily' => '+1 day', 'Weekly' => '+1 week', 'Monthly' => '+1 month', 'Quarter' => '+3 months', 'Yearly' => '+1 year'];
+    $interval = $intervals[$job['run_frequency'] ?? 'Daily'] ?? NULL;
+    if ($interval === NULL) {
+      return NULL;
+    }
+    $next = strtotime($interval, (int) strtotime((string) $job['last_run']));
+    return $next ? date('Y-m-d H:i:s', $next) : NULL;
+  }
+
+}

@@ -1,0 +1,121 @@
+<?php
+declare(strict_types = 1);
+
+/**
+ * What System Status says about backups (hook_civicrm_check), as plain records; the hook
+ * turns them into CRM_Utils_Check_Message objects through the seam.
+ */
+final class CRM_Civibackup_StatusChecks {
+
+  /**
+   * @var CRM_Civibackup_Civi
+   */
+  private $civi;
+
+  /**
+   * @var callable
+   *   fn(): ?array  the sets at the destination, newest first; NULL when unknown.
+   */
+  private $sets;
+
+  /**
+   * @var callable
+   *   fn(): string  Node's version; throws CRM_Civibackup_Error NODE_VERSION when unusable.
+   */
+  private $nodeCheck;
+
+  /**
+   * @var string
+   */
+  private $destination;
+
+  /**
+   * @var int
+   */
+  private $now;
+
+  public function __construct(CRM_Civibackup_Civi $civi, callable $sets, callable $nodeCheck, string $destination, ?int $now = NULL) {
+    $this->civi = $civi;
+    $this->sets = $sets;
+    $this->nodeCheck = $nodeCheck;
+    $this->destination = rtrim($destination, '/');
+    $this->now = $now ?? time();
+  }
+
+  /**
+   * @return array[]
+   *   Each: name, level (Psr\Log\LogLevel value), title, message, icon.
+   */
+  public function evaluate(): array {
+    $messages = [];
+    $title = $this->civi->ts('Backups');
+    $add = function (string $name, string $level, string $message, string $icon = 'fa-database') use (&$messages, $title): void {
+      $messages[] = ['name' => $name, 'level' => $level, 'title' => $title, 'message' => $message, 'icon' => $icon];
+    };
+
+    $nodeOk = TRUE;
+    try {
+      ($this->nodeCheck)();
+    }
+    catch (CRM_Civibackup_Error $e) {
+      $nodeOk = FALSE;
+      $add('civibackupNode', 'error', $e->getMessage() . ' ' . $e->getHint(), 'fa-server');
+    }
+
+    $sets = $nodeOk ? ($this->sets)() : NULL;
+    $lastRun = (array) ($this->civi->getSetting('civibackup_last_run') ?: []);
+    $maxAgeHours = max(1, (int) ($this->civi->getSetting('civibackup_max_age_hours') ?: 26));
+
+    // 1. Age of the newest complete backup.
+    $newestAt = NULL;
+    if (is_array($sets) && $sets) {
+      $newestAt = strtotime((string) ($sets[0]['finishedAt'] ?? $sets[0]['createdAt'] ?? '')) ?: NULL;
+    }
+    elseif ($sets === NULL && ($lastRun['status'] ?? '') === 'success') {
+      $newestAt = strtotime((string) ($lastRun['finishedAt'] ?? '')) ?: NULL;
+    }
+    if ($newestAt === NULL) {
+      $add('civibackupNoRecentBackup', 'warning', $this->civi->ts('There is no complete backup of this site yet. Run one from Administer » System Settings » Backups.'));
+    }
+    elseif ($this->now - $newestAt > $maxAgeHours * 3600) {
+      $add('civibackupNoRecentBackup', 'warning', $this->civi->ts('The newest complete backup is %1 hours old (the limit is %2). Check that the scheduled job "CiviBackup: back up this site" runs.', [
+        1 => (int) floor(($this->now - $newestAt) / 3600),
+        2 => $maxAgeHours,
+      ]));
+    }
+
+    // 2. The last run failed.
+    if (($lastRun['status'] ?? '') === 'failed') {
+      $add('civibackupLastRunFailed', 'error', $this->civi->ts('The last backup (%1) failed: %2', [
+        1 => (string) ($lastRun['finishedAt'] ?? ''),
+        2 => trim(($lastRun['code'] ?? '') . ' ' . ($lastRun['message'] ?? '')),
+      ]));
+    }
+
+    // 3. Never proven restorable.
+    if (is_array($sets) && $sets && (($sets[0]['verification']['state'] ?? 'unverified') !== 'restorable')) {
+      $add('civibackupNotProvenRestorable', 'warning', $this->civi->ts('The newest backup set (%1) has never been test-restored. Run "Verify (test restore)" on the Backups page to prove it can be restored.', [1 => (string) $sets[0]['setId']]));
+    }
+
+    // 4. Destination exposure.
+    $webRoot = $this->civi->webRoot();
+    $real = realpath($this->destination) ?: $this->destination;
+    $realRoot = $webRoot !== NULL ? (realpath($webRoot) ?: $webRoot) : NULL;
+    if ($realRoot !== NULL && CRM_Civibackup_JobBuilder::isInside($real, $realRoot)) {
+      $add('civibackupDestinationInWebRoot', 'critical', $this->civi->ts('The backup destination %1 is inside the web root %2: anyone who guesses a file name may download your whole database. Choose a destination outside the web root.', [1 => $real, 2 => $realRoot]), 'fa-lock');
+    }
+    if (is_dir($real) && (fileperms($real) & 0007) !== 0) {
+      $add('civibackupDestinationReadable', 'warning', $this->civi->ts('The backup destination %1 can be read by every user of this server (mode %2). Run: chmod 700 %1', [1 => $real, 2 => substr(sprintf('%o', fileperms($real)), -4)]), 'fa-lock');
+    }
+
+    // 5. Notices: not encrypted, no offsite copy.
+    if (!array_filter((array) ($this->civi->getSetting('civibackup_recipients') ?: []))) {
+      $add('civibackupNotEncrypted', 'notice', $this->civi->ts('Backups are not encrypted. Add an age public key on the Backups page so a copied backup cannot be read.'), 'fa-lock');
+    }
+    if (!CRM_Civibackup_Config::decodeOffsite((string) $this->civi->getSetting('civibackup_offsite'))) {
+      $add('civibackupNoOffsite', 'notice', $this->civi->ts('Backups stay on this server only. Add an offsite destination (S3 or SFTP) so a lost server does not take its backups with it.'));
+    }
+    return $messages;
+  }
+
+}

@@ -1,0 +1,21 @@
+<?php
+declare(strict_types = 1);
+
+namespace Civi\Api4\Action\Backup;
+
+use Civi\Api4\Generic\AbstractAction;
+use Civi\Api4\Generic\Result;
+use CRM_Civibackup_ApiSupport as Support;
+
+/**
+ * What the page's first screen shows, in one call (OverviewRecord).
+ */
+class Overview extends AbstractAction {
+
+  public function _run(Result $result) {
+    $result[] = Support::call(function (\CRM_Civibackup_BackupService $service) {
+      return (new \CRM_Civibackup_Overview($service))->build();
+    });
+  }
+
+}

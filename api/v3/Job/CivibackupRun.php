@@ -1,0 +1,47 @@
+<?php
+declare(strict_types = 1);
+
+/**
+ * Job.civibackup_run: the scheduled backup. Runs the same service as Backup.run, attached,
+ * so the result or the failure lands in CiviCRM's job log.
+ */
+
+/**
+ * Job.civibackup_run API specification.
+ *
+ * @param array $spec
+ */
+function _civicrm_api3_job_civibackup_run_spec(&$spec) {
+  // No parameters: what to back up and where come from the Backups settings.
+}
+
+/**
+ * Job.civibackup_run: back up this site now.
+ *
+ * @param array $params
+ * @return array
+ * @throws CRM_Core_Exception
+ */
+function civicrm_api3_job_civibackup_run($params) {
+  // A backup can take longer than PHP's limits; the helper does the work, PHP waits.
+  if (function_exists('set_time_limit')) {
+    @set_time_limit(0);
+  }
+  try {
+    $run = CRM_Civibackup_BackupService::create()->runBackup(FALSE, 'cron');
+  }
+  catch (CRM_Civibackup_Error $e) {
+    throw new CRM_Core_Exception('CiviBackup: ' . $e->getMessage() . ' ' . $e->getHint(), $e->getErrorCode());
+  }
+  $final = $run['result'] ?? [];
+  if (($final['type'] ?? '') !== 'result') {
+    throw new CRM_Core_Exception(sprintf('CiviBackup run %s failed [%s]: %s %s', $run['runId'], $final['code'] ?? 'INTERNAL', $final['message'] ?? '', $final['hint'] ?? ''), $final['code'] ?? 'INTERNAL');
+  }
+  $summary = $final['summary'] ?? [];
+  $values = [
+    'runId' => $run['runId'],
+    'set' => $final['set'] ?? NULL,
+    'summary' => $summary,
+  ];
+  return civicrm_api3_create_success($values, $params, 'Job', 'civibackup_run');
+}
