@@ -104,6 +104,7 @@ final class CRM_Civibackup_StatusChecks {
     if ($realRoot !== NULL && CRM_Civibackup_JobBuilder::isInside($real, $realRoot)) {
       $add('civibackupDestinationInWebRoot', 'critical', $this->civi->ts('The backup destination %1 is inside the web root %2: anyone who guesses a file name may download your whole database. Choose a destination outside the web root.', [1 => $real, 2 => $realRoot]), 'fa-lock');
     }
+    clearstatcache(TRUE, $real);
     if (is_dir($real) && (fileperms($real) & 0007) !== 0) {
       $add('civibackupDestinationReadable', 'warning', $this->civi->ts('The backup destination %1 can be read by every user of this server (mode %2). Run: chmod 700 %1', [1 => $real, 2 => substr(sprintf('%o', fileperms($real)), -4)]), 'fa-lock');
     }

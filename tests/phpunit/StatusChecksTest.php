@@ -1,0 +1,137 @@
+<?php
+declare(strict_types = 1);
+
+use PHPUnit\Framework\TestCase;
+
+/**
+ * System Status messages, with FakeCiviSeam standing in for CiviCRM.
+ */
+final class StatusChecksTest extends TestCase {
+
+  private const NOW = 1795000000;
+
+  /**
+   * @var string
+   */
+  private $dir;
+
+  /**
+   * @var FakeCiviSeam
+   */
+  private $civi;
+
+  protected function setUp(): void {
+    $this->dir = TempDir::create('cbt_php_checks_');
+    mkdir($this->dir . '/private/civibackup/sets', 0700, TRUE);
+    $this->civi = new FakeCiviSeam($this->dir . '/private');
+    $this->civi->webRoot = $this->dir . '/web';
+    mkdir($this->civi->webRoot);
+  }
+
+  protected function tearDown(): void {
+    TempDir::remove($this->dir);
+  }
+
+  private function set(int $ageHours, string $state = 'unverified'): array {
+    $at = gmdate('Y-m-d\TH:i:s\Z', self::NOW - $ageHours * 3600);
+    return ['setId' => 'set-' . $ageHours, 'location' => '/x', 'createdAt' => $at, 'finishedAt' => $at, 'bytes' => 1, 'parts' => 1, 'encrypted' => FALSE, 'databases' => [], 'directories' => [], 'verification' => ['state' => $state, 'at' => $at]];
+  }
+
+  private function names(?array $sets, ?callable $node = NULL, ?string $destination = NULL): array {
+    $checks = new CRM_Civibackup_StatusChecks(
+      $this->civi,
+      function () use ($sets): ?array {
+        return $sets;
+      },
+      $node ?? function (): string {
+        return 'v20.0.0';
+      },
+      $destination ?? $this->dir . '/private/civibackup/sets',
+      self::NOW
+    );
+    $byName = [];
+    foreach ($checks->evaluate() as $message) {
+      $byName[$message['name']] = $message;
+    }
+    return $byName;
+  }
+
+  public function testHealthySiteHasOnlyTheTwoNotices(): void {
+    $this->civi->settings['civibackup_recipients'] = ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'];
+    $this->civi->settings['civibackup_offsite'] = '[{"name":"s3","type":"s3","options":{}}]';
+    $this->assertSame([], $this->names([$this->set(2, 'restorable')]));
+    unset($this->civi->settings['civibackup_recipients']);
+    $this->civi->settings['civibackup_recipients'] = [];
+    $this->civi->settings['civibackup_offsite'] = '[]';
+    $messages = $this->names([$this->set(2, 'restorable')]);
+    $this->assertSame(['civibackupNotEncrypted', 'civibackupNoOffsite'], array_keys($messages));
+    $this->assertSame('notice', $messages['civibackupNotEncrypted']['level']);
+    $this->assertSame('notice', $messages['civibackupNoOffsite']['level']);
+  }
+
+  public function testNoBackupAtAllAndTooOldBackup(): void {
+    $this->assertSame('warning', $this->names([])['civibackupNoRecentBackup']['level']);
+    $this->civi->settings['civibackup_max_age_hours'] = 26;
+    $this->assertArrayNotHasKey('civibackupNoRecentBackup', $this->names([$this->set(25, 'restorable')]));
+    $old = $this->names([$this->set(30, 'restorable')]);
+    $this->assertStringContainsString('30 hours old (the limit is 26)', $old['civibackupNoRecentBackup']['message']);
+  }
+
+  public function testLastRunFailed(): void {
+    $this->civi->settings['civibackup_last_run'] = ['status' => 'failed', 'finishedAt' => '2026-11-26T03:00:00Z', 'code' => 'DISK_FULL', 'message' => 'No space left on /backups'];
+    $m = $this->names([$this->set(1, 'restorable')])['civibackupLastRunFailed'];
+    $this->assertSame('error', $m['level']);
+    $this->assertStringContainsString('DISK_FULL No space left', $m['message']);
+  }
+
+  public function testNewestSetNeverProvenRestorable(): void {
+    $m = $this->names([$this->set(1, 'hashes-ok'), $this->set(20, 'restorable')]);
+    $this->assertSame('warning', $m['civibackupNotProvenRestorable']['level']);
+    $this->assertStringContainsString('set-1', $m['civibackupNotProvenRestorable']['message']);
+  }
+
+  public function testNodeMissingOrOld(): void {
+    $m = $this->names(NULL, function (): string {
+      throw new CRM_Civibackup_Error('NODE_VERSION', '/usr/bin/node is Node.js v18.0.0; CiviBackup needs Node.js 20 or newer.', 'Install Node.js 20.');
+    });
+    $this->assertSame('error', $m['civibackupNode']['level']);
+    $this->assertStringContainsString('v18.0.0', $m['civibackupNode']['message']);
+    // Without Node the sets are unknown; the last successful run still answers the age question.
+    $this->assertArrayHasKey('civibackupNoRecentBackup', $m);
+    $this->civi->settings['civibackup_last_run'] = ['status' => 'success', 'finishedAt' => gmdate('c', self::NOW - 3600)];
+    $this->assertArrayNotHasKey('civibackupNoRecentBackup', $this->names(NULL, function (): string {
+      throw new CRM_Civibackup_Error('NODE_VERSION', 'no node', '');
+    }));
+  }
+
+  public function testDestinationInsideTheWebRootIsCritical(): void {
+    $inside = $this->civi->webRoot . '/backups';
+    mkdir($inside, 0700);
+    $m = $this->names([$this->set(1, 'restorable')], NULL, $inside);
+    $this->assertSame('critical', $m['civibackupDestinationInWebRoot']['level']);
+  }
+
+  public function testWorldReadableDestinationIsAWarning(): void {
+    $dest = $this->dir . '/private/civibackup/sets';
+    chmod($dest, 0755);
+    $m = $this->names([$this->set(1, 'restorable')]);
+    $this->assertSame('warning', $m['civibackupDestinationReadable']['level']);
+    $this->assertStringContainsString('0755', $m['civibackupDestinationReadable']['message']);
+    chmod($dest, 0700);
+    $this->assertArrayNotHasKey('civibackupDestinationReadable', $this->names([$this->set(1, 'restorable')]));
+  }
+
+  public function testEveryCheckNameIsDeclaredForTheHookFilter(): void {
+    $this->civi->settings['civibackup_last_run'] = ['status' => 'failed'];
+    chmod($this->dir . '/private/civibackup/sets', 0755);
+    $names = array_keys($this->names([$this->set(100)], NULL, $this->civi->webRoot));
+    $names = array_merge($names, array_keys($this->names(NULL, function (): string {
+      throw new CRM_Civibackup_Error('NODE_VERSION', 'x', '');
+    })));
+    $hooks = file_get_contents(dirname(__DIR__, 2) . '/CRM/Civibackup/Hooks.php');
+    foreach (array_unique($names) as $name) {
+      $this->assertStringContainsString("'$name'", $hooks, "$name is listed in CRM_Civibackup_Hooks::CHECK_NAMES");
+    }
+  }
+
+}
