@@ -29,11 +29,16 @@ function dbPipeline(folder: string, encrypted: boolean, target: string): string 
 export function restoreCommands(set: SetSummary): RestoreCommand[] {
   const dir = shellQuote(set.location);
   const identity = set.encrypted ? ' --identity key.txt' : '';
+  const hasLogging = set.databases.some((d) => d.role === 'logging');
+  const helperFiles = set.directories.map((d) => ` \\\n  --files ${d.label}=/path/to/${d.label}`).join('');
   const commands: RestoreCommand[] = [
     {
-      id: 'helper-db',
-      title: t('Database, with the CiviBackup helper (password from the environment, never on the command line)'),
-      command: `CIVIBACKUP_DSN='mysql://USER:PASSWORD@localhost/DBNAME' \\\n  civibackup restore ${dir} --db${identity}`,
+      id: 'helper',
+      title: t('With the CiviBackup helper: checks every part first, then restores (the DSN is read from the environment, so the password stays off the command line; --db DSN also works)'),
+      command:
+        `export CIVIBACKUP_DSN='mysql://USER:PASSWORD@localhost/DBNAME'\n` +
+        (hasLogging ? `export CIVIBACKUP_LOGGING_DSN='mysql://USER:PASSWORD@localhost/LOGGING_DBNAME'\n` : '') +
+        `civibackup restore ${dir}${identity}${helperFiles}`,
     },
     {
       id: 'plain-db',
@@ -43,7 +48,7 @@ export function restoreCommands(set: SetSummary): RestoreCommand[] {
       command: `cd ${dir}\n${dbPipeline('db', set.encrypted, 'DBNAME')}`,
     },
   ];
-  if (set.databases.some((d) => d.role === 'logging')) {
+  if (hasLogging) {
     commands.push({
       id: 'plain-logdb',
       title: t('Logging database, with plain tools'),

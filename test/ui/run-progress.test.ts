@@ -1,0 +1,131 @@
+import { fixture, html, expect, waitUntil } from '@open-wc/testing';
+import { sendKeys } from '@web/test-runner-commands';
+import '../../ts-src/ui/run-progress/define.js';
+import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
+import type { CivibackupRunProgress } from '../../ts-src/ui/run-progress/civibackup-run-progress.js';
+import { FakeCrm } from './support/fake-crm.js';
+import { sampleRunEnd, sampleRunError, sampleRunEvents } from './support/sample-data.js';
+
+function setup(fake: FakeCrm) {
+  return fixture<CivibackupRunProgress>(
+    html`<civibackup-run-progress run-id="run-1" .pollIntervalMs=${0} .api=${new BackupApi(() => fake)}></civibackup-run-progress>`,
+  );
+}
+const q = (el: Element, s: string) => el.shadowRoot!.querySelector<HTMLElement>(s);
+const text = (el: Element) => el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
+/** Listens on document before the element exists: the first poll may finish during fixture(). */
+const nextFinished = () =>
+  new Promise<CustomEvent>((resolve) => document.addEventListener('civibackup-run-finished', (e) => resolve(e as CustomEvent), { once: true }));
+
+describe('civibackup-run-progress', () => {
+  it('polls Backup.status with since=lastSeq, shows the progress bar and a live status, then the outcome', async () => {
+    const fake = new FakeCrm().on(
+      'status',
+      { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] },
+      { records: [{ runId: 'run-1', events: [], done: false, running: true }] },
+      { records: [{ runId: 'run-1', events: sampleRunEnd(), done: true, running: false }] },
+    );
+    const finished = new Promise<CustomEvent>((resolve) => document.addEventListener('civibackup-run-finished', (e) => resolve(e as CustomEvent), { once: true }));
+    const el = await setup(fake);
+    await waitUntil(() => el.view.phase === 'data', 'first poll applied');
+    await el.updateComplete;
+    const bar = q(el, '[role="progressbar"]');
+    // Either still in the data phase (50%) or already finished; the bar shows while running.
+    if (bar) expect(bar.getAttribute('aria-valuenow')).to.equal('50');
+    const detail = (await finished).detail;
+    expect(detail).to.deep.include({ runId: 'run-1', outcome: 'done' });
+    await el.updateComplete;
+    expect(q(el, '[aria-live="polite"]')!.textContent).to.contain('Backup complete.');
+    expect(text(el)).to.contain('700 MB');
+    const sinces = fake.callsTo('status').map((c) => c.params['since']);
+    expect(sinces.slice(0, 3)).to.deep.equal([0, 6, 6]);
+    expect(q(el, 'button.danger')).to.equal(null);
+  });
+
+  it('shows rows, data, speed and time left while running', async () => {
+    const fake = new FakeCrm().on('status', { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] });
+    const el = await setup(fake);
+    await waitUntil(() => el.view.phase === 'data');
+    await el.updateComplete;
+    expect(q(el, '[role="progressbar"]')!.getAttribute('aria-valuenow')).to.equal('50');
+    expect(q(el, '[aria-live="polite"]')!.textContent).to.contain('Saving table data: civicrm_activity');
+    const t = text(el);
+    expect(t).to.contain('12,000');
+    expect(t).to.contain('48 MB / 95 MB');
+    expect(t).to.contain('9.5 MB/s');
+    expect(t).to.contain('5 s');
+    expect(t).to.contain('civicrm_cache: data skipped');
+    el.remove();
+  });
+
+  it('cancels with the keyboard only (Tab to the button, Enter)', async () => {
+    const fake = new FakeCrm()
+      .on('status', { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] })
+      .on('cancel', { records: [] });
+    const el = await setup(fake);
+    await waitUntil(() => el.view.phase === 'data');
+    await el.updateComplete;
+    const button = q(el, 'button.danger')!;
+    button.focus();
+    expect(el.shadowRoot!.activeElement).to.equal(button);
+    await sendKeys({ press: 'Enter' });
+    await waitUntil(() => fake.callsTo('cancel').length === 1, 'cancel called');
+    expect(fake.callsTo('cancel')[0].params).to.deep.equal({ runId: 'run-1' });
+    await el.updateComplete;
+    expect(q(el, '[aria-live="polite"]')!.textContent).to.contain('Cancelling');
+    el.remove();
+  });
+
+  it('shows the error outcome with message, code and what to do, in an alert', async () => {
+    const fake = new FakeCrm().on('status', {
+      records: [{ runId: 'run-1', events: [...sampleRunEvents(), sampleRunError()], done: true, running: false }],
+    });
+    const finished = nextFinished();
+    const el = await setup(fake);
+    await finished;
+    await el.updateComplete;
+    const alert = q(el, '[role="alert"]')!;
+    expect(alert.textContent).to.contain('Backup failed.');
+    expect(alert.textContent).to.contain('No space left');
+    expect(alert.textContent).to.contain('DISK_FULL');
+    expect(alert.textContent).to.contain('What to do:');
+    expect(alert.textContent).to.contain('free space or choose another destination');
+  });
+
+  it('reports a helper that died without a result', async () => {
+    const fake = new FakeCrm().on('status', { records: [{ runId: 'run-1', events: sampleRunEvents(), done: true, running: false }] });
+    const finished = nextFinished();
+    const el = await setup(fake);
+    const ev = await finished;
+    expect(ev.detail.outcome).to.equal('error');
+    await el.updateComplete;
+    expect(q(el, '[role="alert"]')!.textContent).to.contain('ended without reporting a result');
+  });
+
+  it('keeps polling through a failed status call and says so', async () => {
+    const fake = new FakeCrm().on(
+      'status',
+      { reject: { error_code: 500, error_message: 'Gateway timeout' } },
+      { records: [{ runId: 'run-1', events: [...sampleRunEvents(), ...sampleRunEnd()], done: true, running: false }] },
+    );
+    const finished = nextFinished();
+    const el = await setup(fake);
+    await finished;
+    expect(fake.callsTo('status').length).to.equal(2);
+    expect(el.view.outcome?.kind).to.equal('done');
+  });
+
+  it('shows a cancel failure next to the button', async () => {
+    const fake = new FakeCrm()
+      .on('status', { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] })
+      .on('cancel', { reject: { error_message: 'No such run' } });
+    const el = await setup(fake);
+    await waitUntil(() => el.view.phase === 'data');
+    await el.updateComplete;
+    q(el, 'button.danger')!.click();
+    await waitUntil(() => q(el, '[role="alert"]') !== null, 'cancel error shown');
+    expect(q(el, '[role="alert"]')!.textContent).to.contain('Could not cancel: No such run');
+    expect((q(el, 'button.danger') as HTMLButtonElement).disabled).to.equal(false);
+    el.remove();
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * Scripted data for the fake CRM (tests and screenshots): a site with three sets, one proven
+ * restorable, one encrypted, and a settings record with every section filled in.
+ */
+import type { BackupConfig, OverviewRecord } from '../../../ts-src/protocol/api.js';
+import type { HelperEvent } from '../../../ts-src/protocol/events.js';
+import type { SetSummary } from '../../../ts-src/protocol/sets.js';
+
+export const NOW = new Date('2026-11-26T07:00:00Z');
+
+/** A real recipient (its secret key is not kept anywhere; used only for display). */
+export const SAMPLE_RECIPIENT = 'age18gmwx27mnrmwczqfp55yplt8dlrg34lvqkvwq0vlefj3y6dxqpdqgtxq2u';
+
+export function sampleSets(): SetSummary[] {
+  return [
+    {
+      setId: '20261126T020003Z-k3f9a1',
+      location: '/var/backups/civicrm/20261126T020003Z-k3f9a1',
+      createdAt: '2026-11-26T02:00:03Z',
+      finishedAt: '2026-11-26T02:04:41Z',
+      bytes: 734_003_200,
+      parts: 212,
+      encrypted: true,
+      databases: [
+        { role: 'main', name: 'civicrm', tables: 186, rows: 2_418_334 },
+        { role: 'logging', name: 'civicrm_log', tables: 150, rows: 912_004 },
+      ],
+      directories: [
+        { label: 'custom', files: 10_332, bytes: 512_000_000 },
+        { label: 'images', files: 412, bytes: 38_000_000 },
+      ],
+      verification: { state: 'hashes-ok', at: '2026-11-26T02:05:10Z' },
+    },
+    {
+      setId: '20261125T020002Z-9xq2mm',
+      location: '/var/backups/civicrm/20261125T020002Z-9xq2mm',
+      createdAt: '2026-11-25T02:00:02Z',
+      finishedAt: '2026-11-25T02:04:30Z',
+      bytes: 731_906_048,
+      parts: 210,
+      encrypted: true,
+      databases: [{ role: 'main', name: 'civicrm', tables: 186, rows: 2_417_901 }],
+      directories: [{ label: 'custom', files: 10_330, bytes: 511_000_000 }],
+      verification: { state: 'restorable', at: '2026-11-25T03:10:00Z', restoreSeconds: 312 },
+    },
+    {
+      setId: '20261118T020001Z-a7b7c7',
+      location: '/var/backups/civicrm/20261118T020001Z-a7b7c7',
+      createdAt: '2026-11-18T02:00:01Z',
+      finishedAt: '2026-11-18T02:04:12Z',
+      bytes: 702_545_920,
+      parts: 205,
+      encrypted: false,
+      databases: [{ role: 'main', name: 'civicrm', tables: 185, rows: 2_390_120 }],
+      directories: [{ label: 'custom', files: 10_101, bytes: 498_000_000 }],
+      verification: { state: 'damaged', at: '2026-11-20T09:00:00Z', detail: 'db/200-data-civicrm_contact.0001.sql.gz: SHA-256 differs' },
+    },
+  ];
+}
+
+export function sampleOverview(overrides: Partial<OverviewRecord> = {}): OverviewRecord {
+  const [last, restorable] = sampleSets();
+  return {
+    lastBackup: last,
+    lastRestorable: restorable,
+    nextScheduledRun: '2026-11-27T02:00:00Z',
+    jobActive: true,
+    jobFrequency: 'Daily',
+    runningRunId: null,
+    warnings: [
+      {
+        name: 'civibackup_offsite',
+        level: 'warning',
+        title: 'No offsite copy',
+        message: 'Backups are only stored on this server. Add an offsite destination under Settings.',
+      },
+    ],
+    storage: [
+      { destination: 'local: /var/backups/civicrm', bytes: 2_168_455_168, sets: 3 },
+      { destination: 's3-main: s3://example-backups/civicrm', bytes: 1_466_000_000, sets: 2 },
+    ],
+    nodeVersion: 'v20.19.0',
+    ...overrides,
+  };
+}
+
+export function sampleConfig(overrides: Partial<BackupConfig> = {}): BackupConfig {
+  return {
+    includeDatabase: true,
+    includeLoggingDatabase: true,
+    loggingDatabaseSeparate: true,
+    directories: [
+      { key: 'custom', label: 'Uploaded files (custom)', path: '/var/www/site/private/civicrm/custom', included: true },
+      { key: 'images', label: 'Images (public uploads)', path: '/var/www/site/files/civicrm/persist/contribute', included: true },
+      { key: 'templates', label: 'Custom templates', path: null, included: false },
+      { key: 'php', label: 'Custom PHP', path: null, included: false },
+      { key: 'extensions', label: 'Extensions', path: '/var/www/site/files/civicrm/ext', included: false },
+    ],
+    destination: '/var/backups/civicrm',
+    retention: { keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 },
+    recipients: [SAMPLE_RECIPIENT],
+    skipCacheData: true,
+    alertEmails: ['admin@example.org'],
+    maxAgeHours: 26,
+    nodePath: '',
+    offsite: [
+      {
+        name: 's3-main',
+        type: 's3',
+        options: { endpoint: '', region: 'eu-west-1', bucket: 'example-backups', prefix: 'civicrm', accessKeyId: 'AKIAEXAMPLE' },
+        hasSecret: true,
+      },
+    ],
+    schedule: { frequency: 'Daily', active: true },
+    ...overrides,
+  };
+}
+
+/** A hand-written run, shaped like the helper's --json output. */
+export function sampleRunEvents(runId = 'run-1'): HelperEvent[] {
+  const base = { v: 1 as const, runId };
+  return [
+    { ...base, seq: 1, time: '2026-11-26T07:00:00.000Z', type: 'start', command: 'backup', toolVersion: '0.1.0', set: '20261126T070000Z-abcd12' },
+    { ...base, seq: 2, time: '2026-11-26T07:00:00.100Z', type: 'phase', phase: 'prepare' },
+    { ...base, seq: 3, time: '2026-11-26T07:00:01.000Z', type: 'phase', phase: 'data', totalBytes: 100_000_000, totalItems: 3 },
+    { ...base, seq: 4, time: '2026-11-26T07:00:03.000Z', type: 'progress', phase: 'data', item: 'civicrm_contact', rows: 5000, rowsTotal: 20000, bytes: 20_000_000, itemsDone: 0, itemsTotal: 3 },
+    { ...base, seq: 5, time: '2026-11-26T07:00:05.000Z', type: 'warning', code: 'TABLE_SKIPPED', message: 'civicrm_cache: data skipped (cache table)', item: 'civicrm_cache' },
+    { ...base, seq: 6, time: '2026-11-26T07:00:06.000Z', type: 'progress', phase: 'data', item: 'civicrm_activity', rows: 12000, bytes: 50_000_000, itemsDone: 1, itemsTotal: 3 },
+  ];
+}
+
+export function sampleRunEnd(runId = 'run-1'): HelperEvent[] {
+  const base = { v: 1 as const, runId };
+  return [
+    { ...base, seq: 7, time: '2026-11-26T07:00:09.000Z', type: 'phase', phase: 'files', totalItems: 2 },
+    { ...base, seq: 8, time: '2026-11-26T07:00:12.000Z', type: 'result', command: 'backup', set: '/var/backups/civicrm/20261126T070000Z-abcd12', summary: { bytes: 734_003_200, parts: 212 } },
+  ];
+}
+
+export function sampleRunError(runId = 'run-1', seq = 7): HelperEvent {
+  return {
+    v: 1,
+    runId,
+    seq,
+    time: '2026-11-26T07:00:08.000Z',
+    type: 'error',
+    code: 'DISK_FULL',
+    message: 'No space left on /var/backups/civicrm while writing db/200-data-civicrm_activity.0001.sql.gz.',
+    hint: 'The destination has no space left; free space or choose another destination. Earlier sets are untouched.',
+    retryable: false,
+    exitCode: 1,
+  };
+}
