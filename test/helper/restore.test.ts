@@ -1,0 +1,267 @@
+/**
+ * Restore and verify against the real MariaDB, through the built bundle: back up a fixture
+ * with `civibackup backup`, restore it with `civibackup restore`, and compare by CHECKSUM
+ * TABLE ... EXTENDED and SHOW CREATE of every object. Damage (a flipped byte, a truncated
+ * part, a doctored part with consistent hashes) must be caught before or by the restore.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Manifest } from '../../ts-src/protocol/manifest.js';
+import { snapshotDatabase } from './support/db-snapshot.js';
+import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
+import { HELPER_BUNDLE } from './support/paths.js';
+import { createRestoreFixture } from './support/restore-fixture.js';
+
+interface RunResult {
+  status: number;
+  events: Array<Record<string, unknown> & { type: string }>;
+  last: Record<string, unknown> & { type: string };
+  stderr: string;
+}
+
+/** Runs the bundle (asynchronously, so a slow restore never blocks the test runner). */
+function civibackup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const events = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
+      resolve({ status: code ?? 1, events, last: events.at(-1) ?? { type: 'none' }, stderr });
+    });
+  });
+}
+
+function databaseExists(name: string): boolean {
+  return mariadbCli(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}';`).trim() === '1';
+}
+
+function readManifestFile(setDir: string): Manifest {
+  return JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
+}
+
+/** Copies a set so a test can damage its copy. */
+function copySet(setDir: string): string {
+  const copy = mkdtempSync(join(tmpdir(), 'cbt-restore-set-'));
+  const target = join(copy, setDir.split('/').at(-1)!);
+  cpSync(setDir, target, { recursive: true });
+  return target;
+}
+
+/** Rewrites a part and fixes its manifest record so that hashes match again. */
+function rewritePart(setDir: string, path: string, content: Buffer, rawBytes?: number): void {
+  writeFileSync(join(setDir, path), content);
+  const manifest = readManifestFile(setDir);
+  const record = manifest.parts.find((p) => p.path === path)!;
+  record.bytes = content.length;
+  record.sha256 = createHash('sha256').update(content).digest('hex');
+  if (rawBytes !== undefined) record.rawBytes = rawBytes;
+  writeFileSync(join(setDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+}
+
+const prefix = uniqueName('cbt_restore');
+const source = `${prefix}_src`;
+const databases: string[] = [source];
+const dirs: string[] = [];
+let setDir = '';
+
+function newDatabaseName(what: string): string {
+  const name = `${prefix}_${what}`;
+  databases.push(name);
+  return name;
+}
+
+before(async () => {
+  await createRestoreFixture(source, 3000);
+  const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-dest-'));
+  dirs.push(destination);
+  const backup = await civibackup(['backup', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
+  assert.equal(backup.status, 0, JSON.stringify(backup.last) + backup.stderr);
+  setDir = String(backup.last.set);
+});
+
+after(() => {
+  for (const name of databases) dropDatabase(name);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+test('restore into a new database equals the source by CHECKSUM TABLE and SHOW CREATE of every object', { timeout: 300_000 }, async () => {
+  const target = newDatabaseName('new');
+  const run = await civibackup(['restore', setDir, '--db', dsnText(target)]);
+  assert.equal(run.status, 0, JSON.stringify(run.last) + run.stderr);
+  const summary = run.last.summary as { databases: Array<{ deferredTables: number; createdDatabase: boolean }> };
+  assert.equal(summary.databases[0].createdDatabase, true);
+  assert.ok(summary.databases[0].deferredTables >= 5, 'secondary indexes were deferred');
+  assert.ok(run.events.some((e) => e.type === 'progress' && e.phase === 'restore'), 'restore progress events');
+  const expected = await snapshotDatabase(source);
+  assert.deepEqual(await snapshotDatabase(target), expected);
+  assert.ok(Object.keys(expected.tables).length >= 10 && Object.keys(expected.triggers).length === 1 && Object.keys(expected.events).length === 1);
+});
+
+test('restored results are identical with --jobs 1, --jobs 4 and without index deferral', { timeout: 300_000 }, async () => {
+  const expected = await snapshotDatabase(source);
+  for (const args of [['--jobs', '1'], ['--jobs', '4'], ['--no-defer-indexes', '--jobs', '3']]) {
+    const target = newDatabaseName(`jobs${args.join('').replace(/[^a-z0-9]/g, '')}`);
+    const run = await civibackup(['restore', setDir, ...args], { CIVIBACKUP_DSN: dsnText(target) });
+    assert.equal(run.status, 0, `${args.join(' ')}: ${JSON.stringify(run.last)}`);
+    assert.deepEqual(await snapshotDatabase(target), expected, args.join(' '));
+    dropDatabase(target);
+  }
+});
+
+test('a non-empty target is refused without --force and left untouched; --force replaces it', { timeout: 300_000 }, async () => {
+  const target = newDatabaseName('busy');
+  mariadbCli(`CREATE DATABASE ${target}; CREATE TABLE ${target}.keep_me (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO ${target}.keep_me VALUES (1, 'mine'); CREATE TABLE ${target}.contact (x INT);`);
+  const before = await snapshotDatabase(target);
+  const refused = await civibackup(['restore', setDir, '--db', dsnText(target)]);
+  assert.equal(refused.status, 2);
+  assert.equal(refused.last.code, 'TARGET_NOT_EMPTY');
+  assert.deepEqual(await snapshotDatabase(target), before, 'target untouched');
+
+  const forced = await civibackup(['restore', setDir, '--db', dsnText(target), '--force']);
+  assert.equal(forced.status, 0, JSON.stringify(forced.last));
+  assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
+});
+
+test('a flipped byte or a truncated part: restore exits 3 naming the part and never creates the target', { timeout: 300_000 }, async () => {
+  const manifest = readManifestFile(setDir);
+  const dataPart = manifest.parts.find((p) => p.path.includes('200-data-contact'))!;
+  const damagedSet = copySet(setDir);
+  dirs.push(join(damagedSet, '..'));
+  const file = join(damagedSet, dataPart.path);
+  const bytes = readFileSync(file);
+  bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+  writeFileSync(file, bytes);
+  const target = newDatabaseName('flip');
+  const flipped = await civibackup(['restore', damagedSet, '--db', dsnText(target)]);
+  assert.equal(flipped.status, 3);
+  assert.equal(flipped.last.code, 'SET_DAMAGED');
+  assert.match(String(flipped.last.message), /200-data-contact/);
+  assert.equal(databaseExists(target), false);
+
+  truncateSync(file, Math.floor(bytes.length / 3));
+  const truncated = await civibackup(['restore', damagedSet, '--db', dsnText(target)]);
+  assert.equal(truncated.status, 3);
+  assert.match(String(truncated.last.message), /200-data-contact/);
+  assert.equal(databaseExists(target), false);
+});
+
+test('verify: hashes ok writes hashes-ok; a flipped byte in any part exits 3 naming that part', { timeout: 300_000 }, async () => {
+  const copy = copySet(setDir);
+  dirs.push(join(copy, '..'));
+  const ok = await civibackup(['verify', copy]);
+  assert.equal(ok.status, 0, JSON.stringify(ok.last));
+  assert.equal(JSON.parse(readFileSync(join(copy, 'verification.json'), 'utf8')).state, 'hashes-ok');
+  const manifest = readManifestFile(copy);
+  for (const part of manifest.parts) {
+    const file = join(copy, part.path);
+    const original = readFileSync(file);
+    const damaged = Buffer.from(original);
+    damaged[damaged.length - 1 - (part.bytes % 7)] ^= 0x80;
+    writeFileSync(file, damaged);
+    const run = await civibackup(['verify', copy]);
+    writeFileSync(file, original);
+    assert.equal(run.status, 3, part.path);
+    assert.equal(run.last.code, 'SET_DAMAGED');
+    assert.ok(String(run.last.message).includes(part.path), `${part.path} named in: ${String(run.last.message)}`);
+  }
+  assert.equal(JSON.parse(readFileSync(join(copy, 'verification.json'), 'utf8')).state, 'damaged');
+});
+
+test('verify: a part whose gzip stream is corrupt but whose hash matches is caught', { timeout: 120_000 }, async () => {
+  const copy = copySet(setDir);
+  dirs.push(join(copy, '..'));
+  const part = readManifestFile(copy).parts.find((p) => p.path.includes('200-data-activity'))!;
+  const bytes = readFileSync(join(copy, part.path));
+  const broken = Buffer.from(bytes);
+  broken[broken.length - 6] ^= 0xff; // inside the CRC32 trailer
+  rewritePart(copy, part.path, broken);
+  const run = await civibackup(['verify', copy]);
+  assert.equal(run.status, 3);
+  assert.match(String(run.last.message), /200-data-activity/);
+});
+
+test('verify --deep restores into a scratch database, writes restorable, and drops the scratch database', { timeout: 300_000 }, async () => {
+  const copy = copySet(setDir);
+  dirs.push(join(copy, '..'));
+  const run = await civibackup(['verify', copy, '--deep'], { CIVIBACKUP_SCRATCH_DSN: 'mysql://root@127.0.0.1:3306/' });
+  assert.equal(run.status, 0, JSON.stringify(run.last) + run.stderr);
+  const record = JSON.parse(readFileSync(join(copy, 'verification.json'), 'utf8')) as { state: string; restoreSeconds: number };
+  assert.equal(record.state, 'restorable');
+  assert.equal(typeof record.restoreSeconds, 'number');
+  const leftovers = mariadbCli(`SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '${source}\\_civibackup\\_verify\\_%';`).trim();
+  assert.equal(leftovers, '', 'scratch database dropped');
+  const list = await civibackup(['list', join(copy, '..')]);
+  const sets = (list.last.summary as { sets: Array<{ setId: string; verification: { state: string } }> }).sets;
+  assert.equal(sets.find((s) => copy.endsWith(s.setId))?.verification.state, 'restorable');
+
+  // A named scratch database that is not empty is refused.
+  const busy = newDatabaseName('scratchbusy');
+  mariadbCli(`CREATE DATABASE ${busy}; CREATE TABLE ${busy}.t (id INT);`);
+  const refused = await civibackup(['verify', copy, '--deep', '--scratch-db', dsnText(busy)]);
+  assert.equal(refused.status, 2);
+  assert.equal(refused.last.code, 'TARGET_NOT_EMPTY');
+});
+
+test('verify --deep catches a doctored data part whose hashes were rewritten to match', { timeout: 300_000 }, async () => {
+  const copy = copySet(setDir);
+  dirs.push(join(copy, '..'));
+  const part = readManifestFile(copy).parts.find((p) => p.path.includes('200-data-contact'))!;
+  const sql = gunzipSync(readFileSync(join(copy, part.path))).toString('utf8');
+  assert.ok(sql.includes("'First17'"));
+  const doctored = Buffer.from(sql.replace("'First17'", "'First71'"), 'utf8');
+  rewritePart(copy, part.path, gzipSync(doctored), doctored.length);
+  const hashes = await civibackup(['verify', copy]);
+  assert.equal(hashes.status, 0, 'the hashes alone cannot see it');
+  const scratch = newDatabaseName('scratch');
+  const deep = await civibackup(['verify', copy, '--deep', '--scratch-db', dsnText(scratch)]);
+  assert.equal(deep.status, 3, JSON.stringify(deep.last));
+  assert.equal(deep.last.code, 'VERIFY_MISMATCH');
+  assert.match(String(deep.last.message), /table contact: the row digest differs/);
+  assert.doesNotMatch(String(deep.last.message), /table activity/);
+  assert.equal(databaseExists(scratch), false, 'the scratch database is dropped after a failure too');
+  assert.equal(JSON.parse(readFileSync(join(copy, 'verification.json'), 'utf8')).state, 'damaged');
+});
+
+test('encrypted set: restore with the identity; a truncated part with rewritten hashes fails before the target exists', { timeout: 300_000 }, async () => {
+  const keyDir = mkdtempSync(join(tmpdir(), 'cbt-restore-key-'));
+  dirs.push(keyDir);
+  const keygen = await civibackup(['keygen', '--out', join(keyDir, 'key.txt')]);
+  const recipient = String((keygen.last.summary as { recipient: string }).recipient);
+  const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-enc-'));
+  dirs.push(destination);
+  const backup = await civibackup(['backup', '--to', destination, '--recipient', recipient], { CIVIBACKUP_DSN: dsnText(source) });
+  assert.equal(backup.status, 0, JSON.stringify(backup.last));
+  const encrypted = String(backup.last.set);
+
+  const noKey = await civibackup(['restore', encrypted, '--db', dsnText(newDatabaseName('nokey'))]);
+  assert.equal(noKey.status, 2);
+  assert.equal(noKey.last.code, 'WRONG_KEY');
+
+  const target = newDatabaseName('enc');
+  const run = await civibackup(['restore', encrypted, '--db', dsnText(target), '--identity', join(keyDir, 'key.txt')]);
+  assert.equal(run.status, 0, JSON.stringify(run.last));
+  assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
+
+  const part = readManifestFile(encrypted).parts.find((p) => p.path.includes('200-data-activity'))!;
+  assert.ok(part.path.endsWith('.age'));
+  const whole = readFileSync(join(encrypted, part.path));
+  rewritePart(encrypted, part.path, whole.subarray(0, whole.length - 100));
+  const cut = newDatabaseName('enccut');
+  const truncated = await civibackup(['restore', encrypted, '--db', dsnText(cut), '--identity', join(keyDir, 'key.txt')]);
+  assert.equal(truncated.status, 3, JSON.stringify(truncated.last));
+  assert.match(String(truncated.last.message), /200-data-activity/);
+  assert.equal(databaseExists(cut), false);
+});
