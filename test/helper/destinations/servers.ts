@@ -12,6 +12,8 @@ import S3rver from 's3rver';
 export const S3_BUCKET = 'offsite';
 
 export interface S3Server {
+  /** "METHOD url" of every request received, for checks such as "was multipart used". */
+  requests: string[];
   endpoint: string;
   port: number;
   directory: string;
@@ -23,9 +25,15 @@ export interface S3Server {
 }
 
 export async function startS3(port = 0, directory = mkdtempSync(join(tmpdir(), 'cbt_offsite_s3_'))): Promise<S3Server> {
+  const requests: string[] = [];
+  const logRequests = (): void => {
+    server.httpServer?.on('request', (request: { method?: string; url?: string }) => requests.push(`${request.method} ${request.url}`));
+  };
   let server = new S3rver({ address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{ name: S3_BUCKET }] });
   const info = await server.run();
+  logRequests();
   const handle: S3Server = {
+    requests,
     endpoint: `http://127.0.0.1:${info.port}`,
     port: info.port,
     directory,
@@ -37,6 +45,7 @@ export async function startS3(port = 0, directory = mkdtempSync(join(tmpdir(), '
     async restart() {
       server = new S3rver({ address: '127.0.0.1', port: info.port, silent: true, directory, configureBuckets: [{ name: S3_BUCKET }] });
       await server.run();
+      logRequests();
     },
     async stop() {
       await handle.cut().catch(() => undefined);

@@ -98,22 +98,30 @@ export class S3Destination implements Destination {
     const onAbort = (): void => void upload.abort().catch(() => undefined);
     options?.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      // Whichever side fails first is the cause: a failed upload stops the feeding, a failed
-      // source (or a size/hash surprise) aborts the multipart upload so no object appears.
-      let firstFailure: unknown;
+      // A failed upload stops the feeding; a failed source (or a size/hash surprise, see
+      // UploadMeter) aborts the multipart upload so no object appears. The real cause is the
+      // error that is not the consequence of the other side stopping.
+      let uploadError: unknown;
+      let feedError: unknown;
       const uploaded = upload.done().then(
         () => undefined,
         (error: unknown) => {
-          firstFailure ??= error;
+          uploadError = error;
           body.destroy();
         },
       );
       await feeding.catch(async (error: unknown) => {
-        firstFailure ??= error;
-        await upload.abort().catch(() => undefined);
+        feedError = error;
+        // ABORT_ERR: the uploader stopped reading because IT failed; done() is about to say
+        // why, and an abort() now would replace that reason with "Upload aborted.".
+        if ((error as { code?: string }).code !== 'ABORT_ERR') await upload.abort().catch(() => undefined);
       });
       await uploaded;
-      if (firstFailure !== undefined) throw firstFailure;
+      if (options?.signal?.aborted) throw new BackupError('CANCELLED', 'The upload was cancelled.');
+      const uploadAborted = (uploadError as { name?: string } | undefined)?.name === 'AbortError';
+      if (uploadError !== undefined && !uploadAborted) throw uploadError;
+      if (feedError !== undefined) throw feedError;
+      if (uploadError !== undefined) throw uploadError;
     } catch (error) {
       throw this.mapError(error, key);
     } finally {
@@ -196,7 +204,6 @@ export class S3Destination implements Destination {
     const status = e.$metadata?.httpStatusCode;
     const name = e.name ?? '';
     const what = `${this.location}: ${key}: ${name || 'error'}${e.message ? ` (${e.message})` : ''}`;
-    if (name === 'AbortError') return new BackupError('CANCELLED', 'The upload was cancelled.', { cause: error });
     if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) {
       if (name === 'NoSuchBucket') return new DestinationError('permanent', `The bucket ${this.options.bucket} does not exist: ${what}`, { cause: error });
       return new DestinationError('not-found', what, { cause: error });
@@ -209,6 +216,8 @@ export class S3Destination implements Destination {
       ['RequestTimeout', 'SlowDown', 'InternalError', 'ServiceUnavailable', 'ThrottlingException', 'TimeoutError'].includes(name) ||
       TRANSIENT_NET_CODES.has(e.code ?? '') ||
       TRANSIENT_NET_CODES.has(name) ||
+      name === 'AbortError' || // stopped without our signal: a side effect of a failed request
+      e.code === 'ABORT_ERR' ||
       e.$retryable !== undefined ||
       /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|premature close/i.test(e.message ?? '')
     ) {

@@ -5,7 +5,7 @@
  * reopened after it drops.
  */
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import SftpClient from 'ssh2-sftp-client';
 import { BackupError } from '../core/errors.js';
@@ -44,6 +44,15 @@ export class SftpDestination implements Destination {
   readonly location: string;
   private client: SftpClient | null = null;
   private connecting: Promise<SftpClient> | null = null;
+  private readonly active = new Set<Readable | Writable>();
+
+  private track<T extends Readable | Writable>(stream: T): T {
+    this.active.add(stream);
+    const forget = (): void => void this.active.delete(stream);
+    stream.once('close', forget);
+    stream.once('error', forget);
+    return stream;
+  }
   private readonly root: string;
 
   constructor(private readonly options: SftpOptions) {
@@ -59,7 +68,11 @@ export class SftpDestination implements Destination {
     if (this.client) return Promise.resolve(this.client);
     if (this.connecting) return this.connecting;
     const dropped = (): void => {
-      this.client = null;
+      if (this.client === client) this.client = null;
+      // ssh2's streams do not always end when the connection dies: end them, so a transfer
+      // in flight fails (and can be retried) instead of hanging.
+      for (const stream of this.active) stream.destroy(new DestinationError('transient', `The SFTP connection to ${this.location} was lost.`));
+      this.active.clear();
     };
     // Our own listeners: the library's defaults print to the console, and a dropped
     // connection must simply be reopened on the next call.
@@ -98,7 +111,7 @@ export class SftpDestination implements Destination {
     try {
       const sftp = await this.connection();
       await sftp.mkdir(target.slice(0, target.lastIndexOf('/')) || '/', true);
-      await pipeline(source(), meter, sftp.createWriteStream(temp, { mode: 0o600 }), { signal: options?.signal });
+      await pipeline(source(), meter, this.track(sftp.createWriteStream(temp, { mode: 0o600 })), { signal: options?.signal });
       checkUploaded(this.location, key, meter, options);
       const written = await sftp.stat(temp);
       if (written.size !== meter.bytes) {
@@ -120,7 +133,7 @@ export class SftpDestination implements Destination {
     try {
       const sftp = await this.connection();
       await sftp.stat(path); // not-found now rather than inside the consumer's pipeline
-      return sftp.createReadStream(path, { highWaterMark: 256 * 1024 });
+      return this.track(sftp.createReadStream(path, { highWaterMark: 256 * 1024 }));
     } catch (error) {
       throw this.mapError(error, key);
     }
