@@ -13,6 +13,11 @@ import type { CommandModule } from './command.js';
 
 const DEFAULT_LEVELS: Record<Compression, number> = { gzip: DEFAULT_GZIP_LEVEL, zstd: 3, none: 0 };
 
+function positiveInt(text: string | undefined): number | undefined {
+  const n = Number(text);
+  return text && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 async function readJob(path: string): Promise<BackupJob> {
   let parsed: unknown;
   try {
@@ -107,6 +112,10 @@ export const backupCommand: CommandModule = {
       civicrmVersion: job?.civicrmVersion,
       site: job?.site,
       warnings,
+      // Test-only knobs (like CIVIBACKUP_TEST_SCRYPT_LOG_N): small parts and statements make
+      // the split paths run on small fixtures.
+      partRawBytes: positiveInt(env.CIVIBACKUP_TEST_PART_RAW_BYTES),
+      statementBytes: positiveInt(env.CIVIBACKUP_TEST_STATEMENT_BYTES),
     });
     print(
       `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${summary.parts} parts, ${formatBytes(summary.bytes)} (${formatBytes(summary.rawBytes)} before compression) in ${(summary.durations.totalMs / 1000).toFixed(1)} s`,

@@ -58,6 +58,14 @@ export function stripDefiner(statement: string, objectKeyword: 'VIEW' | 'FUNCTIO
   return stripped + body;
 }
 
+/**
+ * Drops a FOLLOWS/PRECEDES clause: it may name a trigger not created yet. Triggers are
+ * written in their ACTION_ORDER, so creating them in file order gives the same order.
+ */
+export function stripTriggerOrder(statement: string): string {
+  return statement.replace(/(\bFOR\s+EACH\s+ROW)\s+(?:FOLLOWS|PRECEDES)\s+(?:`(?:[^`]|``)*`|"(?:[^"]|"")*"|[A-Za-z0-9_$]+)(?=\s)/i, '$1');
+}
+
 /** A delimiter that does not occur in the statement (the client splits on it blindly). */
 export function pickDelimiter(statement: string): string {
   for (const candidate of [';;', '$$', '//', '@@@@', '~~~~']) if (!statement.includes(candidate)) return candidate;
@@ -165,7 +173,7 @@ export async function triggersEventsSql(connection: Connection, objects: ObjectN
   for (const trigger of objects.triggers) {
     const what = `trigger ${quoteIdentifier(trigger.name)}`;
     const row = await showCreate(connection, `SHOW CREATE TRIGGER ${quoteIdentifier(trigger.name)}`);
-    const create = required(row, 'SQL Original Statement', what);
+    const create = stripTriggerOrder(required(row, 'SQL Original Statement', what));
     out += storedObjectSql(`Trigger ${quoteIdentifier(trigger.name)} on ${quoteIdentifier(trigger.table)}`, stripDefiner(create, 'TRIGGER'), {
       sqlMode: row.sql_mode ?? '',
       characterSetClient: required(row, 'character_set_client', what),

@@ -1,0 +1,60 @@
+/** Runs the built helper bundle as a user would, collecting its NDJSON events. */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { HelperEvent } from '../../../ts-src/protocol/events.js';
+import { HELPER_BUNDLE } from './paths.js';
+
+export interface HelperRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  events: HelperEvent[];
+  stdout: string;
+  stderr: string;
+}
+
+export function assertBundleBuilt(): void {
+  if (!existsSync(HELPER_BUNDLE)) throw new Error(`${HELPER_BUNDLE} is missing: run \`npx rollup -c --silent\` (npm test builds it).`);
+}
+
+export function parseEvents(stdout: string): HelperEvent[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as HelperEvent);
+}
+
+export function runHelper(args: string[], env: NodeJS.ProcessEnv = {}): HelperRun {
+  const run = spawnSync(process.execPath, [HELPER_BUNDLE, ...args, '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: run.status, signal: run.signal, events: parseEvents(run.stdout), stdout: run.stdout, stderr: run.stderr };
+}
+
+/** Starts the helper and lets the caller act while it runs (kill it, kill its connection...). */
+export function startHelper(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const done = new Promise<HelperRun>((resolve) => {
+    child.on('close', (status, signal) => resolve({ status, signal, events: parseEvents(stdout), stdout, stderr }));
+  });
+  return { child, done, events: () => parseEvents(stdout) };
+}
+
+export function lastEvent(run: HelperRun): HelperEvent | undefined {
+  return run.events.at(-1);
+}
+
+/** Restores a set's db/ folder with plain tools, exactly as the docs say. */
+export function plainRestore(setDir: string, database: string, folder = 'db'): void {
+  const run = spawnSync('sh', ['-c', `cd "$1" && zcat ${folder}/*.sql.gz | mariadb -h 127.0.0.1 -u root "$2"`, 'sh', setDir, database], {
+    encoding: 'utf8',
+    env: { ...process.env, LC_ALL: 'C' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`plain restore failed (${run.status}): ${run.stderr}`);
+}
