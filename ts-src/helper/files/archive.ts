@@ -123,6 +123,10 @@ export async function archiveDirectories(specs: readonly DirectorySpec[], ctx: A
       continue;
     }
 
+    const rootStats = await stat(where.real, { bigint: true });
+    if (skipDirectories.some((d) => d.dev === rootStats.dev && d.ino === rootStats.ino)) {
+      throw new BackupError('CONFIG', `Directory "${spec.label}" (${spec.path}) is the backup destination itself; back up the site's directories, not the backups.`);
+    }
     const exclusions = Exclusions.for({ patterns: ctx.exclude, includeLogs: ctx.includeLogs, excludeUploadDir: ctx.excludeUploadDir, label: spec.label });
     const excluded = new CappedList<ExclusionRecord>();
     const warnings = new CappedList<string>();

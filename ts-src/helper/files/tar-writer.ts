@@ -177,8 +177,7 @@ async function* fileEntry(entry: WalkEntry, batch: Batch, hooks: TarWriterHooks)
     if (batch.push(padding(size))) yield batch.take();
 
     const after = await handle.stat({ bigint: true });
-    const probe = Buffer.allocUnsafe(1);
-    const grew = !shrunk && (await handle.read(probe, 0, 1, size)).bytesRead > 0;
+    const grew = !shrunk && after.size > before.size;
     if (shrunk) {
       hooks.onWarning('FILE_CHANGED', entry.relPath, `${entry.relPath} shrank while it was read; the archive holds its first part padded with zeros to ${size} bytes`);
     } else if (grew || after.size !== before.size) {
