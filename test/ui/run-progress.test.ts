@@ -1,4 +1,5 @@
-import { fixture, html, expect, waitUntil } from '@open-wc/testing';
+import { fixture, html, expect } from '@open-wc/testing';
+import { until as waitUntil } from './support/until.js';
 import { sendKeys } from '@web/test-runner-commands';
 import '../../ts-src/ui/run-progress/define.js';
 import { BackupApi } from '../../ts-src/ui/api/crm-api.js';

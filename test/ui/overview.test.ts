@@ -1,0 +1,121 @@
+import { fixture, html, expect } from '@open-wc/testing';
+import { until as waitUntil } from './support/until.js';
+import { sendKeys } from '@web/test-runner-commands';
+import '../../ts-src/ui/overview/define.js';
+import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
+import type { CivibackupOverview } from '../../ts-src/ui/overview/civibackup-overview.js';
+import { FakeCrm, deferred } from './support/fake-crm.js';
+import { NOW, sampleOverview, sampleRunEnd, sampleRunEvents } from './support/sample-data.js';
+
+const text = (el: Element) => el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
+const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
+
+async function setup(fake: FakeCrm, canAdminister = true) {
+  const el = await fixture<CivibackupOverview>(
+    html`<civibackup-overview .api=${new BackupApi(() => fake)} .now=${NOW} .pollIntervalMs=${0} ?can-administer=${canAdminister}></civibackup-overview>`,
+  );
+  return el;
+}
+const primary = (el: Element) => q<HTMLButtonElement>(el, 'button.primary')!;
+
+describe('civibackup-overview', () => {
+  it('shows the last backup, the last proven restore, the next run, storage and warnings', async () => {
+    const fake = new FakeCrm().on('overview', { records: [sampleOverview()] });
+    const el = await setup(fake);
+    await waitUntil(() => text(el).includes('Last complete backup'));
+    const t = text(el);
+    expect(t).to.contain('5 hours ago'); // finished 02:04:41, now 07:00
+    expect(t).to.contain('700 MB in 212 parts');
+    expect(t).to.contain('encrypted');
+    expect(t).to.contain('Restore tested: 20261125T020002Z-9xq2mm');
+    expect(t).to.contain('Test restore took 5 min 12 s');
+    expect(t).to.contain('Frequency: Daily');
+    expect(t).to.contain('No offsite copy');
+    expect(t).to.contain('s3-main: s3://example-backups/civicrm');
+    expect(t).to.contain('2.0 GB');
+    expect(el.shadowRoot!.querySelectorAll('button.primary').length).to.equal(1);
+    expect(primary(el).textContent!.trim()).to.equal('Back up now');
+  });
+
+  it('says so when nothing exists yet and the schedule is off', async () => {
+    const fake = new FakeCrm().on('overview', {
+      records: [sampleOverview({ lastBackup: null, lastRestorable: null, jobActive: false, nextScheduledRun: null, warnings: [], storage: [] })],
+    });
+    const el = await setup(fake);
+    await waitUntil(() => text(el).includes('None yet'));
+    expect(text(el)).to.contain('Never');
+    expect(text(el)).to.contain('Not scheduled');
+  });
+
+  it('"Back up now" (keyboard: focus, Space) starts Backup.run {async:true} and follows the run until done, then reloads', async () => {
+    const fake = new FakeCrm()
+      .on('overview', { records: [sampleOverview()] })
+      .on('run', { records: [{ runId: 'run-1' }] })
+      .on(
+        'status',
+        { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] },
+        { records: [{ runId: 'run-1', events: sampleRunEnd(), done: true, running: false }] },
+      );
+    const el = await setup(fake);
+    await waitUntil(() => !primary(el).disabled && text(el).includes('Last complete backup'));
+    primary(el).focus();
+    await sendKeys({ press: 'Space' });
+    await waitUntil(() => fake.callsTo('run').length === 1, 'run called');
+    expect(fake.callsTo('run')[0].params).to.deep.equal({ async: true });
+    await waitUntil(() => q(el, 'civibackup-run-progress') !== null, 'progress shown');
+    const progress = q(el, 'civibackup-run-progress')!;
+    await waitUntil(() => progress.shadowRoot?.textContent?.includes('Backup complete.'), 'run finished');
+    await waitUntil(() => fake.callsTo('overview').length === 2, 'overview reloaded after the run');
+    expect(fake.callsTo('status')[0].params).to.deep.equal({ runId: 'run-1', since: 0 });
+    await el.updateComplete;
+    expect(primary(el).disabled).to.equal(false);
+  });
+
+  it('resumes following a run that was already running when the page opened', async () => {
+    const fake = new FakeCrm()
+      .on('overview', { records: [sampleOverview({ runningRunId: 'run-7' })] })
+      .on('status', { records: [{ runId: 'run-7', events: sampleRunEvents('run-7'), done: false, running: true }] });
+    const el = await setup(fake);
+    await waitUntil(() => fake.callsTo('status').length > 0);
+    expect(fake.callsTo('status')[0].params['runId']).to.equal('run-7');
+    await el.updateComplete;
+    expect(primary(el).disabled).to.equal(true);
+    el.remove();
+  });
+
+  it('shows the API error when the overview cannot load, and retries', async () => {
+    const fake = new FakeCrm().on('overview', { reject: { error_code: 403, error_message: 'Permission denied' } }, { records: [sampleOverview()] });
+    const el = await setup(fake);
+    await waitUntil(() => q(el, '[role="alert"]') !== null);
+    expect(q(el, '[role="alert"]')!.textContent).to.contain('Permission denied');
+    q<HTMLButtonElement>(el, '[role="alert"] button')!.click();
+    await waitUntil(() => text(el).includes('Last complete backup'));
+  });
+
+  it('shows why a backup could not start', async () => {
+    const fake = new FakeCrm()
+      .on('overview', { records: [sampleOverview()] })
+      .on('run', { reject: { error_message: 'Another CiviBackup run is using this destination.' } });
+    const el = await setup(fake);
+    await waitUntil(() => text(el).includes('Last complete backup'));
+    primary(el).click();
+    await waitUntil(() => q(el, '.actions + [role="alert"]') !== null);
+    expect(q(el, '.actions + [role="alert"]')!.textContent).to.contain('Another CiviBackup run');
+    expect(q(el, 'civibackup-run-progress')).to.equal(null);
+  });
+
+  it('disables the button while starting, and without the permission', async () => {
+    const pending = deferred<unknown[]>();
+    const fake = new FakeCrm().on('overview', { records: [sampleOverview()] }).on('run', { pending: pending.promise });
+    const el = await setup(fake);
+    await waitUntil(() => text(el).includes('Last complete backup'));
+    primary(el).click();
+    await el.updateComplete;
+    expect(primary(el).disabled).to.equal(true);
+    expect(primary(el).textContent).to.contain('Starting');
+    pending.reject({ error_message: 'stop' });
+    const readOnly = await setup(new FakeCrm().on('overview', { records: [sampleOverview()] }), false);
+    expect(primary(readOnly).disabled).to.equal(true);
+    expect(text(readOnly)).to.contain('administer backups');
+  });
+});
