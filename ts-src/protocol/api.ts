@@ -121,18 +121,13 @@ export interface OffsiteConfig {
 }
 
 /**
- * Backup.saveConfig params: the fields to change (others stay as they are). Validation
- * problems come back in the record (saved: false) keyed by field path, e.g. "destination",
- * "recipients.0", "offsite.1.options.bucket", "retention.keepLast"; nothing is saved then.
+ * Backup.saveConfig params: the fields to change (others stay as they are). Resolves to the
+ * stored BackupConfig. When a field is invalid nothing is saved and the call rejects with
+ * error_code "CONFIG" and an error_message naming each field path and problem, e.g.
+ * "Not saved. destination: ...; recipients.0: ...; offsite.1.options.bucket: Required.".
  */
 export interface SaveConfigParams {
   config: Partial<BackupConfig>;
-}
-export interface SaveConfigRecord {
-  saved: boolean;
-  errors: Record<string, string>;
-  /** The stored configuration after a successful save (secrets as hasSecret flags). */
-  config?: BackupConfig;
 }
 
 /** Backup.testDestination params: a destination as edited (secret optional if one is stored under its name). */

@@ -9,8 +9,10 @@ use CRM_Civibackup_ApiSupport as Support;
 
 /**
  * Saves the configuration. Fields left out stay unchanged; secrets are write-only.
- * Returns {saved, errors, config?}: errors are keyed by field path and nothing is saved
- * when there are any.
+ * Returns the stored configuration (BackupConfig; secrets as hasSecret flags). When a field
+ * is invalid nothing is saved and the call fails with error_code CONFIG and a message naming
+ * every field ("destination: ...; recipients.0: ..."); the same messages, keyed by field
+ * path, are in the exception's error data as `errors`.
  */
 class SaveConfig extends AbstractAction {
 
@@ -27,9 +29,13 @@ class SaveConfig extends AbstractAction {
       $config = new \CRM_Civibackup_Config($service->civi());
       $errors = $config->save((array) $this->config);
       if ($errors) {
-        return ['saved' => FALSE, 'errors' => $errors];
+        $lines = [];
+        foreach ($errors as $field => $message) {
+          $lines[] = "$field: $message";
+        }
+        throw new \CRM_Core_Exception(\CRM_Civibackup_ExtensionUtil::ts('Not saved. %1', [1 => implode('; ', $lines)]), 'CONFIG', ['errors' => $errors]);
       }
-      return ['saved' => TRUE, 'errors' => [], 'config' => $config->get($service->loggingSeparate())];
+      return $config->get($service->loggingSeparate());
     });
   }
 
