@@ -290,3 +290,24 @@ test('bad labels and bad patterns are usage errors before anything is written', 
   await assert.rejects(archiveDirectories([{ label: 'a', path: scratch.dir }], { setDir, codec: GZIP, reporter: silentReporter(), exclude: ['/'] }), /Bad --exclude/);
   assert.deepEqual(await readdir(setDir), []);
 });
+
+test('a name that is not valid UTF-8 is a warning naming it, not a silent loss', async () => {
+  const root = join(scratch.dir, 'latin1');
+  await mkdir(root);
+  await writeFile(Buffer.from(join(root, 'caf\xe9.txt'), 'latin1'), 'latin-1 name');
+  await writeFile(join(root, 'ok.txt'), 'fine');
+  const reporter = silentReporter();
+  const setDir = await newSet(destination);
+  const { files } = await archiveDirectories([{ label: 'custom', path: root }], { setDir, codec: GZIP, reporter });
+  assert.deepEqual(await tarList(join(setDir, files[0].archive)), ['./', 'ok.txt']);
+  assert.deepEqual(warnings(reporter).map((w) => w.code), ['UNREADABLE']);
+  assert.match(files[0].warnings[0], /not valid UTF-8/);
+});
+
+test('the backup destination itself cannot be a backed-up directory', async () => {
+  const setDir = await newSet(destination);
+  await assert.rejects(
+    archiveDirectories([{ label: 'custom', path: destination }], { setDir, codec: GZIP, reporter: silentReporter(), destination }),
+    (error: unknown) => error instanceof BackupError && error.code === 'CONFIG' && /backup destination itself/.test(error.message),
+  );
+});

@@ -74,7 +74,10 @@ export async function* walkTree(root: string, options: WalkOptions, hooks: WalkH
       stats = await lstat(absPath, { bigint: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') hooks.onWarning('VANISHED', relPath, `${relPath} vanished before it could be archived`);
+      // Node decodes names as UTF-8; a name in another encoding comes back with U+FFFD and
+      // cannot be opened by that string. Say so rather than calling it vanished.
+      if (code === 'ENOENT' && name.includes('\uFFFD')) hooks.onWarning('UNREADABLE', relPath, `${relPath}: the name is not valid UTF-8, so it is not archived; rename it`);
+      else if (code === 'ENOENT') hooks.onWarning('VANISHED', relPath, `${relPath} vanished before it could be archived`);
       else hooks.onWarning('UNREADABLE', relPath, `${relPath} cannot be read: ${(error as Error).message}`);
       continue;
     }
