@@ -24,6 +24,13 @@ interface CRM_Civibackup_Civi {
   public function revertSetting(string $name): void;
 
   /**
+   * Uninstall: reverts the settings and deletes their rows (revert alone leaves NULL rows).
+   *
+   * @param string[] $names
+   */
+  public function removeSettings(array $names): void;
+
+  /**
    * The Directories settings resolved to absolute paths (trailing slash), NULL when not set.
    *
    * @return array

@@ -17,6 +17,31 @@ final class CRM_Civibackup_CiviRuntime implements CRM_Civibackup_Civi {
 
   public function revertSetting(string $name): void {
     \Civi::settings()->revert($name);
+    // SettingsBag::revert() stores a NULL row rather than deleting it (see its comment in
+    // Civi/Core/SettingsBag.php), so an uninstall would leave every civibackup_* row behind.
+    // A missing row and a NULL row mean the same (the default), so delete it.
+    \CRM_Core_DAO::executeQuery(
+      'DELETE FROM civicrm_setting WHERE name = %1 AND domain_id = %2 AND contact_id IS NULL',
+      [1 => [$name, 'String'], 2 => [\CRM_Core_Config::domainID(), 'Positive']]
+    );
+  }
+
+  public function removeSettings(array $names): void {
+    if (!$names) {
+      return;
+    }
+    foreach ($names as $name) {
+      \Civi::settings()->revert($name);
+    }
+    // SettingsBag::revert() stores NULL rather than deleting; uninstall leaves no row behind.
+    $placeholders = [];
+    $params = [];
+    foreach (array_values($names) as $i => $name) {
+      $placeholders[] = '%' . ($i + 1);
+      $params[$i + 1] = [$name, 'String'];
+    }
+    \CRM_Core_DAO::executeQuery('DELETE FROM civicrm_setting WHERE name IN (' . implode(', ', $placeholders) . ')', $params);
+    \Civi::service('settings_manager')->flush();
   }
 
   public function directories(): array {

@@ -94,9 +94,7 @@ final class CRM_Civibackup_Hooks {
    */
   public static function uninstall(): void {
     $civi = new CRM_Civibackup_CiviRuntime();
-    foreach (CRM_Civibackup_Config::settingNames() as $name) {
-      $civi->revertSetting($name);
-    }
+    $civi->removeSettings(CRM_Civibackup_Config::settingNames());
     $stateDir = $civi->resolvePath('[civicrm.private]/civibackup');
     $runs = new CRM_Civibackup_RunStore($stateDir . '/runs');
     $runs->prune(0);

@@ -107,6 +107,12 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
     $this->settings[$name] = self::settingDefinitions()[$name]['default'];
   }
 
+  public function removeSettings(array $names): void {
+    foreach ($names as $name) {
+      unset($this->settings[$name]);
+    }
+  }
+
   public function directories(): array {
     return $this->directories;
   }
