@@ -215,6 +215,7 @@ final class HelperIntegrationTest extends TestCase {
   public function testEncryptedBackupNeedsTheIdentityToVerifyDeeply(): void {
     $identity = $this->dir . '/identity.txt';
     $key = $this->service->launcher()->runAttached(['keygen', '--out', $identity]);
+    $this->assertSame('result', $key['type'], json_encode($key));
     $this->civi->settings['civibackup_recipients'] = [$key['summary']['recipient']];
     $run = $this->service->runBackup(FALSE, 'cron');
     $this->assertSame('result', $run['result']['type'], json_encode($run['result']));
@@ -304,6 +305,7 @@ final class HelperIntegrationTest extends TestCase {
 
   public function testAsyncRestoreIsAdvancedByStatusPolls(): void {
     $first = $this->service->runBackup(FALSE, 'cron')['result'];
+    $this->assertSame('result', $first['type'], json_encode($first));
     $setId = basename($first['set']);
     self::$mysql->query('UPDATE `' . self::$db . "`.civicrm_contact SET display_name = 'Changed again' WHERE id = 2");
 
