@@ -15,6 +15,11 @@ final class CRM_Civibackup_BackupService {
   public const SET_ID_PATTERN = '/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/';
 
   /**
+   * Seconds a detached multi-step run may wait for a status poll before it is ended.
+   */
+  public const PENDING_STEP_TIMEOUT = 600;
+
+  /**
    * @var CRM_Civibackup_Civi
    */
   private $civi;
@@ -237,6 +242,11 @@ final class CRM_Civibackup_BackupService {
     $final = $this->chainFinal($runId, $events);
     $done = !$running && $final !== NULL;
     if ($done) {
+      if (($final['type'] ?? '') === 'result') {
+        // The last step may have ended after the advance() above: its post-step work
+        // (flush after a database restore) is done before the run is reported done.
+        $this->advance($runId);
+      }
       $this->record($runId, $final);
     }
     return [
@@ -258,8 +268,15 @@ final class CRM_Civibackup_BackupService {
     }
     $meta = $this->runs->updateMeta($runId, ['cancelled' => TRUE]);
     $signalled = FALSE;
-    if ($this->lock->heldBy() === $runId && !empty($meta['pid'])) {
-      $signalled = CRM_Civibackup_Launcher::terminate((int) $meta['pid']);
+    if ($this->lock->heldBy() === $runId) {
+      if (!empty($meta['pid'])) {
+        $signalled = CRM_Civibackup_Launcher::terminate((int) $meta['pid']);
+      }
+    }
+    else {
+      // Between two steps (no helper running): the next step is never started.
+      $this->advance($runId);
+      $signalled = $this->chainFinal($runId, $this->mergedEvents($runId)) !== NULL;
     }
     return ['runId' => $runId, 'cancelled' => $signalled];
   }
@@ -366,6 +383,15 @@ final class CRM_Civibackup_BackupService {
       if (!empty($meta['recorded']) || $this->lock->heldBy() === $runId) {
         continue;
       }
+      $index = (int) ($meta['step'] ?? 0);
+      $stepFinal = (new CRM_Civibackup_EventLog($this->stepEventsFile($runId, $index)))->finalEvent();
+      if ($stepFinal === NULL) {
+        $this->appendCrashEventIfDead($runId, $index);
+      }
+      elseif (($stepFinal['type'] ?? '') === 'result' && isset($meta['steps'][$index + 1]) && strtotime((string) ($stepFinal['time'] ?? '')) < time() - self::PENDING_STEP_TIMEOUT) {
+        // A restore's next step starts only while someone watches the page; nobody came back.
+        $this->endPendingStep($runId, $index + 1, 'CANCELLED', 'The restore was not started: nobody was watching the Backups page when the safety backup finished.', 'Start the restore again from the Backups page and keep the page open.');
+      }
       $events = $this->mergedEvents($runId);
       $final = $this->chainFinal($runId, $events);
       if ($final !== NULL) {
@@ -418,22 +444,21 @@ final class CRM_Civibackup_BackupService {
   }
 
   /**
-   * A detached run whose current step ended well and has a next step: start it (taking the
-   * lock again), after the post-step work (flush after a database restore).
+   * Moves a finished-looking run on: a helper that died without a final event gets one; a
+   * detached run whose step ended well gets its post-step work (flush after a database
+   * restore) and its next step started (taking the lock again). Attached runs are driven by
+   * their own process, so only the crash case applies to them.
    */
   private function advance(string $runId): void {
     $meta = $this->runs->meta($runId);
     $steps = $meta['steps'] ?? [];
     $index = (int) ($meta['step'] ?? 0);
-    if (empty($meta['async']) || !empty($meta['cancelled'])) {
-      return;
-    }
     $final = (new CRM_Civibackup_EventLog($this->stepEventsFile($runId, $index)))->finalEvent();
     if ($final === NULL) {
       $this->appendCrashEventIfDead($runId, $index);
       return;
     }
-    if (($final['type'] ?? '') !== 'result') {
+    if (($final['type'] ?? '') !== 'result' || empty($meta['async'])) {
       return;
     }
     if (!empty($steps[$index]['flushAfter']) && empty($meta['flushed'])) {
@@ -441,6 +466,10 @@ final class CRM_Civibackup_BackupService {
       $this->runs->updateMeta($runId, ['flushed' => TRUE]);
     }
     if (!isset($steps[$index + 1])) {
+      return;
+    }
+    if (!empty($meta['cancelled'])) {
+      $this->endPendingStep($runId, $index + 1, 'CANCELLED', 'The run was cancelled before its next step started.', 'Nothing was restored; the safety backup is kept.');
       return;
     }
     try {
@@ -459,8 +488,33 @@ final class CRM_Civibackup_BackupService {
   }
 
   /**
-   * A detached helper that died without a final event (killed, out of memory) gets one
-   * written for it, so the run ends visibly instead of hanging.
+   * Ends a run at a step that never started: writes its error event and moves the run to it.
+   */
+  private function endPendingStep(string $runId, int $index, string $code, string $message, string $hint): void {
+    $file = $this->stepEventsFile($runId, $index);
+    if ((new CRM_Civibackup_EventLog($file))->finalEvent() !== NULL) {
+      return;
+    }
+    $event = [
+      'v' => CRM_Civibackup_EventLog::EVENT_VERSION,
+      'seq' => 1,
+      'runId' => $runId,
+      'time' => gmdate('Y-m-d\TH:i:s\Z'),
+      'type' => 'error',
+      'code' => $code,
+      'message' => $message,
+      'hint' => $hint,
+      'retryable' => TRUE,
+      'exitCode' => 1,
+    ];
+    file_put_contents($file, json_encode($event, JSON_UNESCAPED_SLASHES) . "\n", FILE_APPEND);
+    $this->runs->updateMeta($runId, ['step' => $index]);
+  }
+
+  /**
+   * A helper that died without a final event (killed, out of memory, its PHP parent gone)
+   * gets one written for it, so the run ends visibly instead of hanging. The helper holds
+   * the run lock for as long as it lives, so a free lock means it is gone.
    */
   private function appendCrashEventIfDead(string $runId, int $index): void {
     $meta = $this->runs->meta($runId);
@@ -472,6 +526,7 @@ final class CRM_Civibackup_BackupService {
     foreach ((new CRM_Civibackup_EventLog($file))->readAll() as $event) {
       $last = $event;
     }
+    $cancelled = !empty($meta['cancelled']);
     $tail = CRM_Civibackup_Launcher::tail($this->runs->stderrFile($runId));
     $event = [
       'v' => CRM_Civibackup_EventLog::EVENT_VERSION,
@@ -479,9 +534,9 @@ final class CRM_Civibackup_BackupService {
       'runId' => $runId,
       'time' => gmdate('Y-m-d\TH:i:s\Z'),
       'type' => 'error',
-      'code' => !empty($meta['cancelled']) ? 'CANCELLED' : 'INTERNAL',
+      'code' => $cancelled ? 'CANCELLED' : 'INTERNAL',
       'message' => 'The CiviBackup helper stopped without reporting a result.' . ($tail !== '' ? ' Its last output: ' . $tail : ''),
-      'hint' => !empty($meta['cancelled']) ? 'The run was cancelled; no complete set was written and earlier sets are untouched.' : 'An unexpected error; please report it with the log.',
+      'hint' => $cancelled ? 'The run was cancelled; no complete set was written and earlier sets are untouched.' : 'An unexpected error; please report it with the log.',
       'retryable' => TRUE,
       'exitCode' => 1,
     ];

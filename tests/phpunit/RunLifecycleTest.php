@@ -1,0 +1,193 @@
+<?php
+declare(strict_types = 1);
+
+use PHPUnit\Framework\TestCase;
+
+/**
+ * Run lifecycle of BackupService with a scripted fake `node` (so the cases that are hard to
+ * provoke with the real helper are exact): a detached helper that crashes, one that is
+ * cancelled, the one-run-at-a-time lock, and a restore chain that is cancelled between its
+ * safety backup and the restore. FakeCiviSeam stands in for CiviCRM.
+ */
+final class RunLifecycleTest extends TestCase {
+
+  /**
+   * @var string
+   */
+  private $dir;
+
+  /**
+   * @var FakeCiviSeam
+   */
+  private $civi;
+
+  /**
+   * @var CRM_Civibackup_BackupService
+   */
+  private $service;
+
+  /**
+   * @var string[]
+   */
+  private $started = [];
+
+  protected function setUp(): void {
+    $this->dir = TempDir::create('cbt_php_lifecycle_');
+    mkdir($this->dir . '/ext/dist', 0700, TRUE);
+    mkdir($this->dir . '/bin');
+    mkdir($this->dir . '/private');
+    file_put_contents($this->dir . '/ext/dist/civibackup.mjs', '// stand-in; the fake node never reads it');
+    $this->civi = new FakeCiviSeam($this->dir . '/private');
+    $this->civi->settings['civibackup_alert_emails'] = ['admin@example.org'];
+    $this->civi->directories['custom'] = $this->dir . '/custom/';
+  }
+
+  protected function tearDown(): void {
+    // Stop any fake helper still sleeping (its run id is in the lock file).
+    foreach ($this->started as $runId) {
+      $meta = $this->service->runs()->meta($runId);
+      if (!empty($meta['pid'])) {
+        CRM_Civibackup_Launcher::terminate((int) $meta['pid']);
+      }
+    }
+    TempDir::remove($this->dir);
+  }
+
+  /**
+   * A fake node: `--version` answers v20; otherwise runs $body with $2 = the verb.
+   */
+  private function fakeNode(string $body): void {
+    $event = function (string $type, string $extra = ''): string {
+      return "echo '{\"v\":1,\"seq\":SEQ,\"runId\":\"'\"\$CIVIBACKUP_RUN_ID\"'\",\"time\":\"2026-11-26T07:00:00Z\",\"type\":\"$type\"$extra}'";
+    };
+    $body = preg_replace_callback('/@(start|result|error)\(([^)]*)\)/', function ($m) use ($event) {
+      [$seq, $extra] = array_pad(explode('|', $m[2], 2), 2, '');
+      return str_replace('SEQ', $seq, $event($m[1], $extra));
+    }, $body);
+    TempDir::script($this->dir . '/bin/node', "if [ \"\$1\" = \"--version\" ]; then echo v20.9.0; exit 0; fi\n$body");
+    $launcher = new CRM_Civibackup_Launcher($this->dir . '/ext/dist/civibackup.mjs', $this->dir . '/bin/node', $this->dir . '/bin:/usr/bin:/bin');
+    $this->service = new CRM_Civibackup_BackupService($this->civi, $this->dir . '/ext', $launcher);
+  }
+
+  private function poll(string $runId, callable $until): array {
+    $deadline = time() + 120;
+    while (TRUE) {
+      $status = $this->service->status($runId, 0);
+      if ($until($status)) {
+        return $status;
+      }
+      $this->assertLessThan($deadline, time(), 'condition not reached in 120 s: ' . json_encode($status));
+      usleep(20000);
+    }
+  }
+
+  public function testADetachedHelperThatCrashesEndsTheRunVisibly(): void {
+    $this->fakeNode("@start(1|,\"command\":\"backup\",\"toolVersion\":\"0\")\necho 'out of memory' >&2\nexit 134\n");
+    $run = $this->service->runBackup(TRUE, 'page');
+    $this->started[] = $run['runId'];
+    $status = $this->poll($run['runId'], function (array $s): bool {
+      return $s['done'];
+    });
+    $last = end($status['events']);
+    $this->assertSame('error', $last['type']);
+    $this->assertSame('INTERNAL', $last['code']);
+    $this->assertStringContainsString('out of memory', $last['message']);
+    $this->assertSame([1, 2], array_column($status['events'], 'seq'));
+    $this->assertSame('failed', $this->civi->settings['civibackup_last_run']['status']);
+    $this->assertCount(1, $this->civi->mails, 'failure alert sent once');
+    $this->service->status($run['runId'], 0);
+    $this->assertCount(1, $this->civi->mails);
+  }
+
+  public function testCancelStopsARunningHelperAndTheLockHoldsUntilThen(): void {
+    $this->fakeNode("@start(1|,\"command\":\"backup\",\"toolVersion\":\"0\")\nsleep 600\n");
+    $run = $this->service->runBackup(TRUE, 'page');
+    $this->started[] = $run['runId'];
+    $this->poll($run['runId'], function (array $s): bool {
+      return $s['running'] && count($s['events']) === 1;
+    });
+
+    try {
+      $this->service->runBackup(TRUE, 'page');
+      $this->fail('a second run started while the first runs');
+    }
+    catch (CRM_Civibackup_Error $e) {
+      $this->assertSame('LOCKED', $e->getErrorCode());
+      $this->assertStringContainsString($run['runId'], $e->getMessage());
+    }
+
+    $this->assertTrue($this->service->cancel($run['runId'])['cancelled']);
+    $status = $this->poll($run['runId'], function (array $s): bool {
+      return $s['done'];
+    });
+    $last = end($status['events']);
+    $this->assertSame('CANCELLED', $last['code']);
+    $this->assertFalse($status['running']);
+    $this->assertNull($this->service->lock()->heldBy());
+    $this->assertSame([], $this->civi->mails, 'a cancelled run is not a failure to alert about');
+  }
+
+  public function testRestoreChainCancelledBetweenStepsNeverRestores(): void {
+    $marker = $this->dir . '/restore-ran';
+    $dest = $this->dir . '/private/civibackup/sets';
+    $this->fakeNode(<<<SH
+case "\$2" in
+  list) @start(1|,"command":"list","toolVersion":"0")
+        @result(2|,"command":"list","summary":{"sets":[{"setId":"s1","location":"$dest/s1","createdAt":"2026-11-26T06:00:00Z","finishedAt":"2026-11-26T06:00:01Z","verification":{"state":"unverified"}}]}) ;;
+  backup) @start(1|,"command":"backup","toolVersion":"0")
+          @result(2|,"command":"backup","set":"$dest/s2","summary":{}) ;;
+  restore) touch '$marker'
+           @start(1|,"command":"restore","toolVersion":"0")
+           @result(2|,"command":"restore","summary":{}) ;;
+esac
+SH);
+    mkdir($dest, 0700, TRUE);
+    $run = $this->service->restore('s1', TRUE, [], 's1', TRUE);
+    $this->started[] = $run['runId'];
+    // Wait for the safety backup to end without polling status (which would start the restore).
+    $events = $this->service->runs()->events($run['runId']);
+    $deadline = time() + 120;
+    while ($events->finalEvent() === NULL || $this->service->lock()->heldBy() !== NULL) {
+      $this->assertLessThan($deadline, time());
+      usleep(20000);
+    }
+    $this->assertTrue($this->service->cancel($run['runId'])['cancelled']);
+    $status = $this->service->status($run['runId'], 0);
+    $this->assertTrue($status['done']);
+    $last = end($status['events']);
+    $this->assertSame('CANCELLED', $last['code']);
+    $this->assertFileDoesNotExist($marker, 'the restore step never started');
+    $this->assertSame(0, $this->civi->flushes);
+  }
+
+  public function testRestoreChainStartsTheRestoreOnlyWhenPolled(): void {
+    $marker = $this->dir . '/restore-ran';
+    $dest = $this->dir . '/private/civibackup/sets';
+    $this->fakeNode(<<<SH
+case "\$2" in
+  list) @result(1|,"command":"list","summary":{"sets":[{"setId":"s1","location":"$dest/s1","createdAt":"x","finishedAt":"x","verification":{"state":"unverified"}}]}) ;;
+  backup) @start(1|,"command":"backup","toolVersion":"0")
+          @result(2|,"command":"backup","set":"$dest/s2","summary":{}) ;;
+  restore) echo "\$*|\$CIVIBACKUP_DSN" > '$marker'
+           @start(1|,"command":"restore","toolVersion":"0")
+           @result(2|,"command":"restore","summary":{}) ;;
+esac
+SH);
+    mkdir($dest, 0700, TRUE);
+    $run = $this->service->restore('s1', TRUE, ['custom'], 's1', TRUE);
+    $this->started[] = $run['runId'];
+    $status = $this->poll($run['runId'], function (array $s): bool {
+      return $s['done'];
+    });
+    $this->assertSame(['start', 'phase', 'start', 'result'], array_column($status['events'], 'type'));
+    $this->assertSame([1, 2, 3, 4], array_column($status['events'], 'seq'));
+    $this->assertSame('restore', $status['events'][1]['phase']);
+    $this->assertSame(1, $this->civi->flushes);
+    $this->assertSame(
+      $this->dir . "/ext/dist/civibackup.mjs restore $dest/s1 --force --files custom=" . $this->dir . '/custom --json|' . $this->civi->dsn . "\n",
+      (string) file_get_contents($marker),
+      'restore argv (no secret) and the DSN in the environment'
+    );
+  }
+
+}
