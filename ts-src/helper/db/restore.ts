@@ -13,8 +13,8 @@
  *    (restore-schema.ts).
  * 5. Data parts in parallel over the N connections, largest first; as soon as all parts
  *    of a table are in, its indexes are added with one ALTER TABLE (ahead of other data,
- *    so index sorting overlaps loading), then all foreign keys once every table has its
- *    indexes.
+ *    so index sorting overlaps loading), then all foreign keys, one table after the other,
+ *    once every table has its indexes.
  * 6. The remaining parts (routines, views, triggers, events, postlude) in order on one
  *    connection.
  */
@@ -66,6 +66,8 @@ export interface RestoreDatabaseResult {
   deferredTables: number;
   createdDatabase: boolean;
   droppedObjects: number;
+  /** Seconds per step: prepare, schema, dataAndIndexes, foreignKeys, objects. */
+  timings: Record<string, number>;
 }
 
 export function defaultJobs(): number {
@@ -270,6 +272,13 @@ class Scheduler {
 
 export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<RestoreDatabaseResult> {
   const started = Date.now();
+  const timings: Record<string, number> = {};
+  let lap = started;
+  const mark = (what: string): void => {
+    const now = Date.now();
+    timings[what] = (now - lap) / 1000;
+    lap = now;
+  };
   const { setDir, manifest, database, target, codec, reporter, signal } = options;
   const plan: RestorePlan = planRestore(manifest, database);
   if (plan.all.length === 0) throw new BackupError('SET_DAMAGED', `The set has no parts in ${database.folder}/ for database ${database.name}.`);
@@ -340,6 +349,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
       deferred.set(table, { addIndexes: deferral.addIndexes, addForeignKeys: deferral.addForeignKeys });
       return deferral.create;
     };
+    mark('prepare');
     for (const part of plan.before) {
       currentItem = part.path;
       await runPart(serial, part, deferIndexes ? deferTransform : undefined);
@@ -403,22 +413,28 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
         }
       }
     };
+    mark('schema');
     await Promise.all(connections.map((c) => work(c, scheduler)));
     if (firstError) throw firstError;
+    mark('dataAndIndexes');
 
     const foreignTasks: Task[] = [...deferred.entries()]
       .filter(([, d]) => d.addForeignKeys)
       .map(([table, d]) => ({ kind: 'alter', table, sql: d.addForeignKeys!, what: 'foreign keys' }));
     if (foreignTasks.length > 0) {
+      // One connection: adding a foreign key locks the parent table's metadata too, and two
+      // such ALTERs on a cycle could deadlock. With FOREIGN_KEY_CHECKS=0 each is quick.
       const fkScheduler = new Scheduler(foreignTasks);
-      await Promise.all(connections.map((c) => work(c, fkScheduler)));
+      await work(serial, fkScheduler);
       if (firstError) throw firstError;
     }
 
+    mark('foreignKeys');
     for (const part of plan.after) {
       currentItem = part.path;
       await runPart(serial, part);
     }
+    mark('objects');
     report(true);
   } catch (error) {
     throw toBackupError(error);
@@ -433,6 +449,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     statements,
     rawBytes: plan.rawBytes,
     seconds: (Date.now() - started) / 1000,
+    timings,
     jobs,
     deferredTables: deferred.size,
     createdDatabase: prepared.created,
