@@ -19,6 +19,27 @@ final class CRM_Civibackup_BackupService {
    */
   public const PENDING_STEP_TIMEOUT = 600;
 
+  public const DENY_ALL_HTACCESS = <<<'HTACCESS'
+<Files "*">
+# OpenLiteSpeed 1.4.38+
+  <IfModule !authz_core_module>
+    RewriteRule .* - [F,L]
+  </IfModule>
+
+# Apache 2.2
+  <IfModule !authz_core_module>
+    Order allow,deny
+    Deny from all
+  </IfModule>
+
+# Apache 2.4+
+  <IfModule authz_core_module>
+    Require all denied
+  </IfModule>
+</Files>
+
+HTACCESS;
+
   /**
    * @var CRM_Civibackup_Civi
    */
@@ -680,6 +701,14 @@ final class CRM_Civibackup_BackupService {
   private function ensureDestination(string $destination): void {
     if (!is_dir($destination) && !@mkdir($destination, 0700, TRUE) && !is_dir($destination)) {
       throw new CRM_Civibackup_Error('IO', "Cannot create the destination directory $destination.", 'Create it and make it writable by the web server user, or choose another destination.');
+    }
+    // Defence in depth for a destination that ends up under the web root (the default
+    // [civicrm.private] is there on some installs): the deny-all .htaccess CiviCRM writes
+    // for its own upload directories (CRM_Utils_File::restrictAccess). The status check
+    // still warns, since only Apache reads it.
+    $htaccess = $destination . '/.htaccess';
+    if (!file_exists($htaccess)) {
+      @file_put_contents($htaccess, self::DENY_ALL_HTACCESS);
     }
   }
 

@@ -102,7 +102,13 @@ final class CRM_Civibackup_StatusChecks {
     $real = realpath($this->destination) ?: $this->destination;
     $realRoot = $webRoot !== NULL ? (realpath($webRoot) ?: $webRoot) : NULL;
     if ($realRoot !== NULL && CRM_Civibackup_JobBuilder::isInside($real, $realRoot)) {
-      $add('civibackupDestinationInWebRoot', 'critical', $this->civi->ts('The backup destination %1 is inside the web root %2: anyone who guesses a file name may download your whole database. Choose a destination outside the web root.', [1 => $real, 2 => $realRoot]), 'fa-lock');
+      $denyFile = self::findDenyingHtaccess($real, $realRoot);
+      if ($denyFile === NULL) {
+        $add('civibackupDestinationInWebRoot', 'critical', $this->civi->ts('The backup destination %1 is inside the web root %2 and nothing denies web access to it: anyone who guesses a file name may download your whole database. Choose a destination outside the web root.', [1 => $real, 2 => $realRoot]), 'fa-lock');
+      }
+      else {
+        $add('civibackupDestinationInWebRoot', 'warning', $this->civi->ts('The backup destination %1 is inside the web root %2. Only %3 keeps it from being downloaded, and only web servers that read .htaccess files (Apache) obey it. Choose a destination outside the web root.', [1 => $real, 2 => $realRoot, 3 => $denyFile]), 'fa-lock');
+      }
     }
     clearstatcache(TRUE, $real);
     if (is_dir($real) && (fileperms($real) & 0007) !== 0) {
@@ -117,6 +123,25 @@ final class CRM_Civibackup_StatusChecks {
       $add('civibackupNoOffsite', 'notice', $this->civi->ts('Backups stay on this server only. Add an offsite destination (S3 or SFTP) so a lost server does not take its backups with it.'));
     }
     return $messages;
+  }
+
+  /**
+   * The nearest .htaccess from $dir up to $root that denies all access (as
+   * CRM_Utils_File::restrictAccess writes), or NULL.
+   */
+  public static function findDenyingHtaccess(string $dir, string $root): ?string {
+    $dir = rtrim($dir, '/');
+    $root = rtrim($root, '/');
+    while (TRUE) {
+      $file = $dir . '/.htaccess';
+      if (is_file($file) && preg_match('/^\s*(Require\s+all\s+denied|Deny\s+from\s+all)\b/mi', (string) @file_get_contents($file))) {
+        return $file;
+      }
+      if ($dir === $root || $dir === '' || $dir === '/' || !CRM_Civibackup_JobBuilder::isInside($dir, $root)) {
+        return NULL;
+      }
+      $dir = dirname($dir);
+    }
   }
 
 }

@@ -160,6 +160,7 @@ final class HelperIntegrationTest extends TestCase {
     $this->assertSame('CIVIBACKUP_DSN', $job['database']['dsnEnv']);
     $this->assertNoPasswordLeft($run['runId']);
 
+    $this->assertFileExists($this->dir . '/private/civibackup/sets/.htaccess', 'deny-all .htaccess beside the sets');
     $sets = $this->service->listSets();
     $this->assertCount(1, $sets);
     $this->assertSame(basename($final['set']), $sets[0]['setId']);

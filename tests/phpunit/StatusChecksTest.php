@@ -111,6 +111,18 @@ final class StatusChecksTest extends TestCase {
     $this->assertSame('critical', $m['civibackupDestinationInWebRoot']['level']);
   }
 
+  public function testDestinationInsideTheWebRootBehindADenyingHtaccessIsAWarning(): void {
+    $inside = $this->civi->webRoot . '/private/civibackup/sets';
+    mkdir($inside, 0700, TRUE);
+    file_put_contents($this->civi->webRoot . '/private/.htaccess', CRM_Civibackup_BackupService::DENY_ALL_HTACCESS);
+    $m = $this->names([$this->set(1, 'restorable')], NULL, $inside);
+    $this->assertSame('warning', $m['civibackupDestinationInWebRoot']['level']);
+    $this->assertStringContainsString('/private/.htaccess', $m['civibackupDestinationInWebRoot']['message']);
+    // An .htaccess that does not deny does not count.
+    file_put_contents($this->civi->webRoot . '/private/.htaccess', "Options -Indexes\n");
+    $this->assertSame('critical', $this->names([$this->set(1, 'restorable')], NULL, $inside)['civibackupDestinationInWebRoot']['level']);
+  }
+
   public function testWorldReadableDestinationIsAWarning(): void {
     $dest = $this->dir . '/private/civibackup/sets';
     chmod($dest, 0755);
