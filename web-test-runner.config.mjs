@@ -2,6 +2,7 @@ import { writeSync } from 'node:fs';
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { chromeLauncher } from '@web/test-runner-chrome';
 import { defaultReporter } from '@web/test-runner';
+import { a11ySnapshotPlugin } from '@web/test-runner-commands/plugins';
 
 /** Prints "wtr: N passed, N failed, N skipped" at exit; scripts/run-tests.mjs reads it. */
 function plainCountReporter() {
@@ -26,7 +27,8 @@ function plainCountReporter() {
 export default {
   files: 'test/ui/**/*.test.ts',
   nodeResolve: true,
-  plugins: [esbuildPlugin({ ts: true, tsconfig: 'tsconfig.json' })],
+  // a11ySnapshotPlugin: the UI's accessibility test reads Chromium's accessibility tree (not a default plugin).
+  plugins: [esbuildPlugin({ ts: true, tsconfig: 'tsconfig.json' }), a11ySnapshotPlugin()],
   reporters: [defaultReporter(), plainCountReporter()],
   testFramework: { config: { timeout: 10000 } },
   browsers: [

@@ -176,7 +176,7 @@ export class CivibackupOverview extends LitElement {
     return o.warnings.map(
       (w) => html`<div class="alert ${w.level}" role="status">
         <strong><span aria-hidden="true">${LEVEL_ICON[w.level] ?? ''}</span> ${w.title}</strong>
-        <span class="visually-hidden">(${w.level})</span>
+        <span class="visually-hidden">${`(${t(w.level)})`}</span>
         <div>${w.message}</div>
       </div>`,
     );
