@@ -33,7 +33,22 @@ export default [
   },
   {
     input: 'ts-src/helper/cli.ts',
-    output: { file: 'dist/civibackup.mjs', format: 'es', inlineDynamicImports: true, sourcemap: false },
+    output: {
+      file: 'dist/civibackup.mjs',
+      format: 'es',
+      inlineDynamicImports: true,
+      sourcemap: false,
+      // CommonJS dependencies (ssh2: __dirname for its optional agent/native paths; tweetnacl:
+      // `require` to find node:crypto) expect these; an ES module has none of them.
+      banner: [
+        "import { createRequire as __cbCreateRequire } from 'node:module';",
+        "import { fileURLToPath as __cbFileURLToPath } from 'node:url';",
+        "import { dirname as __cbDirname } from 'node:path';",
+        'const __filename = __cbFileURLToPath(import.meta.url);',
+        'const __dirname = __cbDirname(__filename);',
+        'const require = __cbCreateRequire(import.meta.url);',
+      ].join('\n'),
+    },
     external: (id) => id.startsWith('node:') || ['cpu-features'].includes(id) || /\.node$/.test(id),
     onwarn,
     plugins: [

@@ -7,7 +7,8 @@
 import { hostname } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DirectorySpec } from '../../protocol/job.js';
+import type { DestinationSpec, DirectorySpec, RetentionPolicy } from '../../protocol/job.js';
+import { copyOffsiteAndPrune, type AfterBackupSummary } from '../destinations/after-backup.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestBytes, type DatabaseRecord, type FilesRecord, type Manifest, type PartRecord } from '../../protocol/manifest.js';
 import { BackupError, toBackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
@@ -39,6 +40,11 @@ export interface BackupOptions {
   site?: string;
   /** Warnings gathered before the run (DSN on argv...), carried into the manifest. */
   warnings?: string[];
+  /** Offsite copies and retention once the set is complete (destinations/after-backup.ts). */
+  offsite?: DestinationSpec[];
+  retention?: RetentionPolicy;
+  /** Where destination secrets are read from (the variables the job names). */
+  env?: NodeJS.ProcessEnv;
   /** Test and bench knobs. */
   statementBytes?: number;
   partRawBytes?: number;
@@ -55,6 +61,9 @@ export interface BackupSummary {
   directories: number;
   durations: { databaseMs: number; loggingMs: number; filesMs: number; totalMs: number };
   warnings: string[];
+  /** Offsite copies and retention, when the job asked for them. */
+  offsite?: AfterBackupSummary['offsite'];
+  retention?: { removed: string[]; kept: number };
 }
 
 /** Maps an error from the dump to a stable code, naming what was being written. */
@@ -174,6 +183,11 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
     };
     await writeManifest(setDir, manifest);
     committed = true;
+    // Offsite copies, then retention (local and remote), still under the lock.
+    const after =
+      (options.offsite?.length ?? 0) > 0 || options.retention
+        ? await copyOffsiteAndPrune({ destination, setDir, manifest, offsite: options.offsite, retention: options.retention, reporter, env: options.env ?? process.env, signal: options.signal })
+        : undefined;
     const tables = databases.reduce((sum, d) => sum + d.tables.length, 0);
     const rows = databases.reduce((sum, d) => sum + d.tables.reduce((s, t) => s + t.rows, 0), 0);
     return {
@@ -187,6 +201,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
       directories: files.length,
       durations: { databaseMs, loggingMs, filesMs, totalMs: Date.now() - started },
       warnings,
+      ...(after ? { offsite: after.offsite, retention: after.retention && { removed: after.retention.removed, kept: after.retention.kept } } : {}),
     };
   } catch (error) {
     const mapped = mapRunError(error);

@@ -112,6 +112,9 @@ export const backupCommand: CommandModule = {
       civicrmVersion: job?.civicrmVersion,
       site: job?.site,
       warnings,
+      offsite: job?.offsite,
+      retention: job?.retention,
+      env,
       // Test-only knobs (like CIVIBACKUP_TEST_SCRYPT_LOG_N): small parts and statements make
       // the split paths run on small fixtures.
       partRawBytes: positiveInt(env.CIVIBACKUP_TEST_PART_RAW_BYTES),

@@ -3,7 +3,8 @@ import { backupCommand } from './backup.js';
 import type { CommandModule } from './command.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
+import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
 import { verifyCommand } from './verify.js';
 
-export const COMMANDS: CommandModule[] = [backupCommand, listCommand, verifyCommand, restoreCommand, keygenCommand];
+export const COMMANDS: CommandModule[] = [backupCommand, listCommand, verifyCommand, restoreCommand, pruneCommand, keygenCommand];

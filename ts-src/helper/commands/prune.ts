@@ -1,0 +1,104 @@
+/**
+ * civibackup prune: apply a retention policy to a local destination directory (under its lock)
+ * or to an offsite destination named in a job file, printing every decision and its reasons.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { validateJob, type BackupJob, type RetentionPolicy } from '../../protocol/job.js';
+import { parseCommandArgs } from '../core/args.js';
+import { BackupError } from '../core/errors.js';
+import { openDestination } from '../destinations/open.js';
+import { applyRemoteRetention } from '../destinations/remote-sets.js';
+import { applyLocalRetention } from '../retention/local.js';
+import { policyIsEmpty, type RetentionDecision } from '../retention/policy.js';
+import { acquireLock } from '../set/set-store.js';
+import type { CommandModule } from './command.js';
+
+const KEEP_OPTIONS = {
+  'keep-last': 'keepLast',
+  'keep-hourly': 'keepHourly',
+  'keep-daily': 'keepDaily',
+  'keep-weekly': 'keepWeekly',
+  'keep-monthly': 'keepMonthly',
+  'keep-yearly': 'keepYearly',
+} as const satisfies Record<string, keyof RetentionPolicy>;
+
+async function readJob(path: string): Promise<BackupJob> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new BackupError('CONFIG', `Cannot read the job file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const problems = validateJob(parsed);
+  if (problems.length > 0) throw new BackupError('CONFIG', `The job file ${path} is invalid: ${problems.join('; ')}`);
+  return parsed as BackupJob;
+}
+
+export function describeDecision(decision: RetentionDecision, dryRun: boolean): string {
+  const verb = decision.action === 'keep' ? 'keep  ' : dryRun ? 'WOULD REMOVE' : 'remove';
+  return `${verb.padEnd(12)} ${decision.id}  ${decision.reasons.join('; ')}`;
+}
+
+export const pruneCommand: CommandModule = {
+  name: 'prune',
+  summary: 'Remove the sets a retention policy does not keep (restic-style keep rules), locally or on an offsite destination',
+  usage:
+    'civibackup prune [DIR | --job FILE --remote NAME] [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run] [--json]',
+  async run({ args, reporter, env, signal, print }) {
+    const { values, positionals } = parseCommandArgs(
+      args,
+      {
+        ...Object.fromEntries(Object.keys(KEEP_OPTIONS).map((name) => [name, { type: 'string' as const }])),
+        'dry-run': { type: 'boolean' },
+        job: { type: 'string' },
+        remote: { type: 'string' },
+      },
+      this.usage,
+    );
+    const dryRun = values['dry-run'] === true;
+    const policy: RetentionPolicy = {};
+    for (const [option, field] of Object.entries(KEEP_OPTIONS)) {
+      const text = (values as Record<string, string | boolean | undefined>)[option];
+      if (typeof text !== 'string') continue;
+      const n = Number(text);
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new BackupError('USAGE', `--${option} needs a whole number, not "${text}".\nusage: ${this.usage}`);
+      policy[field] = n;
+    }
+    const job = values.job ? await readJob(values.job) : undefined;
+    const effective = policyIsEmpty(policy) && job?.retention ? job.retention : policy;
+    if (policyIsEmpty(effective)) {
+      throw new BackupError('USAGE', `prune needs at least one --keep-* rule above 0 (or a job file with a retention policy); it never removes everything.\nusage: ${this.usage}`);
+    }
+
+    reporter.emit({ type: 'phase', phase: 'prune' });
+    let location: string;
+    let decisions: RetentionDecision[];
+    let removed: string[];
+    if (values.remote !== undefined) {
+      if (!job) throw new BackupError('USAGE', `--remote NAME needs --job FILE (the job file names the destination and its credential variables).\nusage: ${this.usage}`);
+      const spec = (job.offsite ?? []).find((d) => d.name === values.remote);
+      if (!spec) throw new BackupError('USAGE', `The job file has no offsite destination named "${values.remote}" (it has: ${(job.offsite ?? []).map((d) => d.name).join(', ') || 'none'}).`);
+      const destination = openDestination(spec, env, { signal });
+      try {
+        ({ location, decisions, removed } = await applyRemoteRetention(destination, effective, new Date(), { dryRun }));
+      } finally {
+        await destination.close();
+      }
+    } else {
+      const dir = positionals[0] ?? job?.to;
+      if (!dir || positionals.length > 1) throw new BackupError('USAGE', `prune takes one destination directory (or --job FILE).\nusage: ${this.usage}`);
+      if (!(await stat(dir).then((info) => info.isDirectory(), () => false))) throw new BackupError('USAGE', `The destination ${dir} does not exist or is not a directory.`);
+      // Under the destination lock: a backup run in progress is never pruned under its feet.
+      const lock = await acquireLock(dir, reporter.runId);
+      try {
+        ({ location, decisions, removed } = await applyLocalRetention(dir, effective, new Date(), { dryRun }));
+      } finally {
+        await lock.release();
+      }
+    }
+    for (const decision of decisions) print(describeDecision(decision, dryRun));
+    const toRemove = decisions.filter((d) => d.action === 'remove').length;
+    print(dryRun ? `dry run: ${toRemove} of ${decisions.length} sets would be removed from ${location}` : `removed ${removed.length} of ${decisions.length} sets from ${location}`);
+    return { set: location, summary: { location, dryRun, policy: effective, decisions, removed } };
+  },
+};

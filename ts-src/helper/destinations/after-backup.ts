@@ -1,0 +1,127 @@
+/**
+ * What a backup run does once its local set is complete: copy it to every offsite destination
+ * of the job, then apply the retention policy locally and on each destination that took the
+ * copy. Called by backup/run-backup.ts while it still holds the local destination lock, so no
+ * prune can remove the set during its upload.
+ *
+ * A failed offsite copy does not undo the local set (it is complete and stays), but the run
+ * still fails (DESTINATION, exit 1) after the other destinations and retention have been
+ * handled, so the failure reaches the person through the normal alerting.
+ */
+import type { DestinationSpec, RetentionPolicy } from '../../protocol/job.js';
+import type { Manifest } from '../../protocol/manifest.js';
+import { BackupError } from '../core/errors.js';
+import type { Reporter } from '../core/reporter.js';
+import { applyLocalRetention, loadLocalRetentionSets } from '../retention/local.js';
+import { policyIsEmpty, type RetentionDecision } from '../retention/policy.js';
+import type { VerificationState } from '../../protocol/sets.js';
+import { openDestination } from './open.js';
+import { applyRemoteRetention, uploadSet } from './remote-sets.js';
+
+export interface AfterBackupOptions {
+  /** Local destination directory (holds the set). */
+  destination: string;
+  setDir: string;
+  manifest: Manifest;
+  offsite?: DestinationSpec[];
+  retention?: RetentionPolicy;
+  reporter: Reporter;
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+export interface OffsiteOutcome {
+  name: string;
+  location: string;
+  uploaded: boolean;
+  alreadyPresent?: boolean;
+  bytes?: number;
+  seconds?: number;
+  error?: { code: string; message: string };
+  removed?: string[];
+}
+
+export interface AfterBackupSummary {
+  offsite: OffsiteOutcome[];
+  retention?: { removed: string[]; kept: number; decisions: RetentionDecision[] };
+}
+
+export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<AfterBackupSummary> {
+  const { reporter } = options;
+  const now = options.now ?? (() => new Date());
+  const outcomes: OffsiteOutcome[] = [];
+  const specs = options.offsite ?? [];
+  const policy = options.retention && !policyIsEmpty(options.retention) ? options.retention : undefined;
+  // A set proven restorable locally holds the same bytes remotely (uploads are hash-checked),
+  // so remote retention protects it too.
+  const localStates = new Map<string, VerificationState>();
+  if (policy && specs.length > 0) {
+    for (const set of await loadLocalRetentionSets(options.destination)) if (set.verification) localStates.set(set.id, set.verification);
+  }
+
+  if (specs.length > 0) {
+    const totalBytes = options.manifest.parts.reduce((sum, p) => sum + p.bytes, 0);
+    reporter.emit({ type: 'phase', phase: 'upload', totalBytes: totalBytes * specs.length, totalItems: specs.length });
+  }
+  for (const [index, spec] of specs.entries()) {
+    let destination;
+    const started = Date.now();
+    try {
+      destination = openDestination(spec, options.env, {
+        signal: options.signal,
+        onRetry: (info) =>
+          reporter.emit({
+            type: 'warning',
+            code: 'DESTINATION_RETRY',
+            item: spec.name,
+            message: `${spec.name}: ${info.operation} ${info.key} failed (${info.error.message}); attempt ${info.attempt + 1} in ${(info.delayMs / 1000).toFixed(1)} s.`,
+          }),
+      });
+      const result = await uploadSet(options.setDir, options.manifest, destination, {
+        signal: options.signal,
+        onProgress: (p) =>
+          reporter.emit({ type: 'progress', phase: 'upload', item: spec.name, bytes: p.bytesDone, bytesTotal: p.bytesTotal, itemsDone: index, itemsTotal: specs.length }),
+      });
+      const outcome: OffsiteOutcome = {
+        name: spec.name,
+        location: destination.location,
+        uploaded: true,
+        alreadyPresent: result.alreadyPresent,
+        bytes: result.bytes,
+        seconds: (Date.now() - started) / 1000,
+      };
+      if (policy) {
+        reporter.emit({ type: 'phase', phase: 'prune' });
+        const remote = await applyRemoteRetention(destination, policy, now(), { verification: (id) => localStates.get(id) });
+        outcome.removed = remote.removed;
+      }
+      outcomes.push(outcome);
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      const failure = error instanceof BackupError ? error : new BackupError('DESTINATION', String((error as Error)?.message ?? error), { cause: error });
+      outcomes.push({ name: spec.name, location: destination?.location ?? spec.name, uploaded: false, error: { code: failure.code, message: failure.message } });
+      reporter.emit({ type: 'warning', code: 'OFFSITE_FAILED', item: spec.name, message: `Offsite copy to ${spec.name} failed: ${failure.message}` });
+    } finally {
+      await destination?.close().catch(() => undefined);
+    }
+  }
+
+  let retention: AfterBackupSummary['retention'];
+  if (policy) {
+    reporter.emit({ type: 'phase', phase: 'prune' });
+    const local = await applyLocalRetention(options.destination, policy, now());
+    retention = { removed: local.removed, kept: local.decisions.filter((d) => d.action === 'keep').length, decisions: local.decisions };
+  }
+
+  const failed = outcomes.filter((o) => !o.uploaded);
+  if (failed.length > 0) {
+    const error = new BackupError(
+      failed.every((f) => f.error?.code === 'CONFIG') ? 'CONFIG' : 'DESTINATION',
+      `The set ${options.manifest.setId} is complete in ${options.destination}, but its offsite copy failed: ${failed.map((f) => `${f.name}: ${f.error?.message}`).join('; ')}`,
+    );
+    (error as BackupError & { summary?: AfterBackupSummary }).summary = { offsite: outcomes, retention };
+    throw error;
+  }
+  return { offsite: outcomes, retention };
+}
