@@ -228,6 +228,8 @@ HTACCESS;
     // The helper restores the database when CIVIBACKUP_DSN is in its environment (step
     // secrets 'restore'), and only the directories otherwise.
     [$job, $backupSecrets] = $this->backupJob('safety-before-restore');
+    // The safety backup never prunes: retention must not remove the set about to be restored.
+    unset($job['retention']);
     $this->launcher()->checkNode();
     $this->ensureDestination($job['to']);
     if ($identity !== '' && $async) {
@@ -436,6 +438,12 @@ HTACCESS;
         $this->startStep($runId, 0, $secrets);
         return ['runId' => $runId];
       }
+      // Attached: PHP waits for the helper however long it takes, and a browser that goes
+      // away must not abort a restore half way.
+      if (function_exists('set_time_limit')) {
+        @set_time_limit(0);
+      }
+      ignore_user_abort(TRUE);
       $final = NULL;
       foreach ($steps as $index => $step) {
         $this->runs->updateMeta($runId, ['step' => $index]);

@@ -183,6 +183,9 @@ SH);
     $this->assertSame([1, 2, 3, 4], array_column($status['events'], 'seq'));
     $this->assertSame('restore', $status['events'][1]['phase']);
     $this->assertSame(1, $this->civi->flushes);
+    $safetyJob = json_decode((string) file_get_contents($this->service->runs()->jobFile($run['runId'])), TRUE);
+    $this->assertSame('safety-before-restore', $safetyJob['trigger']);
+    $this->assertArrayNotHasKey('retention', $safetyJob, 'the safety backup must not prune the set being restored');
     $this->assertSame(
       $this->dir . "/ext/dist/civibackup.mjs restore $dest/s1 --force --files custom=" . $this->dir . '/custom --json|' . $this->civi->dsn . "\n",
       (string) file_get_contents($marker),
