@@ -37,11 +37,18 @@ function civicrm_api3_job_civibackup_run($params) {
   if (($final['type'] ?? '') !== 'result') {
     throw new CRM_Core_Exception(sprintf('CiviBackup run %s failed [%s]: %s %s', $run['runId'], $final['code'] ?? 'INTERNAL', $final['message'] ?? '', $final['hint'] ?? ''), $final['code'] ?? 'INTERNAL');
   }
+  // A sentence, not an array: CiviCRM's job log shows the values as text.
   $summary = $final['summary'] ?? [];
-  $values = [
-    'runId' => $run['runId'],
-    'set' => $final['set'] ?? NULL,
-    'summary' => $summary,
-  ];
-  return civicrm_api3_create_success($values, $params, 'Job', 'civibackup_run');
+  $message = sprintf('Backup set %s written (%s bytes stored; %d tables, %d rows; %d directories) in run %s.',
+    basename((string) ($final['set'] ?? '')),
+    number_format((float) ($summary['bytes'] ?? 0), 0, '.', ' '),
+    (int) ($summary['tables'] ?? 0),
+    (int) ($summary['rows'] ?? 0),
+    (int) ($summary['directories'] ?? 0),
+    $run['runId']
+  );
+  foreach ((array) ($summary['warnings'] ?? []) as $warning) {
+    $message .= ' Warning: ' . (is_array($warning) ? ($warning['message'] ?? json_encode($warning)) : (string) $warning);
+  }
+  return civicrm_api3_create_success($message, $params, 'Job', 'civibackup_run');
 }
