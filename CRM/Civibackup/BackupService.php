@@ -547,7 +547,9 @@ HTACCESS;
    */
   private function appendCrashEventIfDead(string $runId, int $index): void {
     $meta = $this->runs->meta($runId);
-    if ($this->lock->heldBy() === $runId || (!empty($meta['pid']) && CRM_Civibackup_Launcher::isAlive((int) $meta['pid']))) {
+    $holder = $this->lock->heldBy();
+    // 'unknown': the lock was taken a moment ago and its run id is not written yet.
+    if ($holder === $runId || $holder === 'unknown' || (!empty($meta['pid']) && CRM_Civibackup_Launcher::isAlive((int) $meta['pid']))) {
       return;
     }
     $file = $this->stepEventsFile($runId, $index);
