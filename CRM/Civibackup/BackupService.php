@@ -427,6 +427,7 @@ HTACCESS;
    * Starts step 0 of a run (attached: all steps, in this process).
    */
   private function startRun(string $kind, string $trigger, array $steps, bool $async, ?array $job, array $secrets): array {
+    $this->protectDirectory($this->stateDir);
     $runId = CRM_Civibackup_RunStore::newRunId();
     $this->lock->acquire($runId);
     try {
@@ -712,11 +713,20 @@ HTACCESS;
     if (!is_dir($destination) && !@mkdir($destination, 0700, TRUE) && !is_dir($destination)) {
       throw new CRM_Civibackup_Error('IO', "Cannot create the destination directory $destination.", 'Create it and make it writable by the web server user, or choose another destination.');
     }
-    // Defence in depth for a destination that ends up under the web root (the default
-    // [civicrm.private] is there on some installs): the deny-all .htaccess CiviCRM writes
-    // for its own upload directories (CRM_Utils_File::restrictAccess). The status check
-    // still warns, since only Apache reads it.
-    $htaccess = $destination . '/.htaccess';
+    $this->protectDirectory($destination);
+  }
+
+  /**
+   * Defence in depth for a directory that ends up under the web root (the default
+   * [civicrm.private] is there on some installs): the deny-all .htaccess CiviCRM writes for
+   * its own upload directories (CRM_Utils_File::restrictAccess). The status check still
+   * warns about a destination there, since only Apache reads it.
+   */
+  private function protectDirectory(string $dir): void {
+    if (!is_dir($dir) && !@mkdir($dir, 0700, TRUE) && !is_dir($dir)) {
+      return;
+    }
+    $htaccess = rtrim($dir, '/') . '/.htaccess';
     if (!file_exists($htaccess)) {
       @file_put_contents($htaccess, self::DENY_ALL_HTACCESS);
     }
