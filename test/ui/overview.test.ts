@@ -99,8 +99,8 @@ describe('civibackup-overview', () => {
     const el = await setup(fake);
     await waitUntil(() => text(el).includes('Last complete backup'));
     primary(el).click();
-    await waitUntil(() => q(el, '.actions + [role="alert"]') !== null);
-    expect(q(el, '.actions + [role="alert"]')!.textContent).to.contain('Another CiviBackup run');
+    await waitUntil(() => q(el, '[data-testid="start-error"]') !== null);
+    expect(q(el, '[data-testid="start-error"]')!.textContent).to.contain('Another CiviBackup run');
     expect(q(el, 'civibackup-run-progress')).to.equal(null);
   });
 

@@ -186,6 +186,29 @@ export class CivibackupOverview extends LitElement {
     const running = this.runId !== '';
     return html`
       <h2>${t('Overview')}</h2>
+      <div class="actions">
+        <button
+          type="button"
+          class="primary"
+          ?disabled=${!this.canAdminister || this.starting || (running && !this.runIdFinished)}
+          @click=${() => void this.backUpNow()}
+        >
+          ${this.starting ? t('Starting\u2026') : t('Back up now')}
+        </button>
+        ${!this.canAdminister ? html`<span class="muted">${t('You need the \u201cadminister backups\u201d permission to start a backup.')}</span>` : nothing}
+        ${this.runIdFinished ? html`<button type="button" @click=${() => this.dismissRun()}>${t('Close run report')}</button>` : nothing}
+      </div>
+      ${this.startError
+        ? html`<div class="alert error" role="alert" data-testid="start-error"><strong>${t('The backup could not start.')}</strong> ${this.startError}</div>`
+        : nothing}
+      ${running
+        ? html`<civibackup-run-progress
+            .api=${this.api}
+            .pollIntervalMs=${this.pollIntervalMs}
+            run-id=${this.runId}
+            @civibackup-run-finished=${() => (this.runIdFinished = true)}
+          ></civibackup-run-progress>`
+        : nothing}
       ${this.overviewTask.render({
         pending: () => html`<p aria-busy="true">${t('Loading\u2026')}</p>`,
         error: (error) => html`<div class="alert error" role="alert">
@@ -197,31 +220,6 @@ export class CivibackupOverview extends LitElement {
           <h3>${t('Storage')}</h3>
           ${this.renderStorage(o)}`,
       })}
-      <div class="actions">
-        <button
-          type="button"
-          class="primary"
-          ?disabled=${!this.canAdminister || this.starting || (running && !this.runIdFinished)}
-          @click=${() => void this.backUpNow()}
-        >
-          ${this.starting ? t('Starting\u2026') : t('Back up now')}
-        </button>
-        ${!this.canAdminister ? html`<span class="muted">${t('You need the \u201cadminister backups\u201d permission to start a backup.')}</span>` : nothing}
-      </div>
-      ${this.startError
-        ? html`<div class="alert error" role="alert"><strong>${t('The backup could not start.')}</strong> ${this.startError}</div>`
-        : nothing}
-      ${running
-        ? html`<civibackup-run-progress
-            .api=${this.api}
-            .pollIntervalMs=${this.pollIntervalMs}
-            run-id=${this.runId}
-            @civibackup-run-finished=${() => (this.runIdFinished = true)}
-          ></civibackup-run-progress>`
-        : nothing}
-      ${this.runIdFinished
-        ? html`<button type="button" @click=${() => this.dismissRun()}>${t('Close run report')}</button>`
-        : nothing}
     `;
   }
 

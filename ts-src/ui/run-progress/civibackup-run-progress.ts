@@ -247,11 +247,12 @@ export class CivibackupRunProgress extends LitElement {
     return html`
       <section class="block" aria-labelledby="run-heading">
         <h3 id="run-heading">${running ? t('Backup in progress') : t('Backup run')}</h3>
-        <p class="status" aria-live="polite" aria-atomic="true" data-testid="status">${this.statusText()}</p>
+        <p class="status ${running ? '' : 'visually-hidden'}" aria-live="polite" aria-atomic="true" data-testid="status">${this.statusText()}</p>
         ${running ? this.renderBar() : nothing} ${running ? this.renderFigures() : nothing}
         ${this.pollError
           ? html`<div class="alert warning">${t('Lost contact with the server (%1); still trying.', { 1: this.pollError })}</div>`
           : nothing}
+        ${this.renderOutcome()}
         ${v.warnings.length
           ? html`<div class="alert warning">
               <strong>${t('\u26A0\uFE0E Warnings (%1)', { 1: v.warnings.length })}</strong>
@@ -260,7 +261,6 @@ export class CivibackupRunProgress extends LitElement {
               </ul>
             </div>`
           : nothing}
-        ${this.renderOutcome()}
         ${running
           ? html`<button type="button" class="danger" ?disabled=${this.cancelRequested} @click=${() => void this.cancel()}>
               ${this.cancelRequested ? t('Cancelling\u2026') : t('Cancel backup')}

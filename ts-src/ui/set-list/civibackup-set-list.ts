@@ -39,6 +39,10 @@ export class CivibackupSetList extends LitElement {
         color: var(--crm-c-danger-on-page-bg, #5d0d20);
         font-weight: 600;
       }
+      td.num,
+      td.date {
+        white-space: nowrap;
+      }
       .small {
         font-size: var(--crm-small-font-size, 0.85em);
       }
@@ -155,9 +159,9 @@ export class CivibackupSetList extends LitElement {
     const open = this.openSetId === set.setId;
     const disabled = !this.canAdminister || busy !== undefined;
     return html`<tr>
-        <td>${formatDateTime(set.createdAt)}<div class="small muted">${set.setId}</div></td>
+        <td class="date">${formatDateTime(set.createdAt)}<div class="small muted">${set.setId}</div></td>
         <td class="num">${formatBytes(set.bytes)}</td>
-        <td>${set.encrypted ? html`<span aria-hidden="true">\u{1F512}\uFE0E</span> ${t('Yes')}` : t('No')}</td>
+        <td>${set.encrypted ? t('Yes') : t('No')}</td>
         <td class="small">${set.location}</td>
         <td>${this.renderVerification(set)}</td>
         <td>

@@ -61,6 +61,12 @@ export class CivibackupSettingsForm extends LitElement {
         grid-template-columns: repeat(auto-fill, minmax(12rem, 1fr));
         gap: 0 1rem;
       }
+      .grid {
+        align-items: start;
+      }
+      .grid .field {
+        align-content: start;
+      }
       .grid input {
         width: 6em;
       }
@@ -372,7 +378,7 @@ export class CivibackupSettingsForm extends LitElement {
                   <strong>${t('\u2714\uFE0E Secret key downloaded.')}</strong>
                   ${t('It exists nowhere else: keep it safe, away from this server. Without it, backups encrypted to this key cannot be restored.')}
                 </p>`
-              : html`<p><strong>${t('\u26A0\uFE0E Download the secret key now: it is shown only once.')}</strong></p>
+              : html`<p><strong>${t('\u26A0\uFE0E Download the secret key now: it is offered only once.')}</strong></p>
                   <button type="button" class="primary" @click=${() => this.downloadKey()}>${t('Download secret key')}</button>`}
           </div>`
         : nothing}

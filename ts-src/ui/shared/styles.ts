@@ -150,6 +150,7 @@ export const formStyles = css`
   }
   textarea {
     width: 100%;
+    max-width: 72ch;
     font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   }
   [aria-invalid='true'] {
