@@ -10,6 +10,7 @@
  *
  *   npm run bench -- [--scale 1] [--dsn mysql://root@127.0.0.1:3306] [--work /tmp/civibackup-bench]
  *                    [--doc docs/benchmarks.md] [--no-doc] [--levels 6,1] [--files-mb 200] [--profile] [--keep]
+ *                    [--helper dist/civibackup.mjs]
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ import { summariseCpuProfiles } from './profile-summary.js';
 import { renderMarkdown, renderTerminal, type BenchReport, type Comparison, type Measurement } from './report.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const HELPER = join(PROJECT_ROOT, 'dist/civibackup.mjs');
+const DEFAULT_HELPER = join(PROJECT_ROOT, 'dist/civibackup.mjs');
 
 export interface BenchOptions {
   scale: number;
@@ -38,11 +39,14 @@ export interface BenchOptions {
   filesMiB: number;
   profile: boolean;
   keep: boolean;
+  /** The helper bundle to measure (default dist/civibackup.mjs); a private copy keeps a long run safe from rebuilds. */
+  helper?: string;
   log: (line: string) => void;
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const { log } = options;
+  const HELPER = options.helper ?? DEFAULT_HELPER;
   const database = options.database ?? `cbbench_s${String(options.scale).replace(/[^0-9a-z]/gi, '_')}`;
   const server = parseDsn(options.dsn);
   const dsnFor = (db: string) => `${options.dsn.replace(/\/+$/, '')}/${db}`;
@@ -277,8 +281,12 @@ async function readText(path: string): Promise<string> {
   return readFile(path, 'utf8').catch(() => '');
 }
 
+/** The lines that say why a command failed: the first error line and the last few lines. */
 function lastLines(text: string, n: number): string {
-  return text.trim().split('\n').slice(-n).join(' | ').slice(0, 400);
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('at ') && !/^Node\.js v/.test(l));
+  const firstError = lines.find((l) => /error/i.test(l));
+  const picked = [...new Set([...(firstError ? [firstError] : []), ...lines.slice(-n)])];
+  return picked.join(' | ').slice(0, 400);
 }
 
 async function main(): Promise<void> {
@@ -294,6 +302,7 @@ async function main(): Promise<void> {
       'files-mb': { type: 'string' },
       profile: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      helper: { type: 'string' },
     },
   });
   const scale = Number(values.scale);
@@ -307,6 +316,7 @@ async function main(): Promise<void> {
     filesMiB: values['files-mb'] ? Number(values['files-mb']) : Math.max(2, Math.round(200 * scale)),
     profile: values.profile!,
     keep: values.keep!,
+    helper: values.helper ? resolve(values.helper) : undefined,
     log: (line) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`),
   });
   process.stdout.write(renderTerminal(report) + '\n');
