@@ -94,7 +94,7 @@ final class CRM_Civibackup_StatusChecks {
 
     // 3. Never proven restorable.
     if (is_array($sets) && $sets && (($sets[0]['verification']['state'] ?? 'unverified') !== 'restorable')) {
-      $add('civibackupNotProvenRestorable', 'warning', $this->civi->ts('The newest backup set (%1) has never been test-restored. Run "Verify (test restore)" on the Backups page to prove it can be restored.', [1 => (string) $sets[0]['setId']]));
+      $add('civibackupNotProvenRestorable', 'warning', $this->civi->ts('The newest backup set (%1) has never been test-restored. Use "Test restore" under Backup sets on the Backups page to prove it can be restored.', [1 => (string) $sets[0]['setId']]));
     }
 
     // 4. Destination exposure.
