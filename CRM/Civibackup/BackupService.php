@@ -411,6 +411,10 @@ HTACCESS;
       if ($stepFinal === NULL) {
         $this->appendCrashEventIfDead($runId, $index);
       }
+      elseif (($stepFinal['type'] ?? '') === 'result' && !isset($meta['steps'][$index + 1])) {
+        // A detached restore that ended with nobody watching still gets its flush.
+        $this->advance($runId);
+      }
       elseif (($stepFinal['type'] ?? '') === 'result' && isset($meta['steps'][$index + 1]) && strtotime((string) ($stepFinal['time'] ?? '')) < time() - self::PENDING_STEP_TIMEOUT) {
         // A restore's next step starts only while someone watches the page; nobody came back.
         $this->endPendingStep($runId, $index + 1, 'CANCELLED', 'The restore was not started: nobody was watching the Backups page when the safety backup finished.', 'Start the restore again from the Backups page and keep the page open.');
@@ -448,7 +452,9 @@ HTACCESS;
       $final = NULL;
       foreach ($steps as $index => $step) {
         $this->runs->updateMeta($runId, ['step' => $index]);
-        $final = $this->launcher()->runAttached($this->stepArgs($runId, $step), $index === 0 ? $secrets : $this->secretsFor($step['secrets']), $this->stepEventsFile($runId, $index), NULL, $this->lock->handle(), $runId, $this->runs->stderrFile($runId));
+        $final = $this->launcher()->runAttached($this->stepArgs($runId, $step), $index === 0 ? $secrets : $this->secretsFor($step['secrets']), $this->stepEventsFile($runId, $index), NULL, $this->lock->handle(), $runId, $this->runs->stderrFile($runId), function (int $pid) use ($runId): void {
+          $this->runs->updateMeta($runId, ['pid' => $pid]);
+        });
         if (($final['type'] ?? '') !== 'result') {
           break;
         }

@@ -204,8 +204,10 @@ final class CRM_Civibackup_Launcher {
    * @param callable|null $onEvent
    *   fn(array $event): void
    * @param resource|null $lockHandle
+   * @param callable|null $onStart
+   *   fn(int $pid): void, called once the helper has started.
    */
-  public function runAttached(array $args, array $secrets = [], ?string $eventsFile = NULL, ?callable $onEvent = NULL, $lockHandle = NULL, ?string $runId = NULL, ?string $stderrFile = NULL): array {
+  public function runAttached(array $args, array $secrets = [], ?string $eventsFile = NULL, ?callable $onEvent = NULL, $lockHandle = NULL, ?string $runId = NULL, ?string $stderrFile = NULL, ?callable $onStart = NULL): array {
     $argv = $this->command($args, $secrets);
     $env = $this->environment($secrets, $runId);
     $ownStderr = $stderrFile === NULL;
@@ -217,6 +219,10 @@ final class CRM_Civibackup_Launcher {
     $process = proc_open($argv, $descriptors, $pipes, NULL, $env);
     if (!is_resource($process)) {
       throw new CRM_Civibackup_Error('INTERNAL', 'Cannot start the CiviBackup helper.', 'Check that node and dist/civibackup.mjs are readable by the web server user.');
+    }
+    if ($onStart !== NULL) {
+      // The process id, so another request can cancel this run.
+      $onStart((int) proc_get_status($process)['pid']);
     }
     $log = $eventsFile !== NULL ? fopen($eventsFile, 'a') : NULL;
     $final = NULL;

@@ -127,6 +127,46 @@ final class RunLifecycleTest extends TestCase {
     $this->assertSame([], $this->civi->mails, 'a cancelled run is not a failure to alert about');
   }
 
+  /**
+   * Cancel from the page while cron runs a backup attached in another process. The fake
+   * helper answers SIGTERM as the real one does: an error event with code CANCELLED.
+   */
+  public function testCancelReachesAnAttachedRunInAnotherProcess(): void {
+    // The start event comes last, so the test cancels only once the trap is in place.
+    $this->fakeNode(<<<'SH'
+cancelled() {
+  @error(2|,"code":"CANCELLED","message":"The run was cancelled.","hint":"h","retryable":true,"exitCode":1)
+  kill $SLEEPER
+  exit 1
+}
+trap cancelled TERM
+sleep 600 3>&- >/dev/null 2>&1 &
+SLEEPER=$!
+@start(1|,"command":"backup","toolVersion":"0")
+wait
+SH);
+    $child = proc_open([PHP_BINARY, __DIR__ . '/Support/attached-run.php', $this->dir], [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+    $deadline = time() + 120;
+    $runId = NULL;
+    while ($runId === NULL || empty($this->service->runs()->meta($runId)['pid']) || count($this->service->runs()->events($runId)->readAll()) < 1) {
+      $this->assertLessThan($deadline, time(), 'the attached run did not start');
+      usleep(20000);
+      $runId = $this->service->runs()->list()[0] ?? NULL;
+    }
+    $this->started[] = $runId;
+    $this->assertTrue($this->service->status($runId, 0)['running']);
+    $this->assertTrue($this->service->cancel($runId)['cancelled']);
+    $out = stream_get_contents($pipes[1]);
+    $err = stream_get_contents($pipes[2]);
+    proc_close($child);
+    $result = json_decode((string) $out, TRUE);
+    $this->assertIsArray($result, "child output: $out $err");
+    $this->assertSame('CANCELLED', $result['result']['code'], json_encode($result));
+    $status = $this->service->status($runId, 0);
+    $this->assertTrue($status['done']);
+    $this->assertSame('CANCELLED', end($status['events'])['code']);
+  }
+
   public function testRestoreChainCancelledBetweenStepsNeverRestores(): void {
     $marker = $this->dir . '/restore-ran';
     $dest = $this->dir . '/private/civibackup/sets';
