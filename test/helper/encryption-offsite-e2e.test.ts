@@ -1,0 +1,281 @@
+/**
+ * End to end through the built bundle: a small database and a directory backed up with
+ * --recipient (and with --passphrase-file), copied offsite to S3 (s3rver) and SFTP (a private
+ * sshd) by the job file, pruned by its retention policy; then EVERY part is decrypted with
+ * Debian's `age` CLI and restored with plain `zcat | mariadb` and `tar`. A wrong identity or
+ * passphrase gives WRONG_KEY (exit 2), a flipped byte SET_DAMAGED (exit 3), and the target
+ * database is untouched either way.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Manifest } from '../../ts-src/protocol/manifest.js';
+import { S3Destination } from '../../ts-src/helper/destinations/s3.js';
+import { SftpDestination } from '../../ts-src/helper/destinations/sftp.js';
+import { listCompleteRemoteSets, verifyRemoteSet } from '../../ts-src/helper/destinations/remote-sets.js';
+import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
+import { HELPER_BUNDLE } from './support/paths.js';
+import { startS3, startSshd, S3_BUCKET, type S3Server, type SshServer } from './destinations/servers.js';
+
+interface RunResult {
+  status: number;
+  events: Array<Record<string, unknown> & { type: string }>;
+  last: Record<string, unknown> & { type: string };
+  stdout: string;
+}
+
+/** Async, so the in-process s3rver keeps serving while the helper runs. */
+function civibackup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const events = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
+      resolve({ status: code ?? 1, events, last: events.at(-1) ?? { type: 'none', stderr }, stdout: stdout + stderr });
+    });
+  });
+}
+
+const source = uniqueName('cbt_crypto_src');
+const targets: string[] = [];
+let work: string;
+let s3: S3Server;
+let ssh: SshServer;
+const S3_SECRET_ENV = 'CBT_CRYPTO_S3_SECRET';
+const SFTP_KEY_ENV = 'CBT_CRYPTO_SFTP_KEY';
+
+function checksums(database: string): string {
+  const tables = mariadbCli(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA='${database}' AND TABLE_TYPE='BASE TABLE' ORDER BY 1;`).trim().split('\n');
+  return mariadbCli(`CHECKSUM TABLE ${tables.map((t) => `\`${t}\``).join(', ')} EXTENDED;`, database).replace(new RegExp(database, 'g'), 'DB');
+}
+
+function databaseExists(name: string): boolean {
+  return mariadbCli(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}';`).trim() === '1';
+}
+
+function target(label: string): string {
+  const name = uniqueName(`cbt_crypto_${label}`);
+  targets.push(name);
+  return name;
+}
+
+function filesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((p) => statSync(join(dir, p)).isFile()).sort();
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'cbt_crypto_e2e_'));
+  mariadbCli(`CREATE DATABASE \`${source}\` CHARACTER SET utf8mb4;`);
+  mariadbCli(
+    `CREATE TABLE contact (id INT PRIMARY KEY, name VARCHAR(100), note TEXT, photo BLOB) ENGINE=InnoDB;
+     INSERT INTO contact SELECT seq, CONCAT('Contact ', seq, ' ñ 😀'), REPEAT(MD5(seq), 20), UNHEX(MD5(seq)) FROM seq_1_to_3000;
+     CREATE TABLE activity (id INT AUTO_INCREMENT PRIMARY KEY, contact_id INT, subject VARCHAR(255), at DATETIME(6)) ENGINE=InnoDB;
+     INSERT INTO activity (contact_id, subject, at) SELECT seq % 3000 + 1, CONCAT('Call ', seq), '2026-01-01 10:00:00.123456' + INTERVAL seq MINUTE FROM seq_1_to_5000;`,
+    source,
+  );
+  const custom = join(work, 'custom');
+  mkdirSync(join(custom, 'sub'), { recursive: true });
+  writeFileSync(join(custom, 'a.txt'), 'custom file A\n');
+  writeFileSync(join(custom, 'sub', 'b.bin'), Buffer.from(Array.from({ length: 70_000 }, (_, i) => i & 0xff)));
+  s3 = await startS3();
+  ssh = await startSshd();
+  const keygen = await civibackup(['keygen', '--out', join(work, 'key.txt')]);
+  assert.equal(keygen.status, 0, keygen.stdout);
+  await civibackup(['keygen', '--out', join(work, 'other-key.txt')]);
+  writeFileSync(join(work, 'pass.txt'), 'a long test passphrase\n', { mode: 0o600 });
+  writeFileSync(join(work, 'wrong-pass.txt'), 'not the passphrase\n', { mode: 0o600 });
+});
+
+after(async () => {
+  dropDatabase(source);
+  for (const name of targets) dropDatabase(name);
+  await s3?.stop();
+  ssh?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function recipientOf(keyFile: string): string {
+  return /# public key: (age1[0-9a-z]+)/.exec(readFileSync(keyFile, 'utf8'))![1]!;
+}
+
+function writeJob(name: string, extra: Record<string, unknown>): string {
+  const file = join(work, `${name}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: 1,
+      command: 'backup',
+      to: join(work, `sets-${name}`),
+      files: [{ label: 'custom', path: join(work, 'custom') }],
+      offsite: [
+        { type: 's3', name: 'objects', endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: name, forcePathStyle: true, accessKeyId: 'S3RVER', secretEnv: S3_SECRET_ENV },
+        { type: 'sftp', name: 'box', host: '127.0.0.1', port: ssh.port, username: 'root', path: join(ssh.root, name), privateKeyEnv: SFTP_KEY_ENV, hostKey: ssh.hostKeyFingerprint },
+      ],
+      ...extra,
+    }),
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+const secrets = (): NodeJS.ProcessEnv => ({ CIVIBACKUP_DSN: dsnText(source), [S3_SECRET_ENV]: 'S3RVER', [SFTP_KEY_ENV]: ssh.privateKey });
+
+describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, () => {
+  let setDir: string;
+  let manifest: Manifest;
+
+  test('three backups: every part .age, copies on S3 and SFTP, keep-last 2 applied locally and remotely', async () => {
+    const keyFile = join(work, 'key.txt');
+    const job = writeJob('rcpt', { encryption: { recipients: [recipientOf(keyFile)] }, retention: { keepLast: 2 } });
+    const sets: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const run = await civibackup(['backup', '--job', job], secrets());
+      assert.equal(run.status, 0, run.stdout);
+      assert.equal(run.last.type, 'result');
+      sets.push(String(run.last.set));
+      const summary = run.last.summary as { offsite?: Array<{ name: string; uploaded: boolean }> };
+      assert.deepEqual(summary.offsite?.map((o) => [o.name, o.uploaded]), [['objects', true], ['box', true]]);
+      // No secret anywhere in the output: not the SFTP key, not the S3 secret variable's value.
+      assert.doesNotMatch(run.stdout, /PRIVATE KEY|AGE-SECRET-KEY/);
+    }
+    setDir = sets[2]!;
+    manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
+    assert.ok(manifest.parts.length >= 4);
+    for (const part of manifest.parts) assert.match(part.path, /\.age$/, `${part.path} is encrypted`);
+    assert.deepEqual(manifest.encryption, { recipients: [recipientOf(keyFile)], passphrase: false });
+    for (const file of filesUnder(setDir)) assert.ok(file.endsWith('.age') || file === 'manifest.json' || file === 'verification.json', `plaintext file ${file} in the set`);
+
+    const local = readdirSync(dirname(setDir)).filter((n) => /^\d{8}T/.test(n)).sort();
+    assert.deepEqual(local, sets.slice(1).map((s) => s.split('/').at(-1)).sort(), 'keep-last 2 locally');
+    const objects = new S3Destination({ endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'rcpt', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+    const box = new SftpDestination({ host: '127.0.0.1', port: ssh.port, username: 'root', path: join(ssh.root, 'rcpt'), privateKey: ssh.privateKey });
+    try {
+      for (const remote of [objects, box]) {
+        const remoteSets = await listCompleteRemoteSets(remote);
+        assert.deepEqual(remoteSets.map((s) => s.setId).sort(), local, `keep-last 2 on ${remote.location}`);
+        const verified = await verifyRemoteSet(remote, manifest.setId);
+        assert.equal(verified.parts, manifest.parts.length);
+      }
+    } finally {
+      await objects.close();
+      await box.close();
+    }
+  });
+
+  test('Debian age decrypts every part; zcat | mariadb and tar restore the result', () => {
+    const plain = join(work, 'plain-rcpt');
+    for (const part of manifest.parts) {
+      const out = join(plain, part.path.replace(/\.age$/, ''));
+      mkdirSync(dirname(out), { recursive: true });
+      const run = spawnSync('age', ['-d', '-i', join(work, 'key.txt'), '-o', out, join(setDir, part.path)], { encoding: 'utf8' });
+      assert.equal(run.status, 0, `${part.path}: ${run.stderr}`);
+    }
+    const restored = target('plain');
+    mariadbCli(`CREATE DATABASE \`${restored}\` CHARACTER SET utf8mb4;`);
+    const load = spawnSync('sh', ['-c', 'cd "$1" && zcat db/*.sql.gz | mariadb -h 127.0.0.1 -u root "$2"', 'sh', plain, restored], { encoding: 'utf8' });
+    assert.equal(load.status, 0, load.stderr);
+    assert.equal(checksums(restored), checksums(source));
+    const extracted = join(work, 'extracted');
+    mkdirSync(extracted);
+    const tar = spawnSync('tar', ['-xzf', join(plain, 'files', 'custom.tar.gz'), '-C', extracted], { encoding: 'utf8' });
+    assert.equal(tar.status, 0, tar.stderr);
+    const files = filesUnder(extracted);
+    assert.ok(files.some((f) => f.endsWith('a.txt')) && files.some((f) => f.endsWith('b.bin')), files.join(', '));
+    const bFile = files.find((f) => f.endsWith('b.bin'))!;
+    assert.ok(readFileSync(join(extracted, bFile)).equals(readFileSync(join(work, 'custom', 'sub', 'b.bin'))));
+  });
+
+  test('restore and verify with the right identity work; the wrong identity is WRONG_KEY (exit 2), target untouched', async () => {
+    const wrong = target('wrongkey');
+    const restoreWrong = await civibackup(['restore', setDir, '--db', dsnText(wrong), '--identity', join(work, 'other-key.txt')]);
+    assert.equal(restoreWrong.status, 2, restoreWrong.stdout);
+    assert.equal(restoreWrong.last.code, 'WRONG_KEY');
+    assert.equal(databaseExists(wrong), false, 'the target database was not created');
+    const verifyWrong = await civibackup(['verify', setDir, '--identity', join(work, 'other-key.txt')]);
+    assert.equal(verifyWrong.status, 2, verifyWrong.stdout);
+    assert.equal(verifyWrong.last.code, 'WRONG_KEY');
+
+    const good = target('good');
+    const restore = await civibackup(['restore', setDir, '--db', dsnText(good), '--identity', join(work, 'key.txt')]);
+    assert.equal(restore.status, 0, restore.stdout);
+    assert.equal(checksums(good), checksums(source));
+  });
+
+  test('a flipped byte in an encrypted part: restore and verify exit 3 SET_DAMAGED, target untouched', async () => {
+    const copy = join(work, 'damaged', manifest.setId);
+    cpSync(setDir, copy, { recursive: true });
+    const part = manifest.parts.find((p) => p.path.startsWith('db/') && p.bytes > 1000)!;
+    const bytes = readFileSync(join(copy, part.path));
+    bytes[Math.floor(bytes.length / 2)] ^= 0x10;
+    writeFileSync(join(copy, part.path), bytes);
+    const damagedTarget = target('flip');
+    mariadbCli(`CREATE DATABASE \`${damagedTarget}\`;`);
+    const restore = await civibackup(['restore', copy, '--db', dsnText(damagedTarget), '--identity', join(work, 'key.txt')]);
+    assert.equal(restore.status, 3, restore.stdout);
+    assert.equal(restore.last.code, 'SET_DAMAGED');
+    assert.equal(mariadbCli(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='${damagedTarget}';`).trim(), '0', 'the target is still empty');
+    const verify = await civibackup(['verify', copy, '--identity', join(work, 'key.txt')]);
+    assert.equal(verify.status, 3, verify.stdout);
+    assert.equal(verify.last.code, 'SET_DAMAGED');
+  });
+});
+
+describe('passphrase mode', { timeout: 300_000 }, () => {
+  test('age -d (passphrase on a pseudo-TTY) opens a part; wrong passphrase is WRONG_KEY; the right one restores', async () => {
+    const run = await civibackup(['backup', '--to', join(work, 'sets-pass'), '--passphrase-file', join(work, 'pass.txt')], { CIVIBACKUP_DSN: dsnText(source) });
+    assert.equal(run.status, 0, run.stdout);
+    const setDir = String(run.last.set);
+    const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
+    assert.deepEqual(manifest.encryption, { recipients: [], passphrase: true });
+    assert.doesNotMatch(readFileSync(join(setDir, 'manifest.json'), 'utf8'), /a long test passphrase/);
+    const part = manifest.parts.find((p) => p.path.includes('data-contact'))!;
+    const out = join(work, 'pass-part.sql.gz');
+    await ageWithPassphrase(['-d', '-o', out, join(setDir, part.path)], 'a long test passphrase');
+    const sql = spawnSync('zcat', [out], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    assert.match(sql.stdout, /INSERT INTO `contact`/);
+
+    const wrong = target('wrongpass');
+    const restoreWrong = await civibackup(['restore', setDir, '--db', dsnText(wrong), '--passphrase-file', join(work, 'wrong-pass.txt')]);
+    assert.equal(restoreWrong.status, 2, restoreWrong.stdout);
+    assert.equal(restoreWrong.last.code, 'WRONG_KEY');
+    assert.equal(databaseExists(wrong), false);
+    const good = target('pass');
+    const restore = await civibackup(['restore', setDir, '--db', dsnText(good)], { CIVIBACKUP_PASSPHRASE: 'a long test passphrase' });
+    assert.equal(restore.status, 0, restore.stdout);
+    assert.equal(checksums(good), checksums(source));
+  });
+});
+
+/** age reads passphrases only from a terminal: run it under `script` and answer the prompt when it appears. */
+function ageWithPassphrase(args: string[], passphrase: string): Promise<void> {
+  const command = ['age', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let answered = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!answered && /passphrase/i.test(output)) {
+        answered = true;
+        child.stdin.write(`${passphrase}\n`);
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      if (code === 0) resolve();
+      else reject(new Error(`age exited ${code}: ${output}`));
+    });
+  });
+}
