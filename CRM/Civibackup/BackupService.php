@@ -707,12 +707,19 @@ HTACCESS;
   }
 
   /**
-   * The deep-verify scratch database: the site's database name + "_cbscratch", same
-   * server and credentials (the user needs CREATE and DROP on it).
+   * The deep-verify scratch database: civibackup_scratch_database, or the site's database
+   * name + "_cbscratch"; same server and credentials (the user needs CREATE and DROP on it).
    */
   public function scratchDsn(): string {
     $dsn = CRM_Civibackup_Dsn::parse($this->civi->dsn());
-    return $dsn->withDatabase(substr((string) $dsn->database(), 0, 54) . '_cbscratch')->toString();
+    $name = trim((string) $this->civi->getSetting('civibackup_scratch_database'));
+    if ($name === '') {
+      $name = substr((string) $dsn->database(), 0, 54) . '_cbscratch';
+    }
+    if (!preg_match('/^[A-Za-z0-9_$]{1,64}$/', $name) || $name === $dsn->database()) {
+      throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the scratch database.", 'Set civibackup_scratch_database to a database name (letters, digits, _) other than CiviCRM\'s own.');
+    }
+    return $dsn->withDatabase($name)->toString();
   }
 
   private function ensureDestination(string $destination): void {

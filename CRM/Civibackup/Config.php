@@ -47,6 +47,7 @@ final class CRM_Civibackup_Config {
       'civibackup_recipients',
       'civibackup_alert_emails',
       'civibackup_node_path',
+      'civibackup_scratch_database',
       'civibackup_max_age_hours',
       'civibackup_last_run',
     ];
