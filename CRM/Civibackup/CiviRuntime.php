@@ -108,13 +108,15 @@ final class CRM_Civibackup_CiviRuntime implements CRM_Civibackup_Civi {
     [$fromName, $fromEmail] = \CRM_Core_BAO_Domain::getNameAndEmail();
     $sent = TRUE;
     foreach ($to as $address) {
-      $sent = \CRM_Utils_Mail::send([
+      // CRM_Utils_Mail::send() takes its params by reference: an array literal is a fatal Error.
+      $params = [
         'from' => "\"$fromName\" <$fromEmail>",
         'toName' => $address,
         'toEmail' => $address,
         'subject' => $subject,
         'text' => $text,
-      ]) && $sent;
+      ];
+      $sent = \CRM_Utils_Mail::send($params) && $sent;
     }
     return $sent;
   }
