@@ -76,6 +76,9 @@ final class CRM_Civibackup_Launcher {
     if ($this->node !== NULL) {
       return $this->node;
     }
+    if (!function_exists('proc_open') || !function_exists('proc_get_status')) {
+      throw new CRM_Civibackup_Error('CONFIG', 'PHP\'s proc_open() is disabled on this server, so CiviBackup cannot start its helper.', 'Remove proc_open and proc_get_status from disable_functions in php.ini for the web server and the PHP command line.');
+    }
     if ($this->configuredNode !== '') {
       $candidate = strpos($this->configuredNode, '/') === FALSE ? $this->which($this->configuredNode) : $this->configuredNode;
       if ($candidate === NULL || !is_file($candidate) || !is_executable($candidate)) {
