@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest } from '../../ts-src/protocol/manifest.js';
 import { snapshotDatabase } from './support/db-snapshot.js';
-import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
+import { databaseShape } from './support/compare-db.js';
+import { createFixture } from './support/fixture-db.js';
+import { createDatabase, dropDatabase, dsnText, mariadbCli, uniqueName, withRoot } from './support/mariadb.js';
 import { HELPER_BUNDLE } from './support/paths.js';
 import { createRestoreFixture } from './support/restore-fixture.js';
 
@@ -264,4 +266,31 @@ test('encrypted set: restore with the identity; a truncated part with rewritten 
   assert.equal(truncated.status, 3, JSON.stringify(truncated.last));
   assert.match(String(truncated.last.message), /200-data-activity/);
   assert.equal(databaseExists(cut), false);
+});
+
+test('the acceptance fixture (every type, 8 MB values, split parts, odd names, all object kinds) restores exactly and deep-verifies', { timeout: 600_000 }, async () => {
+  const fixtureSource = newDatabaseName('acc_src');
+  await createDatabase(fixtureSource);
+  createFixture(fixtureSource);
+  const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-acc-'));
+  dirs.push(destination);
+  const backup = await civibackup(['backup', '--to', destination, '--db', dsnText(fixtureSource)], { CIVIBACKUP_TEST_PART_RAW_BYTES: String(8 * 1024 * 1024) });
+  assert.equal(backup.status, 0, JSON.stringify(backup.last));
+  const fixtureSet = String(backup.last.set);
+  assert.ok(readManifestFile(fixtureSet).parts.some((p) => /200-data-big_values\.0002/.test(p.path)), 'a table split over parts');
+
+  // into an existing empty database (created as the source was)
+  const target = newDatabaseName('acc_dst');
+  await createDatabase(target);
+  const run = await civibackup(['restore', fixtureSet, '--db', dsnText(target), '--jobs', '3']);
+  assert.equal(run.status, 0, JSON.stringify(run.last) + run.stderr);
+  const source = await withRoot(fixtureSource, (c) => databaseShape(c, fixtureSource, ['civicrm_cache']));
+  const restored = await withRoot(target, (c) => databaseShape(c, target, ['civicrm_cache']));
+  assert.deepEqual(restored.checksums, source.checksums);
+  assert.deepEqual(Object.keys(restored.creates).sort(), Object.keys(source.creates).sort());
+  for (const key of Object.keys(source.creates)) assert.deepEqual(restored.creates[key], source.creates[key], key);
+
+  const deep = await civibackup(['verify', fixtureSet, '--deep', '--scratch-db', 'mysql://root@127.0.0.1:3306']);
+  assert.equal(deep.status, 0, JSON.stringify(deep.last));
+  assert.equal(JSON.parse(readFileSync(join(fixtureSet, 'verification.json'), 'utf8')).state, 'restorable');
 });

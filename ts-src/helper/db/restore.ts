@@ -217,7 +217,7 @@ interface Deferred {
 }
 
 type Task =
-  | { kind: 'data'; data: DataPart }
+  | { kind: 'data'; table: string | null; parts: DataPart[]; rawBytes: number }
   | { kind: 'alter'; table: string; sql: string; what: 'indexes' | 'foreign keys' };
 
 /**
@@ -355,22 +355,28 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
       await runPart(serial, part, deferIndexes ? deferTransform : undefined);
     }
 
-    // Data, with index builds released per table as its last part lands.
-    const remaining = new Map<string, number>();
-    let unmapped = 0;
-    for (const { table } of plan.data) {
-      if (table === null) unmapped += 1;
-      else remaining.set(table, (remaining.get(table) ?? 0) + 1);
+    // Data, with index builds released per table as its data is in. The parts of one table
+    // load in order on one connection: a row too big for one statement is assembled in
+    // session variables, and its statements may span a part boundary.
+    const byTable = new Map<string, DataPart[]>();
+    const tasks: Task[] = [];
+    for (const data of plan.data) {
+      if (data.table === null) tasks.push({ kind: 'data', table: null, parts: [data], rawBytes: data.part.rawBytes ?? 0 });
+      else byTable.set(data.table, [...(byTable.get(data.table) ?? []), data]);
     }
+    for (const [table, parts] of byTable) tasks.push({ kind: 'data', table, parts, rawBytes: parts.reduce((sum, d) => sum + (d.part.rawBytes ?? 0), 0) });
+    // Largest first, so the longest load and its index build start early.
+    tasks.sort((a, b) => (b.kind === 'data' ? b.rawBytes : 0) - (a.kind === 'data' ? a.rawBytes : 0));
+    let unmapped = tasks.filter((t) => t.kind === 'data' && t.table === null).length;
+    const loaded = new Set<string>();
     const indexTask = (table: string): Task | null => {
       const sql = deferred.get(table)?.addIndexes;
       return sql ? { kind: 'alter', table, sql, what: 'indexes' } : null;
     };
-    const tasks: Task[] = [...plan.data].sort((a, b) => (b.part.rawBytes ?? 0) - (a.part.rawBytes ?? 0)).map((data) => ({ kind: 'data', data }));
     const released = new Set<string>();
     const releaseIfReady = (scheduler: Scheduler, table: string): void => {
-      if (released.has(table) || (remaining.get(table) ?? 0) > 0) return;
-      if (!remaining.has(table) && unmapped > 0) return; // its rows may be in an unmapped part
+      if (released.has(table) || (byTable.has(table) && !loaded.has(table))) return;
+      if (!byTable.has(table) && unmapped > 0) return; // its rows may be in an unmapped part
       released.add(table);
       const task = indexTask(table);
       if (task) scheduler.pushFirst(task);
@@ -380,15 +386,14 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
 
     const runTask = async (connection: RestoreConnection, task: Task): Promise<void> => {
       if (task.kind === 'data') {
-        currentItem = task.data.table ?? task.data.part.path;
-        await runPart(connection, task.data.part);
-        const table = task.data.table;
-        if (table === null) {
+        currentItem = task.table ?? task.parts[0].part.path;
+        for (const data of task.parts) await runPart(connection, data.part);
+        if (task.table === null) {
           unmapped -= 1;
           if (unmapped === 0) for (const t of deferred.keys()) releaseIfReady(scheduler, t);
         } else {
-          remaining.set(table, (remaining.get(table) ?? 1) - 1);
-          releaseIfReady(scheduler, table);
+          loaded.add(task.table);
+          releaseIfReady(scheduler, task.table);
         }
       } else {
         currentItem = `${task.table} (${task.what})`;
