@@ -660,7 +660,15 @@ HTACCESS;
       $this->civi->setSetting('civibackup_last_run', $summary);
     }
     if (!$ok && ($final['code'] ?? '') !== 'CANCELLED') {
-      (new CRM_Civibackup_Alerts($this->civi))->runFailed($summary, $final);
+      try {
+        $sent = (new CRM_Civibackup_Alerts($this->civi))->runFailed($summary, $final);
+        $this->runs->updateMeta($runId, ['alerted' => $sent]);
+      }
+      catch (\Throwable $e) {
+        // A mail problem (no From address configured, SMTP down) must not hide the run's
+        // outcome from the page or the job log; it is kept with the run.
+        $this->runs->updateMeta($runId, ['alerted' => FALSE, 'alertError' => $e->getMessage()]);
+      }
     }
     $this->runs->prune(50, [$runId]);
   }
