@@ -32,7 +32,10 @@ class Restore extends AbstractAction {
   /**
    * Labels of directories to restore (custom, images, templates, php, extensions).
    *
-   * @var string[]
+   * A list of strings; typed `array` because API4 param validation
+   * (ValidateFieldsSubscriber::checkType) rejects `string[]` with "Unknown parameter type".
+   *
+   * @var array
    */
   protected $directories = [];
 
