@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeConnection, openConnection, query } from '../../ts-src/helper/db/connection.js';
 import { createDatabase, dropDatabase, dsnFor, dsnText, uniqueName, withRoot } from './support/mariadb.js';
-import { bankProblems, createBank, FILLER_TABLE, transfer, waitForDumpOf } from './support/bank-db.js';
+import { bankProblems, createBank, currentConnectionId, FILLER_TABLE, transfer, waitForDumpOf } from './support/bank-db.js';
 import { assertBundleBuilt, lastEvent, plainRestore, startHelper } from './support/helper-run.js';
 
 const SOURCE = uniqueName('cbt_dump_bank');
@@ -44,8 +44,9 @@ test('a backup taken while transfers commit restores with the invariant exact', 
     }
   })();
   try {
+    const since = await currentConnectionId(watcher);
     const helper = startHelper(['backup', '--to', join(dir, 'sets'), '--db', dsnText(SOURCE)]);
-    await waitForDumpOf(watcher, SOURCE, FILLER_TABLE);
+    await waitForDumpOf(watcher, SOURCE, FILLER_TABLE, since);
     // The balances are read; freeze the dump inside the filler table and let transfers commit.
     process.kill(helper.child.pid!, 'SIGSTOP');
     const before = committed;

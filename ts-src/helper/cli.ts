@@ -74,12 +74,23 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// If the event loop empties while the command still awaits (a stream that never ends or
+// errors), Node would exit 0 with nothing done: make that a failure, never a silent success.
+let settled = false;
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('civibackup: stopped before the command finished (an internal wait never ended); nothing was completed.\n');
+  process.exitCode = 1;
+});
+
 // Flush stdout before exiting so a piped NDJSON consumer sees the last line.
 main(process.argv.slice(2)).then(
   (code) => {
+    settled = true;
     process.exitCode = code;
   },
   (error: unknown) => {
+    settled = true;
     process.stderr.write(`civibackup: ${String(error)}\n`);
     process.exitCode = 1;
   },

@@ -59,16 +59,23 @@ export async function bankProblems(connection: Connection): Promise<string[]> {
 }
 
 /** Polls until the helper's SELECT on `table` runs; returns that server connection's id. */
-export async function waitForDumpOf(connection: Connection, database: string, table: string, timeoutMs = 120_000): Promise<number> {
+export async function waitForDumpOf(connection: Connection, database: string, table: string, afterId = 0, timeoutMs = 300_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    // afterId: connections of an earlier, killed helper may linger on the server for a while
     const rows = await query<{ ID: number }>(
       connection,
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE CONCAT('SELECT %FROM `', ?, '`%') AND ID <> CONNECTION_ID()",
-      [database, table],
+      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE CONCAT('SELECT %FROM `', ?, '`%') AND ID <> CONNECTION_ID() AND ID > ? ORDER BY ID DESC",
+      [database, table, afterId],
     );
     if (rows.length > 0) return Number(rows[0].ID);
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`the helper never started reading ${table}`);
+}
+
+/** The newest server connection id now: connections opened later have larger ids. */
+export async function currentConnectionId(connection: Connection): Promise<number> {
+  const [row] = await query<{ id: number }>(connection, 'SELECT CONNECTION_ID() AS id');
+  return Number(row.id);
 }

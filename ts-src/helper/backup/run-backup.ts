@@ -70,7 +70,7 @@ export interface BackupSummary {
 function mapRunError(error: unknown): BackupError {
   const mapped = toBackupError(error);
   if (mapped.code === 'DB_LOST') {
-    return new BackupError('DB_LOST', `The database connection was lost during the backup (${mapped.message.replace(/^The database connection was lost: /, '')}); no complete set was written.`, { cause: error });
+    return new BackupError('DB_LOST', `${mapped.message.replace(/\.?$/, '.')} The backup stopped; no complete set was written.`, { cause: error });
   }
   return mapped;
 }

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PartRecord } from '../../protocol/manifest.js';
+import { BackupError } from '../core/errors.js';
 import { writePart } from '../set/part-writer.js';
 import type { WriteCodec } from '../set/codec.js';
 import type { ColumnInfo } from './introspect.js';
@@ -157,9 +158,29 @@ function* bigRowStatements(header: Buffer, stored: ColumnInfo[], row: (Buffer | 
   if (variables.length > 0) yield Buffer.from(`SET ${variables.map((v) => `${v} = NULL`).join(', ')};\n`, 'latin1');
 }
 
-/** Streams raw rows of a SELECT (typeCast off: Buffers and nulls, exactly as the server sent them). */
+/**
+ * Streams raw rows of a SELECT (typeCast off: Buffers and nulls, exactly as the server sent
+ * them). mysql2's query stream neither ends nor errors when the server drops the connection
+ * mid-result (KILL, restart): only the connection says so. Without this wiring the reader
+ * would wait forever and Node would exit 0 with nothing written.
+ */
 export function streamRows(connection: Connection, sql: string): Readable {
-  return connection.query({ sql, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: 64 });
+  const stream = connection.query({ sql, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: 64 });
+  const onLost = (error?: Error): void => {
+    if (stream.readableEnded || stream.destroyed) return;
+    const lost = new BackupError('DB_LOST', `The database connection was lost while reading rows (${error?.message ?? 'the server closed the connection'}).`, {
+      cause: error,
+    });
+    stream.destroy(lost);
+  };
+  const onEnd = (): void => onLost();
+  connection.on('error', onLost);
+  connection.on('end', onEnd);
+  stream.once('close', () => {
+    connection.off('error', onLost);
+    connection.off('end', onEnd);
+  });
+  return stream;
 }
 
 /**
