@@ -97,7 +97,7 @@ describe('accessibility (Chromium accessibility tree)', () => {
     const destination = nodes.find((n) => n.role === 'textbox' && n.name === 'Directory for backup sets on this server')!;
     expect(destination.invalid).to.equal('true');
     // aria-describedby puts the message into the field's accessible description.
-    expect((destination as AxNode & { description?: string }).description).to.contain('Use an absolute path that starts with /.');
+    expect((destination as AxNode & { description?: string }).description).to.contain('Use an absolute path that starts with /');
     // Every input element in the form is reachable by name (no unlabelled input hidden from the tree).
     const inputs = [...el.shadowRoot!.querySelectorAll('input, select, textarea')];
     const labelled = inputs.filter((i) => (i as HTMLInputElement).labels?.length || i.getAttribute('aria-label'));

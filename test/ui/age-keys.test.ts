@@ -1,6 +1,6 @@
 import { expect } from '@open-wc/testing';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
-import { bech32Decode, bech32Encode, generateAgeKeyPair, identityFileText, isAgeRecipient } from '../../ts-src/ui/settings-form/age-keys.js';
+import { bech32Decode, bech32Encode, generateAgeKeyPair, identityFileText, isAgeRecipient } from '../../ts-src/ui/shared/age-keys.js';
 
 describe('age keys in the browser (WebCrypto X25519 + Bech32)', () => {
   it('agrees with typage on keys typage made', async () => {

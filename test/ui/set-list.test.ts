@@ -5,7 +5,7 @@ import '../../ts-src/ui/set-list/define.js';
 import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
 import type { CivibackupSetList } from '../../ts-src/ui/set-list/civibackup-set-list.js';
 import { FakeCrm } from './support/fake-crm.js';
-import { sampleSets } from './support/sample-data.js';
+import { sampleSets, sampleVerifyEvents } from './support/sample-data.js';
 
 const text = (el: Element) => el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
 const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
@@ -39,26 +39,96 @@ describe('civibackup-set-list', () => {
     expect(rows[1].querySelector('button.danger')).to.not.equal(null);
   });
 
-  it('verifies and test-restores a set, then reloads the list', async () => {
-    const fake = new FakeCrm().on('get', { records: sampleSets() }).on('verify', { records: [{ ok: true }] });
+  it('verifies and test-restores a set asynchronously, follows each run, then reloads the list', async () => {
+    const setId = '20261118T020001Z-a7b7c7'; // not encrypted: no key needed
+    const fake = new FakeCrm()
+      .on('get', { records: sampleSets() })
+      .on('verify', { records: [{ runId: 'v1' }] }, { records: [{ runId: 'v2' }] })
+      .on(
+        'status',
+        { handle: (p) => [{ runId: p['runId'], events: sampleVerifyEvents(String(p['runId']), setId), done: true, running: false }] },
+      );
     const el = await setup(fake);
-    byLabel(el, 'Verify checksums of 20261125T020002Z-9xq2mm').click();
-    await until(() => text(el).includes('Checksums of 20261125T020002Z-9xq2mm checked.'));
-    byLabel(el, 'Test restore 20261125T020002Z-9xq2mm').click();
-    await until(() => text(el).includes('Test restore of 20261125T020002Z-9xq2mm finished.'));
+    byLabel(el, `Verify checksums of ${setId}`).click();
+    await until(() => text(el).includes(`Checksums of ${setId} checked.`));
+    const report = () => q(el, 'civibackup-run-progress')!.shadowRoot!.textContent!;
+    expect(report()).to.contain('Verification complete.');
+    byLabel(el, `Test restore ${setId}`).click();
+    await until(() => text(el).includes(`Test restore of ${setId} finished.`));
     expect(fake.callsTo('verify').map((c) => c.params)).to.deep.equal([
-      { setId: '20261125T020002Z-9xq2mm', deep: false },
-      { setId: '20261125T020002Z-9xq2mm', deep: true },
+      { setId, deep: false, async: true },
+      { setId, deep: true, async: true },
     ]);
-    await until(() => fake.callsTo('get').length === 3, 'list reloaded after each action');
+    expect(fake.callsTo('status').map((c) => c.params['runId'])).to.deep.equal(['v1', 'v2']);
+    await until(() => fake.callsTo('get').length === 3, 'list reloaded after each run');
   });
 
-  it('shows a failed verification as an error', async () => {
-    const fake = new FakeCrm().on('get', { records: sampleSets() }).on('verify', { reject: { error_code: 'SET_DAMAGED', error_message: 'db/100-schema.sql.gz is truncated' } });
+  it('asks for the secret key before test-restoring an encrypted set, checks it, and sends it to that run only', async () => {
+    const setId = '20261125T020002Z-9xq2mm';
+    const fake = new FakeCrm()
+      .on('get', { records: sampleSets() })
+      .on('verify', { records: [{ runId: 'v3' }] })
+      .on('status', { records: [{ runId: 'v3', events: sampleVerifyEvents('v3', setId), done: true, running: false }] });
+    const el = await setup(fake);
+    byLabel(el, `Test restore ${setId}`).focus();
+    await sendKeys({ press: 'Enter' });
+    const dialog = () => q<HTMLDialogElement>(el, 'dialog#key-dialog')!;
+    await until(() => dialog().open, 'key dialog open');
+    expect(dialog().textContent).to.contain('not stored on the server');
+    await until(() => focused(el)?.id === 'key-text', 'the key field is focused first');
+    await sendKeys({ type: 'AGE-SECRET-KEY-1NOTAKEY' });
+    const start = () => [...dialog().querySelectorAll('button')].find((b) => b.textContent!.includes('Start test restore'))!;
+    start().click();
+    await el.updateComplete;
+    expect(q(el, '#key-error')!.textContent).to.contain('not an age secret key');
+    expect(q(el, '#key-text')!.getAttribute('aria-invalid')).to.equal('true');
+    expect(fake.callsTo('verify').length).to.equal(0);
+
+    const identity = 'AGE-SECRET-KEY-1KR6L4FD05AJM7L0Y37U42KZ7VM5XT298YP2CTKZ2260NMQU27DAQ6WYFGR';
+    const field = q<HTMLTextAreaElement>(el, '#key-text')!;
+    field.value = `# created: 2026-11-26T06:46:35Z\n# public key: age18gmwx27mnrmwczqfp55yplt8dlrg34lvqkvwq0vlefj3y6dxqpdqgtxq2u\n${identity}\n`;
+    field.dispatchEvent(new Event('input'));
+    await el.updateComplete;
+    start().click();
+    await until(() => fake.callsTo('verify').length === 1);
+    expect(fake.callsTo('verify')[0].params).to.deep.equal({ setId, deep: true, async: true, identity });
+    expect(dialog().open).to.equal(false);
+    await until(() => text(el).includes(`Test restore of ${setId} finished.`));
+    expect(JSON.stringify(fake.callsTo('status'))).to.not.contain('AGE-SECRET-KEY');
+  });
+
+  it('Escape closes the key dialog without starting anything', async () => {
+    const fake = new FakeCrm().on('get', { records: sampleSets() });
+    const el = await setup(fake);
+    byLabel(el, 'Test restore 20261126T020003Z-k3f9a1').click();
+    await until(() => q<HTMLDialogElement>(el, 'dialog#key-dialog')!.open);
+    await sendKeys({ press: 'Escape' });
+    await until(() => !q<HTMLDialogElement>(el, 'dialog#key-dialog')!.open);
+    expect(fake.callsTo('verify').length).to.equal(0);
+  });
+
+  it('shows a verification that found damage, with the helper\'s message and what to do', async () => {
+    const setId = '20261118T020001Z-a7b7c7';
+    const fake = new FakeCrm()
+      .on('get', { records: sampleSets() })
+      .on('verify', { records: [{ runId: 'v4' }] })
+      .on('status', { records: [{ runId: 'v4', events: sampleVerifyEvents('v4', setId, true), done: true, running: false }] });
+    const el = await setup(fake);
+    byLabel(el, `Verify checksums of ${setId}`).click();
+    await until(() => q(el, '[data-testid="action-error"]') !== null);
+    expect(q(el, '[data-testid="action-error"]')!.textContent).to.contain(`Verify failed for ${setId}: Damaged set ${setId}: db/100-schema.sql.gz is truncated`);
+    const report = q(el, 'civibackup-run-progress')!.shadowRoot!.querySelector('[role="alert"]')!.textContent!;
+    expect(report).to.contain('Verification failed.');
+    expect(report).to.contain('Use another set or an offsite copy.');
+  });
+
+  it('shows a verification the server refused to start', async () => {
+    const fake = new FakeCrm().on('get', { records: sampleSets() }).on('verify', { reject: { error_code: 'LOCKED', error_message: 'Another CiviBackup run is using this destination.' } });
     const el = await setup(fake);
     byLabel(el, 'Verify checksums of 20261118T020001Z-a7b7c7').click();
     await until(() => q(el, '[role="alert"]') !== null);
-    expect(q(el, '[role="alert"]')!.textContent).to.contain('Verify failed for 20261118T020001Z-a7b7c7: db/100-schema.sql.gz is truncated');
+    expect(q(el, '[role="alert"]')!.textContent).to.contain('Verify failed for 20261118T020001Z-a7b7c7: Another CiviBackup run');
+    expect(byLabel(el, 'Verify checksums of 20261118T020001Z-a7b7c7').disabled).to.equal(false);
   });
 
   it('deletes only after confirmation, keyboard only: Enter opens, Escape keeps, Tab+Enter deletes', async () => {
@@ -67,11 +137,11 @@ describe('civibackup-set-list', () => {
     const deleteButton = byLabel(el, 'Delete 20261118T020001Z-a7b7c7');
     deleteButton.focus();
     await sendKeys({ press: 'Enter' });
-    await until(() => q<HTMLDialogElement>(el, 'dialog')!.open, 'dialog open');
-    expect(q(el, 'dialog')!.textContent).to.contain('20261118T020001Z-a7b7c7');
+    await until(() => q<HTMLDialogElement>(el, 'dialog#delete-dialog')!.open, 'dialog open');
+    expect(q(el, 'dialog#delete-dialog')!.textContent).to.contain('20261118T020001Z-a7b7c7');
     await until(() => focused(el)?.textContent?.trim() === 'Keep it', 'safe choice focused first');
     await sendKeys({ press: 'Escape' });
-    await until(() => !q<HTMLDialogElement>(el, 'dialog')!.open, 'dialog closed by Escape');
+    await until(() => !q<HTMLDialogElement>(el, 'dialog#delete-dialog')!.open, 'dialog closed by Escape');
     expect(fake.callsTo('delete').length).to.equal(0);
 
     byLabel(el, 'Delete 20261118T020001Z-a7b7c7').focus();
@@ -89,8 +159,8 @@ describe('civibackup-set-list', () => {
     const fake = new FakeCrm().on('get', { records: sampleSets() }).on('delete', { reject: { error_message: 'The newest complete set cannot be deleted.' } });
     const el = await setup(fake);
     byLabel(el, 'Delete 20261125T020002Z-9xq2mm').click();
-    await until(() => q<HTMLDialogElement>(el, 'dialog')!.open);
-    [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('dialog button')].find((b) => b.textContent!.includes('Delete set'))!.click();
+    await until(() => q<HTMLDialogElement>(el, 'dialog#delete-dialog')!.open);
+    [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('dialog#delete-dialog button')].find((b) => b.textContent!.includes('Delete set'))!.click();
     await until(() => q(el, '[role="alert"]') !== null);
     expect(q(el, '[role="alert"]')!.textContent).to.contain('cannot be deleted');
   });

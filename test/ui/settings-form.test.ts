@@ -230,6 +230,20 @@ describe('civibackup-settings-form', () => {
     expect(config.schedule).to.deep.equal({ frequency: 'Weekly', active: false });
   });
 
+  it('puts the server\'s CONFIG field errors next to their fields', async () => {
+    const fake = new FakeCrm().on('getConfig', { records: [sampleConfig()] }).on('saveConfig', {
+      reject: { error_code: 'CONFIG', error_message: 'Not saved. nodePath: No executable file at /opt/node. Leave empty to use node from the PATH.; offsite.0.options.bucket: Required.' },
+    });
+    const el = await setup(fake);
+    submit(el);
+    await until(() => q(el, '#nodePath-error') !== null, 'server message next to the field');
+    expect(q(el, '#nodePath-error')!.textContent).to.contain('No executable file at /opt/node.');
+    expect(q(el, '#offsite-0-bucket')!.getAttribute('aria-invalid')).to.equal('true');
+    expect(q(el, '#offsite-0-bucket-error')!.textContent).to.contain('Required.');
+    expect(focused(el)?.id).to.equal('offsite-0-bucket');
+    expect(q(el, '.save-bar + [role="alert"]')!.textContent).to.contain('Not saved.');
+  });
+
   it('shows the load error', async () => {
     const el = await fixture<CivibackupSettingsForm>(
       html`<civibackup-settings-form .api=${new BackupApi(() => new FakeCrm().on('getConfig', { reject: { error_message: 'Forbidden' } }))}></civibackup-settings-form>`,

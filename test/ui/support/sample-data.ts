@@ -151,3 +151,27 @@ export function sampleRunError(runId = 'run-1', seq = 7): HelperEvent {
     exitCode: 1,
   };
 }
+
+/** A verify run as the helper reports it; `fail` ends it with SET_DAMAGED instead of a result. */
+export function sampleVerifyEvents(runId: string, setId: string, fail = false): HelperEvent[] {
+  const base = { v: 1 as const, runId };
+  const end: HelperEvent = fail
+    ? {
+        ...base,
+        seq: 4,
+        time: '2026-11-26T07:01:00.000Z',
+        type: 'error',
+        code: 'SET_DAMAGED',
+        message: `Damaged set ${setId}: db/100-schema.sql.gz is truncated`,
+        hint: 'The set is damaged (a part is missing, truncated or altered). Use another set or an offsite copy.',
+        retryable: false,
+        exitCode: 3,
+      }
+    : { ...base, seq: 4, time: '2026-11-26T07:01:00.000Z', type: 'result', command: 'verify', set: setId, summary: { state: 'hashes-ok' } };
+  return [
+    { ...base, seq: 1, time: '2026-11-26T07:00:00.000Z', type: 'start', command: 'verify', toolVersion: '0.1.0', set: setId },
+    { ...base, seq: 2, time: '2026-11-26T07:00:00.100Z', type: 'phase', phase: 'verify', totalItems: 9 },
+    { ...base, seq: 3, time: '2026-11-26T07:00:30.000Z', type: 'progress', phase: 'verify', item: 'db/200-data-civicrm_contact.sql.gz', bytes: 1000, itemsDone: 4, itemsTotal: 9 },
+    end,
+  ];
+}

@@ -14,7 +14,9 @@ import type {
   RestoreParams,
   RunParams,
   RunRecord,
+  SaveConfigParams,
   StatusParams,
+  TestDestinationParams,
   StatusRecord,
   TestDestinationRecord,
   VerifyParams,
@@ -102,8 +104,9 @@ export class BackupApi {
   sets(): Promise<GetRecord[]> {
     return this.call<GetRecord>('get');
   }
-  verify(params: VerifyParams): Promise<unknown[]> {
-    return this.call('verify', params);
+  /** With {async: true} resolves to {runId} at once; otherwise waits and carries the final event. */
+  verify(params: VerifyParams): Promise<RunRecord> {
+    return this.one<RunRecord>('verify', params);
   }
   delete(params: DeleteParams): Promise<unknown[]> {
     return this.call('delete', params);
@@ -114,11 +117,11 @@ export class BackupApi {
   getConfig(): Promise<BackupConfig> {
     return this.one<BackupConfig>('getConfig');
   }
-  saveConfig(config: BackupConfig): Promise<BackupConfig> {
-    return this.one<BackupConfig>('saveConfig', { config });
+  saveConfig(config: SaveConfigParams['config']): Promise<BackupConfig> {
+    return this.one<BackupConfig>('saveConfig', { config } satisfies SaveConfigParams);
   }
   testDestination(destination: OffsiteConfig): Promise<TestDestinationRecord> {
-    return this.one<TestDestinationRecord>('testDestination', { destination });
+    return this.one<TestDestinationRecord>('testDestination', { destination } satisfies TestDestinationParams);
   }
 }
 

@@ -67,6 +67,8 @@ export class CivibackupRunProgress extends LitElement {
   @property({ attribute: 'run-id' }) runId = '';
   @property({ type: Number, attribute: 'poll-interval-ms' }) pollIntervalMs = DEFAULT_POLL_INTERVAL_MS;
   @property({ attribute: false }) api = new BackupApi();
+  /** What the run does, for its headings until the helper's start event names the command. */
+  @property() kind: 'backup' | 'verify' | 'restore' = 'backup';
 
   @state() view: RunViewState = INITIAL_RUN_STATE;
   @state() private pollError = '';
@@ -163,14 +165,48 @@ export class CivibackupRunProgress extends LitElement {
     }
   }
 
+  private get texts() {
+    const command = this.view.command === 'verify' || this.view.command === 'restore' ? this.view.command : this.kind;
+    switch (command) {
+      case 'verify':
+        return {
+          running: t('Verification in progress'),
+          done: t('Verification complete.'),
+          failed: t('Verification failed.'),
+          cancelled: t('Verification cancelled.'),
+          cancel: t('Cancel verification'),
+          lost: t('The verification process ended without reporting a result.'),
+        };
+      case 'restore':
+        return {
+          running: t('Restore in progress'),
+          done: t('Restore complete.'),
+          failed: t('Restore failed.'),
+          cancelled: t('Restore cancelled.'),
+          cancel: t('Cancel restore'),
+          lost: t('The restore process ended without reporting a result.'),
+        };
+      default:
+        return {
+          running: t('Backup in progress'),
+          done: t('Backup complete.'),
+          failed: t('Backup failed.'),
+          cancelled: t('Backup cancelled.'),
+          cancel: t('Cancel backup'),
+          lost: t('The backup process ended without reporting a result.'),
+        };
+    }
+  }
+
   /** One short sentence for the live region: changes on phase or item, not on every byte. */
   private statusText(): string {
     const v = this.view;
-    if (v.outcome?.kind === 'done') return t('Backup complete.');
+    const texts = this.texts;
+    if (v.outcome?.kind === 'done') return texts.done;
     if (v.outcome?.kind === 'error') {
-      return v.outcome.code === 'CANCELLED' ? t('Backup cancelled.') : t('Backup failed: %1', { 1: v.outcome.message });
+      return v.outcome.code === 'CANCELLED' ? texts.cancelled : `${texts.failed} ${v.outcome.message}`;
     }
-    if (this.endedWithoutResult) return t('The backup process ended without reporting a result.');
+    if (this.endedWithoutResult) return texts.lost;
     if (this.cancelRequested) return t('Cancelling\u2026');
     if (!v.phase) return t('Starting\u2026');
     return v.item ? t('%1: %2', { 1: phaseLabel(v.phase), 2: v.item }) : phaseLabel(v.phase);
@@ -218,7 +254,7 @@ export class CivibackupRunProgress extends LitElement {
     if (v.outcome?.kind === 'done') {
       const bytes = typeof v.outcome.summary['bytes'] === 'number' ? formatBytes(v.outcome.summary['bytes']) : null;
       return html`<div class="alert success">
-        <strong>${t('\u2714\uFE0E Backup complete.')}</strong>
+        <strong><span aria-hidden="true">\u2714\uFE0E</span> ${this.texts.done}</strong>
         ${v.outcome.set ? html`<div>${t('Set: %1', { 1: v.outcome.set })}</div>` : nothing}
         ${bytes ? html`<div>${t('Size: %1', { 1: bytes })}</div>` : nothing}
       </div>`;
@@ -226,7 +262,7 @@ export class CivibackupRunProgress extends LitElement {
     if (v.outcome?.kind === 'error') {
       const cancelled = v.outcome.code === 'CANCELLED';
       return html`<div class="alert ${cancelled ? 'warning' : 'error'}" role="alert">
-        <strong>${cancelled ? t('\u26A0\uFE0E Backup cancelled.') : t('\u2716\uFE0E Backup failed.')}</strong>
+        <strong><span aria-hidden="true">${cancelled ? '\u26A0\uFE0E' : '\u2716\uFE0E'}</span> ${cancelled ? this.texts.cancelled : this.texts.failed}</strong>
         <p>${v.outcome.message} <span class="muted">(${v.outcome.code})</span></p>
         <p><strong>${t('What to do:')}</strong> ${v.outcome.hint}</p>
         ${v.outcome.retryable ? html`<p>${t('Trying again later may work.')}</p>` : nothing}
@@ -234,7 +270,7 @@ export class CivibackupRunProgress extends LitElement {
     }
     if (this.endedWithoutResult) {
       return html`<div class="alert error" role="alert">
-        <strong>${t('\u2716\uFE0E The backup process ended without reporting a result.')}</strong>
+        <strong><span aria-hidden="true">\u2716\uFE0E</span> ${this.texts.lost}</strong>
         <p><strong>${t('What to do:')}</strong> ${t('Check the CiviCRM log for the helper\u2019s output, then run the backup again.')}</p>
       </div>`;
     }
@@ -246,7 +282,7 @@ export class CivibackupRunProgress extends LitElement {
     const running = !this.finished;
     return html`
       <section class="block" aria-labelledby="run-heading">
-        <h3 id="run-heading">${running ? t('Backup in progress') : t('Backup run')}</h3>
+        <h3 id="run-heading">${running ? this.texts.running : t('Run report')}</h3>
         <p class="status ${running ? '' : 'visually-hidden'}" aria-live="polite" aria-atomic="true" data-testid="status">${this.statusText()}</p>
         ${running ? this.renderBar() : nothing} ${running ? this.renderFigures() : nothing}
         ${this.pollError
@@ -263,7 +299,7 @@ export class CivibackupRunProgress extends LitElement {
           : nothing}
         ${running
           ? html`<button type="button" class="danger" ?disabled=${this.cancelRequested} @click=${() => void this.cancel()}>
-              ${this.cancelRequested ? t('Cancelling\u2026') : t('Cancel backup')}
+              ${this.cancelRequested ? t('Cancelling\u2026') : this.texts.cancel}
             </button>`
           : nothing}
         ${this.cancelError ? html`<p class="alert error" role="alert">${t('Could not cancel: %1', { 1: this.cancelError })}</p>` : nothing}

@@ -12,11 +12,13 @@ import { Task } from '@lit/task';
 import type { SetSummary } from '../../protocol/sets.js';
 import { BackupApi } from '../api/crm-api.js';
 import { t } from '../i18n.js';
-import { SETS_CHANGED, pageEvent } from '../shared/events.js';
+import { extractAgeIdentity } from '../shared/age-keys.js';
+import { SETS_CHANGED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
 import { formatBytes, formatDateTime } from '../shared/format.js';
 import { verificationLabel } from '../shared/labels.js';
-import { alertStyles, baseStyles, buttonStyles, tableStyles } from '../shared/styles.js';
+import { alertStyles, baseStyles, buttonStyles, formStyles, tableStyles } from '../shared/styles.js';
 import '../set-detail/define.js';
+import '../run-progress/define.js';
 
 type RowAction = 'verify' | 'deep' | 'delete';
 
@@ -26,6 +28,7 @@ export class CivibackupSetList extends LitElement {
     buttonStyles,
     alertStyles,
     tableStyles,
+    formStyles,
     css`
       .actions {
         display: flex;
@@ -87,6 +90,12 @@ export class CivibackupSetList extends LitElement {
   @state() private message = '';
   @state() private actionError = '';
   @state() private deleteCandidate: SetSummary | null = null;
+  /** An encrypted set waiting for its secret key before a test restore. */
+  @state() private keyCandidate: SetSummary | null = null;
+  @state() private keyText = '';
+  @state() private keyError = '';
+  /** The verification being followed (one at a time: the helper holds a lock). */
+  @state() private activeRun: { runId: string; setId: string; action: RowAction; finished: boolean } | null = null;
 
   private readonly setsTask = new Task(this, {
     task: async () => {
@@ -100,47 +109,116 @@ export class CivibackupSetList extends LitElement {
     void this.setsTask.run();
   }
 
-  private async runAction(set: SetSummary, action: RowAction): Promise<void> {
+  private describe(action: RowAction, setId: string, phase: 'start' | 'done'): string {
+    if (action === 'delete') return phase === 'start' ? t('Deleting %1\u2026', { 1: setId }) : t('Deleted %1.', { 1: setId });
+    if (action === 'deep') {
+      return phase === 'start' ? t('Test-restoring %1 into the scratch database\u2026', { 1: setId }) : t('Test restore of %1 finished.', { 1: setId });
+    }
+    return phase === 'start' ? t('Verifying checksums of %1\u2026', { 1: setId }) : t('Checksums of %1 checked.', { 1: setId });
+  }
+
+  private failure(action: RowAction, setId: string, reason: string): string {
+    return t('%1 failed for %2: %3', {
+      1: action === 'delete' ? t('Delete') : action === 'deep' ? t('Test restore') : t('Verify'),
+      2: setId,
+      3: reason,
+    });
+  }
+
+  private async runAction(set: SetSummary, action: RowAction, identity?: string): Promise<void> {
     this.busy = { ...this.busy, [set.setId]: action };
     this.actionError = '';
-    this.message =
-      action === 'delete'
-        ? t('Deleting %1\u2026', { 1: set.setId })
-        : action === 'deep'
-          ? t('Test-restoring %1 into the scratch database\u2026', { 1: set.setId })
-          : t('Verifying checksums of %1\u2026', { 1: set.setId });
+    this.message = this.describe(action, set.setId, 'start');
     try {
-      if (action === 'delete') await this.api.delete({ setId: set.setId });
-      else await this.api.verify({ setId: set.setId, deep: action === 'deep' });
-      this.message =
-        action === 'delete'
-          ? t('Deleted %1.', { 1: set.setId })
-          : action === 'deep'
-            ? t('Test restore of %1 finished.', { 1: set.setId })
-            : t('Checksums of %1 checked.', { 1: set.setId });
-      this.dispatchEvent(pageEvent(SETS_CHANGED, { reason: action === 'delete' ? 'deleted' : 'verified', setId: set.setId }));
-      this.refresh();
+      if (action === 'delete') {
+        await this.api.delete({ setId: set.setId });
+        this.finishAction(set.setId, action, null);
+        return;
+      }
+      const record = await this.api.verify({ setId: set.setId, deep: action === 'deep', async: true, ...(identity ? { identity } : {}) });
+      if (record.result) {
+        // The server ran it attached and already has the final event.
+        this.finishAction(set.setId, action, record.result.type === 'error' ? `${record.result.message} ${record.result.hint}` : null);
+      } else {
+        this.activeRun = { runId: record.runId, setId: set.setId, action, finished: false };
+      }
     } catch (error) {
       this.message = '';
-      this.actionError = t('%1 failed for %2: %3', {
-        1: action === 'delete' ? t('Delete') : action === 'deep' ? t('Test restore') : t('Verify'),
-        2: set.setId,
-        3: error instanceof Error ? error.message : String(error),
-      });
-    } finally {
-      const { [set.setId]: _done, ...rest } = this.busy;
-      this.busy = rest;
+      this.actionError = this.failure(action, set.setId, error instanceof Error ? error.message : String(error));
+      this.clearBusy(set.setId);
     }
+  }
+
+  private clearBusy(setId: string): void {
+    const rest = { ...this.busy };
+    delete rest[setId];
+    this.busy = rest;
+  }
+
+  /** Ends an action: announces it, tells the page, reloads the list. `problem` null = success. */
+  private finishAction(setId: string, action: RowAction, problem: string | null): void {
+    this.clearBusy(setId);
+    if (problem) {
+      this.message = '';
+      this.actionError = this.failure(action, setId, problem);
+    } else {
+      this.message = this.describe(action, setId, 'done');
+    }
+    this.dispatchEvent(pageEvent(SETS_CHANGED, { reason: action === 'delete' ? 'deleted' : 'verified', setId }));
+    this.refresh();
+  }
+
+  private onRunFinished(event: CustomEvent<RunFinishedDetail>): void {
+    const run = this.activeRun;
+    if (!run || event.detail.runId !== run.runId) return;
+    this.activeRun = { ...run, finished: true };
+    const last = event.detail.lastEvent;
+    // The run report below shows the details; the status line and the list summarise.
+    this.finishAction(run.setId, run.action, event.detail.outcome === 'done' ? null : last?.type === 'error' ? last.message : t('see the run report'));
+  }
+
+  private askTestRestore(set: SetSummary): void {
+    if (!set.encrypted) {
+      void this.runAction(set, 'deep');
+      return;
+    }
+    this.keyCandidate = set;
+    this.keyText = '';
+    this.keyError = '';
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLDialogElement>('dialog#key-dialog')?.showModal());
+  }
+
+  private closeKeyDialog(confirmed: boolean): void {
+    const set = this.keyCandidate;
+    if (confirmed && set) {
+      const identity = extractAgeIdentity(this.keyText);
+      if (!identity) {
+        this.keyError = t('That is not an age secret key. Paste the line that starts with AGE-SECRET-KEY-1, or load the key file.');
+        return;
+      }
+      this.keyText = '';
+      void this.runAction(set, 'deep', identity);
+    }
+    this.renderRoot.querySelector<HTMLDialogElement>('dialog#key-dialog')?.close();
+    this.keyCandidate = null;
+    this.keyText = '';
+  }
+
+  private async loadKeyFile(event: Event): Promise<void> {
+    const file = (event.target as HTMLInputElement).files?.[0];
+    if (!file) return;
+    this.keyText = await file.text();
+    this.keyError = '';
   }
 
   private askDelete(set: SetSummary): void {
     this.deleteCandidate = set;
-    void this.updateComplete.then(() => this.renderRoot.querySelector('dialog')?.showModal());
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLDialogElement>('dialog#delete-dialog')?.showModal());
   }
 
   private closeDialog(confirmed: boolean): void {
     const set = this.deleteCandidate;
-    this.renderRoot.querySelector('dialog')?.close();
+    this.renderRoot.querySelector<HTMLDialogElement>('dialog#delete-dialog')?.close();
     this.deleteCandidate = null;
     if (confirmed && set) void this.runAction(set, 'delete');
   }
@@ -157,7 +235,10 @@ export class CivibackupSetList extends LitElement {
   private renderRow(set: SetSummary, newest: boolean) {
     const busy = this.busy[set.setId];
     const open = this.openSetId === set.setId;
+    // One verification at a time: the helper holds a lock while it runs.
+    const running = this.activeRun !== null && !this.activeRun.finished;
     const disabled = !this.canAdminister || busy !== undefined;
+    const verifyDisabled = disabled || running;
     return html`<tr>
         <td class="date">${formatDateTime(set.createdAt)}<div class="small muted">${set.setId}</div></td>
         <td class="num">${formatBytes(set.bytes)}</td>
@@ -166,11 +247,11 @@ export class CivibackupSetList extends LitElement {
         <td>${this.renderVerification(set)}</td>
         <td>
           <div class="actions">
-            <button type="button" ?disabled=${disabled} @click=${() => void this.runAction(set, 'verify')}
+            <button type="button" ?disabled=${verifyDisabled} @click=${() => void this.runAction(set, 'verify')}
               aria-label=${t('Verify checksums of %1', { 1: set.setId })}>
               ${busy === 'verify' ? t('Verifying\u2026') : t('Verify')}
             </button>
-            <button type="button" ?disabled=${disabled} @click=${() => void this.runAction(set, 'deep')}
+            <button type="button" ?disabled=${verifyDisabled} @click=${() => this.askTestRestore(set)}
               aria-label=${t('Test restore %1', { 1: set.setId })}>
               ${busy === 'deep' ? t('Testing\u2026') : t('Test restore')}
             </button>
@@ -215,12 +296,67 @@ export class CivibackupSetList extends LitElement {
     </table>`;
   }
 
+  private renderKeyDialog() {
+    const set = this.keyCandidate;
+    return html`<dialog id="key-dialog" aria-labelledby="key-h" aria-describedby="key-d" @cancel=${(e: Event) => {
+      e.preventDefault();
+      this.closeKeyDialog(false);
+    }}>
+      ${set
+        ? html`<h3 id="key-h">${t('Secret key needed')}</h3>
+            <div class="body">
+              <p id="key-d">
+                ${t('Set %1 is encrypted. A test restore decrypts it, so it needs the secret key. The key is handed to this one run in memory; it is not stored on the server.', { 1: set.setId })}
+              </p>
+              <div class="field">
+                <label for="key-text">${t('Secret key (AGE-SECRET-KEY-1...)')}</label>
+                <textarea
+                  id="key-text"
+                  rows="3"
+                  spellcheck="false"
+                  autocomplete="off"
+                  .value=${this.keyText}
+                  aria-invalid=${this.keyError ? 'true' : 'false'}
+                  aria-describedby=${this.keyError ? 'key-error' : nothing}
+                  @input=${(e: Event) => {
+                    this.keyText = (e.target as HTMLTextAreaElement).value;
+                    this.keyError = '';
+                  }}
+                ></textarea>
+                ${this.keyError ? html`<span class="error" id="key-error">${this.keyError}</span>` : nothing}
+              </div>
+              <div class="field">
+                <label for="key-file">${t('Or load the key file')}</label>
+                <input id="key-file" type="file" accept=".txt,text/plain" @change=${(e: Event) => void this.loadKeyFile(e)} />
+              </div>
+              <div class="buttons">
+                <button type="button" @click=${() => this.closeKeyDialog(false)}>${t('Cancel')}</button>
+                <button type="button" class="primary" ?disabled=${!this.keyText.trim()} @click=${() => this.closeKeyDialog(true)}>
+                  ${t('Start test restore')}
+                </button>
+              </div>
+            </div>`
+        : nothing}
+    </dialog>`;
+  }
+
   override render() {
     const candidate = this.deleteCandidate;
     return html`
       <h2>${t('Backup sets')}</h2>
       <p role="status" aria-live="polite" class="muted">${this.message}</p>
-      ${this.actionError ? html`<div class="alert error" role="alert">\u2716\uFE0E ${this.actionError}</div>` : nothing}
+      ${this.actionError ? html`<div class="alert error" role="alert" data-testid="action-error">\u2716\uFE0E ${this.actionError}</div>` : nothing}
+      ${this.activeRun
+        ? html`<civibackup-run-progress
+              kind="verify"
+              .api=${this.api}
+              run-id=${this.activeRun.runId}
+              @civibackup-run-finished=${(e: CustomEvent<RunFinishedDetail>) => this.onRunFinished(e)}
+            ></civibackup-run-progress>
+            ${this.activeRun.finished
+              ? html`<button type="button" @click=${() => (this.activeRun = null)}>${t('Close run report')}</button>`
+              : nothing}`
+        : nothing}
       ${this.setsTask.render({
         pending: () => html`<p aria-busy="true">${t('Loading\u2026')}</p>`,
         error: (error) => html`<div class="alert error" role="alert">
@@ -230,7 +366,8 @@ export class CivibackupSetList extends LitElement {
         </div>`,
         complete: (sets) => this.renderTable(sets),
       })}
-      <dialog aria-labelledby="delete-h" aria-describedby="delete-d" @cancel=${(e: Event) => {
+      ${this.renderKeyDialog()}
+      <dialog id="delete-dialog" aria-labelledby="delete-h" aria-describedby="delete-d" @cancel=${(e: Event) => {
         e.preventDefault();
         this.closeDialog(false);
       }}>

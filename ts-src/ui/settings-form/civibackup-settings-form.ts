@@ -12,14 +12,14 @@ import { property, state } from 'lit/decorators.js';
 import { Task } from '@lit/task';
 import type { BackupConfig, OffsiteConfig, TestDestinationRecord } from '../../protocol/api.js';
 import type { RetentionPolicy } from '../../protocol/job.js';
-import { BackupApi, notify } from '../api/crm-api.js';
+import { ApiError, BackupApi, notify } from '../api/crm-api.js';
 import { t } from '../i18n.js';
 import { CONFIG_SAVED, pageEvent } from '../shared/events.js';
 import { formatDateTime } from '../shared/format.js';
 import { alertStyles, baseStyles, buttonStyles, formStyles, tableStyles } from '../shared/styles.js';
-import { generateAgeKeyPair, identityFileText, type AgeKeyPair } from './age-keys.js';
+import { generateAgeKeyPair, identityFileText, type AgeKeyPair } from '../shared/age-keys.js';
 import { previewRetention } from './retention-preview.js';
-import { splitList, validateConfig, type FieldErrors } from './validation.js';
+import { serverFieldErrors, splitList, validateConfig, type FieldErrors } from './validation.js';
 
 type RetentionKey = keyof RetentionPolicy;
 const RETENTION_FIELDS: Array<{ key: RetentionKey; label: () => string }> = [
@@ -234,7 +234,7 @@ export class CivibackupSettingsForm extends LitElement {
     return html`<fieldset>
       <legend>${t('Destination')}</legend>
       ${this.textField('destination', t('Directory for backup sets on this server'), c.destination, (v) => this.edit((d) => (d.destination = v)), {
-        help: t('Outside the web root, on a disk with room for several sets. Sets are written here first, then copied offsite.'),
+        help: t('An absolute path or a path expression such as [civicrm.private]/civibackup; outside the web root, on a disk with room for several sets. Sets are written here first, then copied offsite.'),
         placeholder: '/var/backups/civicrm',
       })}
     </fieldset>`;
@@ -416,11 +416,14 @@ export class CivibackupSettingsForm extends LitElement {
             <select
               id="${prefix}type"
               .value=${dest.type}
+              aria-invalid=${this.errors[`${prefix}type`] ? 'true' : 'false'}
+              aria-describedby=${this.describedBy(`${prefix}type`, false)}
               @change=${(e: Event) => this.edit((d) => (d.offsite[i].type = (e.target as HTMLSelectElement).value as OffsiteConfig['type']))}
             >
               <option value="s3" ?selected=${dest.type === 's3'}>${t('S3-compatible object storage')}</option>
               <option value="sftp" ?selected=${dest.type === 'sftp'}>${t('SFTP server')}</option>
             </select>
+            ${this.messages(`${prefix}type`)}
           </div>
           ${OFFSITE_FIELDS[dest.type].map(({ key, label, help }) =>
             this.textField(`${prefix}${key}`, label(), dest.options[key] ?? '', (v) => this.edit((d) => (d.offsite[i].options[key] = v)), {
@@ -532,6 +535,8 @@ export class CivibackupSettingsForm extends LitElement {
         <select
           id="frequency"
           .value=${c.schedule.frequency}
+          aria-invalid=${this.errors['frequency'] ? 'true' : 'false'}
+          aria-describedby=${this.describedBy('frequency', false)}
           @change=${(e: Event) =>
             this.edit((d) => (d.schedule.frequency = (e.target as HTMLSelectElement).value as BackupConfig['schedule']['frequency']))}
         >
@@ -539,6 +544,7 @@ export class CivibackupSettingsForm extends LitElement {
             (f) => html`<option value=${f} ?selected=${c.schedule.frequency === f}>${t(f)}</option>`,
           )}
         </select>
+        ${this.messages('frequency')}
       </div>
       ${this.textField('nodePath', t('Path to Node.js (optional)'), c.nodePath, (v) => this.edit((d) => (d.nodePath = v)), {
         help: t('Leave empty to use node from the PATH. Node.js 20 or newer is needed.'),
@@ -573,6 +579,13 @@ export class CivibackupSettingsForm extends LitElement {
       this.dispatchEvent(pageEvent(CONFIG_SAVED, {}));
     } catch (error) {
       this.saveError = error instanceof Error ? error.message : String(error);
+      // The server names each invalid field in a CONFIG rejection: show those next to their fields too.
+      const fieldErrors = error instanceof ApiError && error.code === 'CONFIG' ? serverFieldErrors(error.message) : {};
+      if (Object.keys(fieldErrors).length) {
+        this.errors = fieldErrors;
+        await this.updateComplete;
+        this.renderRoot.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+      }
     } finally {
       this.saving = false;
     }

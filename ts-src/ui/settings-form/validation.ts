@@ -5,7 +5,7 @@
  */
 import type { BackupConfig } from '../../protocol/api.js';
 import { t } from '../i18n.js';
-import { isAgeRecipient } from './age-keys.js';
+import { isAgeRecipient } from '../shared/age-keys.js';
 
 export type FieldErrors = Record<string, string>;
 
@@ -25,14 +25,21 @@ export function validateConfig(config: BackupConfig, options: { secretKeyPending
   if (!config.includeDatabase && !config.directories.some((d) => d.included)) {
     errors['includeDatabase'] = t('Choose at least the database or one directory; otherwise a backup would be empty.');
   }
-  if (!config.destination.trim()) errors['destination'] = t('Enter the directory where backup sets are written.');
-  else if (!config.destination.startsWith('/')) errors['destination'] = t('Use an absolute path that starts with /.');
+  // Mirrors CRM_Civibackup_Config::validate(), which checks again on save.
+  const destination = config.destination.trim();
+  if (!destination) errors['destination'] = t('Enter the directory where backup sets are written.');
+  else if (!destination.startsWith('/') && !destination.startsWith('[')) {
+    errors['destination'] = t('Use an absolute path that starts with /, or a path expression such as [civicrm.private]/civibackup.');
+  } else if (destination.includes('..')) errors['destination'] = t('The path must not contain "..".');
 
   for (const field of RETENTION_FIELDS) {
     const value = config.retention[field];
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 10000)) {
       errors[field] = t('Enter a whole number from 0 to 10000.');
     }
+  }
+  if (!errors['keepLast'] && !((config.retention.keepLast ?? 0) >= 1)) {
+    errors['keepLast'] = t('Keep at least the last set (1 or more).');
   }
 
   const badRecipients = config.recipients.filter((r) => !isAgeRecipient(r));
@@ -47,13 +54,17 @@ export function validateConfig(config: BackupConfig, options: { secretKeyPending
 
   config.offsite.forEach((d, i) => {
     const prefix = `offsite-${i}-`;
-    if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(d.name)) errors[`${prefix}name`] = t('Use lower-case letters, digits, - and _ (for example "s3-main").');
+    if (!/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/.test(d.name.trim())) {
+      errors[`${prefix}name`] = t('Give it a short name: letters, digits, space, . _ - (for example "s3-main").');
+    }
     if (config.offsite.findIndex((o) => o.name === d.name) !== i) errors[`${prefix}name`] = t('Each destination needs its own name.');
-    const required = d.type === 's3' ? ['region', 'bucket', 'accessKeyId'] : ['host', 'username', 'path'];
+    const required = d.type === 's3' ? ['bucket', 'accessKeyId'] : ['host', 'username', 'path'];
     for (const key of required) {
       if (!(d.options[key] ?? '').trim()) errors[`${prefix}${key}`] = t('Required.');
     }
-    if (d.type === 'sftp' && d.options['port'] && !/^\d{1,5}$/.test(d.options['port'])) errors[`${prefix}port`] = t('Enter a port number.');
+    if (d.type === 'sftp' && d.options['port'] && !(/^\d{1,5}$/.test(d.options['port']) && Number(d.options['port']) <= 65535)) {
+      errors[`${prefix}port`] = t('Enter a port number.');
+    }
     if (d.type === 's3' && d.options['endpoint'] && !/^https?:\/\//.test(d.options['endpoint'])) {
       errors[`${prefix}endpoint`] = t('Enter a URL starting with https:// (or http:// for a local test server).');
     }
@@ -66,5 +77,42 @@ export function validateConfig(config: BackupConfig, options: { secretKeyPending
   if (badEmails.length) errors['alertEmails'] = t('Not an e-mail address: %1', { 1: badEmails.join(', ') });
   if (!Number.isInteger(config.maxAgeHours) || config.maxAgeHours < 1) errors['maxAgeHours'] = t('Enter a number of hours, 1 or more.');
   if (config.nodePath && !config.nodePath.startsWith('/')) errors['nodePath'] = t('Use an absolute path, or leave it empty to find node on the PATH.');
+  return errors;
+}
+
+/** Where a field path of Backup.saveConfig's CONFIG error sits in this form (its input's id). */
+export function fieldIdForPath(path: string): string {
+  const parts = path.split('.');
+  switch (parts[0]) {
+    case 'recipients':
+    case 'alertEmails':
+      return parts[0];
+    case 'retention':
+      return parts[1] ?? 'keepLast';
+    case 'schedule':
+      return parts[1] === 'active' ? 'scheduleActive' : 'frequency';
+    case 'offsite':
+      return parts[2] === 'options' ? `offsite-${parts[1]}-${parts[3]}` : `offsite-${parts[1]}-${parts[2] ?? 'name'}`;
+    default:
+      return path;
+  }
+}
+
+const SERVER_PATH = /(?:^|[\s;])((?:destination|recipients|alertEmails|retention|maxAgeHours|nodePath|offsite|schedule|directories|includeDatabase|includeLoggingDatabase|skipCacheData)(?:\.[A-Za-z0-9]+)*): /g;
+
+/**
+ * Reads the per-field problems out of a CONFIG rejection's message (ts-src/protocol/api.ts:
+ * "Not saved. destination: ...; recipients.0: ...") so each one can sit next to its field.
+ */
+export function serverFieldErrors(message: string): FieldErrors {
+  const matches = [...message.matchAll(SERVER_PATH)];
+  const errors: FieldErrors = {};
+  matches.forEach((match, i) => {
+    const start = (match.index ?? 0) + match[0].length;
+    const end = i + 1 < matches.length ? (matches[i + 1].index ?? message.length) : message.length;
+    const text = message.slice(start, end).replace(/;\s*$/, '').trim();
+    const id = fieldIdForPath(match[1]);
+    errors[id] = errors[id] ? `${errors[id]} ${text}` : text;
+  });
   return errors;
 }

@@ -120,3 +120,17 @@ export async function generateAgeKeyPair(now: Date = new Date()): Promise<AgeKey
 export function identityFileText(pair: AgeKeyPair): string {
   return `# created: ${pair.createdAt}\n# public key: ${pair.recipient}\n${pair.identity}\n`;
 }
+
+/**
+ * Finds the identity line in pasted text or a key file (age-keygen's comments allowed) and
+ * checks it; returns the identity or null when none is there or its checksum is wrong.
+ */
+export function extractAgeIdentity(text: string): string | null {
+  const line = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('AGE-SECRET-KEY-1'));
+  if (!line || !/^AGE-SECRET-KEY-1[0-9A-Z]{58}$/.test(line)) return null;
+  const decoded = bech32Decode(line);
+  return decoded && decoded.hrp === 'age-secret-key-' && decoded.bytes.length === 32 ? line : null;
+}
