@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Manifest } from '../../ts-src/protocol/manifest.js';
 import { S3Destination } from '../../ts-src/helper/destinations/s3.js';
 import { SftpDestination } from '../../ts-src/helper/destinations/sftp.js';
@@ -133,10 +134,12 @@ const secrets = (): NodeJS.ProcessEnv => ({ CIVIBACKUP_DSN: dsnText(source), [S3
 describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, () => {
   let setDir: string;
   let manifest: Manifest;
+  let rcptJob: string;
 
   test('three backups: every part .age, copies on S3 and SFTP, keep-last 2 applied locally and remotely', async () => {
     const keyFile = join(work, 'key.txt');
     const job = writeJob('rcpt', { encryption: { recipients: [recipientOf(keyFile)] }, retention: { keepLast: 2 } });
+    rcptJob = job;
     const sets: string[] = [];
     for (let i = 0; i < 3; i += 1) {
       const run = await civibackup(['backup', '--job', job], secrets());
@@ -169,6 +172,29 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
     } finally {
       await objects.close();
       await box.close();
+    }
+  });
+
+  test('verify --job --remote checks the offsite copies; a tampered remote part is exit 3', async () => {
+    for (const remote of ['objects', 'box']) {
+      const run = await civibackup(['verify', 'latest', '--job', rcptJob, '--remote', remote], secrets());
+      assert.equal(run.status, 0, run.stdout);
+      assert.equal((run.last.summary as { setId: string }).setId, manifest.setId);
+    }
+    const objects = new S3Destination({ endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'rcpt', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+    const part = manifest.parts[0]!;
+    const original = readFileSync(join(setDir, part.path));
+    try {
+      const tampered = Buffer.from(original);
+      tampered[tampered.length - 1] ^= 0x01;
+      await objects.save(`${manifest.setId}/${part.path}`, () => Readable.from([tampered]));
+      const run = await civibackup(['verify', manifest.setId, '--job', rcptJob, '--remote', 'objects'], secrets());
+      assert.equal(run.status, 3, run.stdout);
+      assert.equal(run.last.code, 'SET_DAMAGED');
+      assert.match(String(run.last.message), new RegExp(part.path.replace(/[.]/g, '\\.')));
+    } finally {
+      await objects.save(`${manifest.setId}/${part.path}`, () => Readable.from([original]));
+      await objects.close();
     }
   });
 

@@ -2,8 +2,9 @@
  * civibackup prune: apply a retention policy to a local destination directory (under its lock)
  * or to an offsite destination named in a job file, printing every decision and its reasons.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { validateJob, type BackupJob, type RetentionPolicy } from '../../protocol/job.js';
+import { stat } from 'node:fs/promises';
+import type { RetentionPolicy } from '../../protocol/job.js';
+import { findOffsite, readJobFile } from '../destinations/job-file.js';
 import { parseCommandArgs } from '../core/args.js';
 import { BackupError } from '../core/errors.js';
 import { openDestination } from '../destinations/open.js';
@@ -21,18 +22,6 @@ const KEEP_OPTIONS = {
   'keep-monthly': 'keepMonthly',
   'keep-yearly': 'keepYearly',
 } as const satisfies Record<string, keyof RetentionPolicy>;
-
-async function readJob(path: string): Promise<BackupJob> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new BackupError('CONFIG', `Cannot read the job file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const problems = validateJob(parsed);
-  if (problems.length > 0) throw new BackupError('CONFIG', `The job file ${path} is invalid: ${problems.join('; ')}`);
-  return parsed as BackupJob;
-}
 
 export function describeDecision(decision: RetentionDecision, dryRun: boolean): string {
   const verb = decision.action === 'keep' ? 'keep  ' : dryRun ? 'WOULD REMOVE' : 'remove';
@@ -64,7 +53,7 @@ export const pruneCommand: CommandModule = {
       if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new BackupError('USAGE', `--${option} needs a whole number, not "${text}".\nusage: ${this.usage}`);
       policy[field] = n;
     }
-    const job = values.job ? await readJob(values.job) : undefined;
+    const job = values.job ? await readJobFile(values.job) : undefined;
     const effective = policyIsEmpty(policy) && job?.retention ? job.retention : policy;
     if (policyIsEmpty(effective)) {
       throw new BackupError('USAGE', `prune needs at least one --keep-* rule above 0 (or a job file with a retention policy); it never removes everything.\nusage: ${this.usage}`);
@@ -76,8 +65,7 @@ export const pruneCommand: CommandModule = {
     let removed: string[];
     if (values.remote !== undefined) {
       if (!job) throw new BackupError('USAGE', `--remote NAME needs --job FILE (the job file names the destination and its credential variables).\nusage: ${this.usage}`);
-      const spec = (job.offsite ?? []).find((d) => d.name === values.remote);
-      if (!spec) throw new BackupError('USAGE', `The job file has no offsite destination named "${values.remote}" (it has: ${(job.offsite ?? []).map((d) => d.name).join(', ') || 'none'}).`);
+      const spec = findOffsite(job, values.remote);
       const destination = openDestination(spec, env, { signal });
       try {
         ({ location, decisions, removed } = await applyRemoteRetention(destination, effective, new Date(), { dryRun }));

@@ -14,6 +14,7 @@ import { readManifest, readVerification, writeVerification } from '../set/set-st
 import { checkPart } from '../set/verify-parts.js';
 import type { CommandModule } from './command.js';
 import { readDecryptionKeys } from './decryption-keys.js';
+import { verifyRemote } from '../destinations/verify-remote.js';
 import { parseJobs } from './restore.js';
 
 const PLACEHOLDER_DB = 'civibackup_scratch_placeholder';
@@ -90,7 +91,7 @@ export async function checkAllParts(
 export const verifyCommand: CommandModule = {
   name: 'verify',
   summary: 'Check a set: every part hash and readability; with --deep, restore into a scratch database and compare rows',
-  usage: 'civibackup verify SET [--deep --scratch-db DSN] [--identity FILE] [--passphrase-file FILE] [--jobs N] [--json]',
+  usage: 'civibackup verify SET [--deep --scratch-db DSN] [--identity FILE] [--passphrase-file FILE] [--jobs N] [--job FILE --remote NAME (SET = set id or latest)] [--json]',
   async run({ args, reporter, env, signal, print }) {
     const { values, positionals } = parseCommandArgs(
       args,
@@ -100,10 +101,14 @@ export const verifyCommand: CommandModule = {
         identity: { type: 'string' },
         'passphrase-file': { type: 'string' },
         jobs: { type: 'string' },
+        job: { type: 'string' },
+        remote: { type: 'string' },
       },
       this.usage,
     );
     if (positionals.length !== 1) throw new BackupError('USAGE', `verify takes one set directory.\nusage: ${this.usage}`);
+    // An offsite copy: download and hash every part (destinations/verify-remote.ts).
+    if (values.remote !== undefined) return verifyRemote({ args, reporter, env, signal, print }, { jobFile: values.job, remote: values.remote, set: positionals[0]! });
     const setDir = resolve(positionals[0]);
     const jobs = parseJobs(values.jobs);
     const codec = await readDecryptionKeys(values, env);
