@@ -52,6 +52,14 @@ export interface RestoreDatabaseOptions {
   reporter: Reporter;
   signal?: AbortSignal;
   progress?: RestoreProgress;
+  /**
+   * Called when a table's rows and indexes are in (deep verify digests it while other
+   * tables still load). Not called for every table: tables without data that need no
+   * index build are only complete once the data phase ends.
+   */
+  onTableReady?: (table: string) => void;
+  /** Awaited after the data and keys, before routines, views, triggers and events are created. */
+  beforeObjects?: () => Promise<void>;
 }
 
 export interface RestoreDatabaseResult {
@@ -380,6 +388,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
       released.add(table);
       const task = indexTask(table);
       if (task) scheduler.pushFirst(task);
+      else options.onTableReady?.(table);
     };
     const scheduler = new Scheduler(tasks);
     for (const table of deferred.keys()) releaseIfReady(scheduler, table);
@@ -401,6 +410,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
         checkCancelled();
         await connection.run(task.sql, { file: `${database.folder}/ deferred ${task.what} of ${task.table}`, statement: 1 });
         statements += 1;
+        if (task.what === 'indexes') options.onTableReady?.(task.table);
       }
     };
     const work = async (connection: RestoreConnection, pool: Scheduler): Promise<void> => {
@@ -435,6 +445,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     }
 
     mark('foreignKeys');
+    await options.beforeObjects?.();
     for (const part of plan.after) {
       currentItem = part.path;
       await runPart(serial, part);
