@@ -17,7 +17,8 @@ import puppeteer from 'puppeteer-core';
 
 const root = new URL('..', import.meta.url).pathname;
 const outDir = join(root, 'docs/screenshots');
-const STATES = ['overview', 'run-in-progress', 'run-failed', 'set-list', 'settings-errors', 'key-generated'];
+// "-greenwich": the same state without Riverlea's variables, as on a site with the older Greenwich theme.
+const STATES = ['overview', 'run-in-progress', 'run-failed', 'set-list', 'settings-errors', 'key-generated', 'overview-greenwich'];
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : STATES;
 
 // A subset of Riverlea's core variables (ext/riverlea/core/css/_variables.css, CiviCRM 6), so the
@@ -50,10 +51,11 @@ try {
   writeFileSync(
     join(tmp, 'index.html'),
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Backups | CiviCRM</title>
-<style>:root{${RIVERLEA}} body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#464354;background:#fff}
+<style>.riverlea{${RIVERLEA}} body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#464354;background:#fff}
 header{background:#2f2f2e;color:#fff;padding:.4rem 1rem;font-size:.85rem} #crm-container{padding:0 1.5rem 1.5rem}
 h1{font-size:1.6rem;font-weight:400;margin:1rem 0 .75rem}</style></head>
 <body><header>CiviCRM &nbsp;›&nbsp; Administer &nbsp;›&nbsp; System Settings</header><div id="crm-container"><h1>Backups</h1></div>
+<script>if (new URLSearchParams(location.search).get('theme') !== 'greenwich') document.documentElement.className = 'riverlea';</script>
 <script src="harness.js"></script></body></html>`,
   );
   mkdirSync(outDir, { recursive: true });
@@ -68,7 +70,8 @@ h1{font-size:1.6rem;font-weight:400;margin:1rem 0 .75rem}</style></head>
       const page = await browser.newPage();
       await page.setViewport({ width: 1100, height: 800, deviceScaleFactor: 1 });
       page.on('pageerror', (error) => process.stderr.write(`[${state}] page error: ${error.message}\n`));
-      await page.goto(`file://${join(tmp, 'index.html')}?state=${state}`);
+      const theme = state.endsWith('-greenwich') ? 'greenwich' : 'riverlea';
+      await page.goto(`file://${join(tmp, 'index.html')}?state=${state.replace(/-greenwich$/, '')}&theme=${theme}`);
       await page.waitForFunction(() => document.body.dataset.ready !== undefined, { timeout: 30_000 });
       const status = await page.evaluate(() => [document.body.dataset.ready, document.body.dataset.error, document.body.dataset.clip]);
       if (status[0] !== 'true') throw new Error(`state ${state}: ${status[1]}`);

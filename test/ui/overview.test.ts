@@ -27,7 +27,7 @@ describe('civibackup-overview', () => {
     expect(t).to.contain('5 hours ago'); // finished 02:04:41, now 07:00
     expect(t).to.contain('700 MB in 212 parts');
     expect(t).to.contain('encrypted');
-    expect(t).to.contain('Restore tested: 20261125T020002Z-9xq2mm');
+    expect(t).to.contain('Restore tested Set 20261125T020002Z-9xq2mm');
     expect(t).to.contain('Test restore took 5 min 12 s');
     expect(t).to.contain('Frequency: Daily');
     expect(t).to.contain('No offsite copy');

@@ -131,7 +131,8 @@ export class CivibackupOverview extends LitElement {
         <h3 id="proven-h">${t('Last proven restore')}</h3>
         ${proven && provenLabel
           ? html`<p class="big">${formatAge(proven.verification.at, now)}</p>
-              <p><span aria-hidden="true">${provenLabel.icon}</span> ${provenLabel.text}: ${proven.setId}</p>
+              <p><span aria-hidden="true">${provenLabel.icon}</span> ${provenLabel.text}</p>
+              <p class="muted">${t('Set %1', { 1: proven.setId })}</p>
               ${proven.verification.restoreSeconds !== undefined
                 ? html`<p>${t('Test restore took %1', { 1: formatDuration(proven.verification.restoreSeconds) })}</p>`
                 : nothing}`
