@@ -5,6 +5,7 @@
  * per directory on the current path, so memory does not grow with the number of files.
  */
 import type { BigIntStats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Exclusions } from './exclusions.js';
@@ -71,7 +72,8 @@ export async function* walkTree(root: string, options: WalkOptions, hooks: WalkH
     const absPath = join(frame.absDir, name);
     let stats: BigIntStats;
     try {
-      stats = await lstat(absPath, { bigint: true });
+      // Synchronous: microseconds, against a thread-pool round trip per entry (see tar-writer.ts).
+      stats = lstatSync(absPath, { bigint: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // Node decodes names as UTF-8; a name in another encoding comes back with U+FFFD and
