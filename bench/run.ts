@@ -176,12 +176,22 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     }
 
     if (options.profile && haveHelper) {
-      const profDir = join(options.work, 'cpu-profile');
+      // Profiled runs are extra runs: the profiler slows the helper, so they are not in the ratios.
+      const backupProf = join(options.work, 'cpu-profile-backup');
       const to = join(options.work, 'helper-profiled');
       await mkdir(to, { recursive: true });
-      await run('helper-profiled', 'backup', `node --cpu-prof civibackup backup --level ${restoreLevel} (profiled)`, `${sh(process.execPath)} --cpu-prof --cpu-prof-dir ${sh(profDir)} ${sh(HELPER)} backup --to ${sh(to)} --compression gzip --level ${restoreLevel} --no-skip-cache-data --json`, to);
-      const profile = await summariseCpuProfiles(profDir, 15);
-      notes.push('CPU profile of the helper backup (self time, main thread and workers):\n\n' + profile.markdown);
+      await run('profiled-backup', 'backup', `node --cpu-prof civibackup backup --level ${restoreLevel} (profiled)`, `${sh(process.execPath)} --cpu-prof --cpu-prof-dir ${sh(backupProf)} ${sh(HELPER)} backup --to ${sh(to)} --compression gzip --level ${restoreLevel} --no-skip-cache-data --json`, to);
+      notes.push('CPU profile of the helper backup (self time; one .cpuprofile per thread):\n\n' + (await summariseCpuProfiles(backupProf, 15)).markdown);
+      const profiledSet = await findSet(to);
+      if (profiledSet) {
+        const restoreProf = join(options.work, 'cpu-profile-restore');
+        const target = `${database}_r_profiled`.slice(0, 64);
+        await conn.query(`DROP DATABASE IF EXISTS \`${target}\``);
+        await conn.query(`CREATE DATABASE \`${target}\``);
+        await run('profiled-restore', 'restore', 'node --cpu-prof civibackup restore (profiled)', `${sh(process.execPath)} --cpu-prof --cpu-prof-dir ${sh(restoreProf)} ${sh(HELPER)} restore ${sh(profiledSet)} --db ${sh(dsnFor(target))} --force --json`);
+        await conn.query(`DROP DATABASE IF EXISTS \`${target}\``);
+        notes.push('CPU profile of the helper restore (self time; one .cpuprofile per thread):\n\n' + (await summariseCpuProfiles(restoreProf, 15)).markdown);
+      }
     }
 
     const loadAfter = loadAverage();
@@ -210,7 +220,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await conn.end();
     if (!options.keep) {
       for (const name of await readdir(options.work).catch(() => [] as string[])) {
-        if (name !== 'results.json' && !name.endsWith('.ndjson') && name !== 'cpu-profile') await rm(join(options.work, name), { recursive: true, force: true });
+        if (name !== 'results.json' && !name.endsWith('.ndjson') && !name.startsWith('cpu-profile')) await rm(join(options.work, name), { recursive: true, force: true });
       }
     }
   }
