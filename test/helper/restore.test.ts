@@ -294,3 +294,34 @@ test('the acceptance fixture (every type, 8 MB values, split parts, odd names, a
   assert.equal(deep.status, 0, JSON.stringify(deep.last));
   assert.equal(JSON.parse(readFileSync(join(fixtureSet, 'verification.json'), 'utf8')).state, 'restorable');
 });
+
+test('a set with a separate logging database: --logging-db restores logdb/, and deep verify checks both', { timeout: 300_000 }, async () => {
+  const logSource = newDatabaseName('log_src');
+  mariadbCli(
+    `CREATE DATABASE ${logSource}; CREATE TABLE ${logSource}.log_civicrm_contact (id INT, log_date TIMESTAMP NULL, log_action ENUM('Initialization','Insert','Update','Delete'), display_name VARCHAR(128)) ENGINE=ARCHIVE;` +
+      ` INSERT INTO ${logSource}.log_civicrm_contact VALUES (1, '2024-01-01 10:00:00', 'Insert', 'Ada 😀'), (1, '2024-01-02 11:00:00', 'Update', 'Ada L.');` +
+      ` CREATE TABLE ${logSource}.log_civicrm_email (id INT PRIMARY KEY, email VARCHAR(64), KEY email (email)) ENGINE=InnoDB; INSERT INTO ${logSource}.log_civicrm_email VALUES (1, 'a@example.org');`,
+  );
+  const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-log-'));
+  dirs.push(destination);
+  const backup = await civibackup(['backup', '--to', destination, '--db', dsnText(source), '--logging-db', dsnText(logSource)]);
+  assert.equal(backup.status, 0, JSON.stringify(backup.last));
+  const withLog = String(backup.last.set);
+  assert.ok(readManifestFile(withLog).parts.some((p) => p.path.startsWith('logdb/')));
+
+  const main = newDatabaseName('log_main');
+  const onlyMain = await civibackup(['restore', withLog, '--db', dsnText(main)]);
+  assert.equal(onlyMain.status, 0, JSON.stringify(onlyMain.last));
+  assert.ok(onlyMain.events.some((e) => e.type === 'warning' && e.code === 'LOGDB_SKIPPED'), 'says the logging database was not restored');
+
+  const main2 = newDatabaseName('log_main2');
+  const logTarget = newDatabaseName('log_dst');
+  const both = await civibackup(['restore', withLog, '--db', dsnText(main2), '--logging-db', dsnText(logTarget)]);
+  assert.equal(both.status, 0, JSON.stringify(both.last));
+  assert.deepEqual(await snapshotDatabase(logTarget), await snapshotDatabase(logSource));
+  assert.deepEqual(await snapshotDatabase(main2), await snapshotDatabase(source));
+
+  const deep = await civibackup(['verify', withLog, '--deep'], { CIVIBACKUP_SCRATCH_DSN: 'mysql://root@127.0.0.1:3306' });
+  assert.equal(deep.status, 0, JSON.stringify(deep.last));
+  assert.equal((deep.last.summary as { tables: number }).tables, readManifestFile(withLog).databases.reduce((n, d) => n + d.tables.length, 0));
+});
