@@ -305,3 +305,25 @@ function ageWithPassphrase(args: string[], passphrase: string): Promise<void> {
     });
   });
 }
+
+describe('an offsite copy that fails', { timeout: 300_000 }, () => {
+  test('the local set stays complete, the other destination gets its copy, the run exits 1 DESTINATION', async () => {
+    const job = writeJob('fail', {});
+    const spec = JSON.parse(readFileSync(job, 'utf8')) as { offsite: Array<Record<string, unknown>> };
+    spec.offsite[0]!.accessKeyId = 'UNKNOWN_KEY_ID'; // s3rver refuses unknown key ids: an auth failure, not retried
+    writeFileSync(job, JSON.stringify(spec));
+    const run = await civibackup(['backup', '--job', job], secrets());
+    assert.equal(run.status, 1, run.stdout);
+    assert.equal(run.last.code, 'DESTINATION');
+    assert.match(String(run.last.message), /is complete in .*offsite copy failed: objects:/);
+    const local = await civibackup(['list', join(work, 'sets-fail')]);
+    const listed = (local.last.summary as { sets: Array<{ setId: string }> }).sets;
+    assert.equal(listed.length, 1, 'the local set is complete and listed');
+    const box = new SftpDestination({ host: '127.0.0.1', port: ssh.port, username: 'root', path: join(ssh.root, 'fail'), privateKey: ssh.privateKey });
+    try {
+      assert.deepEqual((await listCompleteRemoteSets(box)).map((s) => s.setId), [listed[0]!.setId]);
+    } finally {
+      await box.close();
+    }
+  });
+});
