@@ -1,7 +1,8 @@
 /**
  * The Backups page root (<civibackup-app>, placed by the extension's page template). Three
  * views behind ARIA tabs: Overview, Backup sets, Settings. The view follows the URL hash
- * (#/overview, #/sets, #/settings) so reload and back/forward keep the place. Boot data
+ * (#/overview, #/sets, #/settings) so reload and back/forward keep the place. Only the
+ * selected view exists; switching views re-creates it, so it always shows fresh data. Boot data
  * (permission, version, poll interval) comes from window.CRM.civibackup or
  * CRM.vars.civibackup (see boot.ts).
  */
@@ -11,7 +12,6 @@ import { BackupApi } from '../api/crm-api.js';
 import { readBootData, type BootData } from '../boot.js';
 import { t } from '../i18n.js';
 import { baseStyles } from '../shared/styles.js';
-import { CONFIG_SAVED, RUN_FINISHED, SETS_CHANGED } from '../shared/events.js';
 import '../overview/define.js';
 import '../set-list/define.js';
 import '../settings-form/define.js';
@@ -77,28 +77,15 @@ export class CivibackupApp extends LitElement {
     this.view = viewFromHash(location.hash);
   };
 
-  /** Other views' data may be stale after a run, a delete or a settings change. */
-  private readonly onDataChanged = (): void => {
-    for (const el of this.renderRoot.querySelectorAll('civibackup-overview, civibackup-set-list')) {
-      if (!el.contains(document.activeElement)) (el as HTMLElement & { refresh(): void }).refresh();
-    }
-  };
-
   override connectedCallback(): void {
     super.connectedCallback();
     this.boot ??= readBootData();
     window.addEventListener('hashchange', this.onHashChange);
-    this.addEventListener(RUN_FINISHED, this.onDataChanged);
-    this.addEventListener(SETS_CHANGED, this.onDataChanged);
-    this.addEventListener(CONFIG_SAVED, this.onDataChanged);
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     window.removeEventListener('hashchange', this.onHashChange);
-    this.removeEventListener(RUN_FINISHED, this.onDataChanged);
-    this.removeEventListener(SETS_CHANGED, this.onDataChanged);
-    this.removeEventListener(CONFIG_SAVED, this.onDataChanged);
   }
 
   private select(view: AppView, focus = false): void {
