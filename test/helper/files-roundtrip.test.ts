@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream } from 'node:fs';
-import { chmod, lutimes, mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, lutimes, mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { archiveDirectories, listArchive, restoreDirectory } from '../../ts-src/helper/files/index.js';
@@ -68,6 +68,8 @@ before(async () => {
   await symlink('../d/deep.txt', join(source, 'a/b/c/link-relative-file'));
   await symlink(join(outside, 'target.txt'), join(source, 'link-outside-absolute'));
   await symlink('../outside/target.txt', join(source, 'link-outside-relative'));
+  await symlink(`${LONG_ASCII}/${LONG_ASCII}`, join(source, 'link-long-target')); // 401 bytes: a pax linkpath
+  await link(join(source, UNICODE), join(source, 'hard-linked.txt')); // stored as a second regular file
 
   // Distinct mtimes with sub-second parts, directories last so their contents do not move them.
   const snapshot0 = await snapshotTree(source);
