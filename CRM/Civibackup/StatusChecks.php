@@ -129,12 +129,22 @@ final class CRM_Civibackup_StatusChecks {
    * The nearest .htaccess from $dir up to $root that denies all access (as
    * CRM_Utils_File::restrictAccess writes), or NULL.
    */
+  /**
+   * The .htaccess text without <FilesMatch> blocks and <Files> blocks other than <Files "*">:
+   * a denial inside those covers only some files. Standalone's own web-root .htaccess denies
+   * `*.sql`, `*.inc`... that way, which does not cover `*.sql.gz`, `*.tar.gz` or `*.age` parts.
+   */
+  private static function denialsForAllFiles(string $text): string {
+    $text = (string) preg_replace('#<FilesMatch\b.*?</FilesMatch\s*>#is', '', $text);
+    return (string) preg_replace('#<Files\s+(?!"?\*"?\s*>)[^>]*>.*?</Files\s*>#is', '', $text);
+  }
+
   public static function findDenyingHtaccess(string $dir, string $root): ?string {
     $dir = rtrim($dir, '/');
     $root = rtrim($root, '/');
     while (TRUE) {
       $file = $dir . '/.htaccess';
-      if (is_file($file) && preg_match('/^\s*(Require\s+all\s+denied|Deny\s+from\s+all)\b/mi', (string) @file_get_contents($file))) {
+      if (is_file($file) && preg_match('/^\s*(Require\s+all\s+denied|Deny\s+from\s+all)\b/mi', self::denialsForAllFiles((string) @file_get_contents($file)))) {
         return $file;
       }
       if ($dir === $root || $dir === '' || $dir === '/' || !CRM_Civibackup_JobBuilder::isInside($dir, $root)) {
