@@ -109,6 +109,10 @@ test('restore into a new database equals the source by CHECKSUM TABLE and SHOW C
   assert.ok(run.events.some((e) => e.type === 'progress' && e.phase === 'restore'), 'restore progress events');
   const expected = await snapshotDatabase(source);
   assert.deepEqual(await snapshotDatabase(target), expected);
+  const collation = (db: string) => mariadbCli(`SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${db}';`).trim();
+  assert.equal(collation(target), 'utf8mb4_unicode_ci', 'the new database gets the source default collation');
+  const routineCollation = (db: string) => mariadbCli(`SELECT DATABASE_COLLATION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '${db}' ORDER BY ROUTINE_NAME;`);
+  assert.equal(routineCollation(target), routineCollation(source));
   assert.ok(Object.keys(expected.tables).length >= 10 && Object.keys(expected.triggers).length === 1 && Object.keys(expected.events).length === 1);
 });
 

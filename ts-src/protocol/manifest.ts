@@ -48,6 +48,8 @@ export interface DatabaseRecord {
   host: string;
   server: { version: string; flavor: 'mariadb' | 'mysql' };
   charset: string;
+  /** The source database's default collation (restore creates a missing target with it). */
+  collation?: string;
   /** Isolation used and whether non-transactional tables were locked. */
   snapshot: { isolation: string; consistentSnapshot: boolean; nonTransactionalTables: string[] };
   tables: TableRecord[];

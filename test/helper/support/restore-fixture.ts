@@ -123,5 +123,7 @@ function rowsSql(contacts: number): string {
 
 export async function createRestoreFixture(database: string, contacts = 3000): Promise<void> {
   await createDatabase(database);
+  // Not the server's default collation, as on most CiviCRM sites: a restore must keep it.
+  mariadbCli(`ALTER DATABASE \`${database}\` COLLATE utf8mb4_unicode_ci;`);
   mariadbCli(`${RESTORE_FIXTURE_SQL}\nSET FOREIGN_KEY_CHECKS=0;\n${rowsSql(contacts)}\n`, database);
 }

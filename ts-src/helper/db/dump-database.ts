@@ -91,6 +91,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     snapshotConnection = await openConnection(dsn);
     const a = snapshotConnection;
     const info = await serverInfo(a);
+    const [schema] = await query<{ DEFAULT_COLLATION_NAME: string }>(a, 'SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [dsn.database]);
     const tables = await listTables(a, dsn.database);
     const objectsBefore = await listObjects(a, dsn.database);
     const skip = new Map<string, string>();
@@ -200,6 +201,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
       host: dsnHostLabel(dsn),
       server: { version: info.version, flavor: info.flavor },
       charset: 'utf8mb4',
+      ...(schema?.DEFAULT_COLLATION_NAME ? { collation: schema.DEFAULT_COLLATION_NAME } : {}),
       snapshot: {
         isolation: 'REPEATABLE READ',
         consistentSnapshot: true,

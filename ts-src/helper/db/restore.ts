@@ -179,23 +179,24 @@ async function dropObjects(admin: RestoreConnection, database: string, state: Ta
   await admin.run('SET FOREIGN_KEY_CHECKS = 1');
 }
 
-/** The DatabaseRecord's charset as a CREATE DATABASE clause ("utf8mb4" or a collation name). */
-export function charsetClause(charset: string | undefined): string {
-  if (!charset || !/^[A-Za-z0-9_]+$/.test(charset)) return '';
-  return charset.includes('_') ? ` COLLATE ${charset}` : ` CHARACTER SET ${charset}`;
+/** CREATE DATABASE options from the manifest: the source's default collation, else its charset. */
+export function charsetClause(database: Pick<DatabaseRecord, 'charset' | 'collation'>): string {
+  const safe = (name: string | undefined): name is string => typeof name === 'string' && /^[A-Za-z0-9_]+$/.test(name);
+  if (safe(database.collation)) return ` COLLATE ${database.collation}`;
+  return safe(database.charset) ? ` CHARACTER SET ${database.charset}` : '';
 }
 
 /** Makes the target ready: created, or empty (refusing unless force). Returns what it did. */
 export async function prepareTarget(
   target: Dsn,
   force: boolean,
-  charset: string | undefined,
+  options: Pick<DatabaseRecord, 'charset' | 'collation'>,
 ): Promise<{ created: boolean; dropped: number }> {
   const admin = await openRestoreConnection({ ...target }, null);
   try {
     const state = await inspectTarget(admin, target.database);
     if (!state.exists) {
-      await admin.run(utf8AsBytes(`CREATE DATABASE ${quoteIdentifier(target.database)}${charsetClause(charset)}`));
+      await admin.run(utf8AsBytes(`CREATE DATABASE ${quoteIdentifier(target.database)}${charsetClause(options)}`));
       return { created: true, dropped: 0 };
     }
     const count = objectCount(state);
@@ -313,7 +314,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     if (firstError) throw new BackupError('INTERNAL', 'stopped after an error on another connection');
   };
 
-  const prepared = await prepareTarget(target, options.force, database.charset);
+  const prepared = await prepareTarget(target, options.force, database);
 
   const prelude: Buffer[] = [];
   for (const part of plan.prelude) {
