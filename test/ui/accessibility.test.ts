@@ -104,7 +104,8 @@ describe('accessibility (Chromium accessibility tree)', () => {
     expect(labelled.length).to.equal(inputs.length);
   });
 
-  it('settings: Tab moves forward in document order through every enabled control', async () => {
+  it('settings: Tab moves forward in document order through every enabled control', async function () {
+    this.timeout(90_000); // ~50 key presses, each a round trip to the browser
     const fake = new FakeCrm().on('getConfig', { records: [sampleConfig()] });
     const el = await fixture<CivibackupSettingsForm>(
       html`<civibackup-settings-form can-administer .now=${NOW} .api=${new BackupApi(() => fake)}></civibackup-settings-form>`,

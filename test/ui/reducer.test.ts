@@ -87,6 +87,22 @@ describe('run-progress reducer (pure)', () => {
       expect(polled).to.deep.equal(state);
     });
 
+    it('a deep verify ends done with the restorable state in its summary', async () => {
+      const events = await loadNdjson('verify-deep.ndjson');
+      const state = reduceRunEvents(INITIAL_RUN_STATE, events);
+      expect(state.command).to.equal('verify');
+      expect(state.phases).to.include.members(['verify', 'restore']);
+      expect(state.outcome?.kind).to.equal('done');
+      if (state.outcome?.kind === 'done') expect(state.outcome.summary['state']).to.equal('restorable');
+    });
+
+    it('a verify of a damaged set keeps the warning and ends in SET_DAMAGED', async () => {
+      const events = await loadNdjson('verify-damaged.ndjson');
+      const state = reduceRunEvents(INITIAL_RUN_STATE, events);
+      expect(state.warnings.map((w) => w.code)).to.deep.equal(['PART_DAMAGED']);
+      expect(state.outcome).to.deep.include({ kind: 'error', code: 'SET_DAMAGED', retryable: false });
+    });
+
     it('a failed backup ends in an error with a stable code and a hint', async () => {
       const events = await loadNdjson('backup-failed.ndjson');
       const state = reduceRunEvents(INITIAL_RUN_STATE, events);

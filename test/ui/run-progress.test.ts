@@ -6,6 +6,12 @@ import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
 import type { CivibackupRunProgress } from '../../ts-src/ui/run-progress/civibackup-run-progress.js';
 import { FakeCrm } from './support/fake-crm.js';
 import { sampleRunEnd, sampleRunError, sampleRunEvents } from './support/sample-data.js';
+import { parseEventLine, type HelperEvent } from '../../ts-src/protocol/events.js';
+
+async function recorded(name: string): Promise<HelperEvent[]> {
+  const text = await (await fetch(new URL(`./fixtures/${name}`, import.meta.url))).text();
+  return text.split('\n').map(parseEventLine).filter((e): e is HelperEvent => e !== null);
+}
 
 function setup(fake: FakeCrm) {
   return fixture<CivibackupRunProgress>(
@@ -41,6 +47,39 @@ describe('civibackup-run-progress', () => {
     const sinces = fake.callsTo('status').map((c) => c.params['since']);
     expect(sinces.slice(0, 3)).to.deep.equal([0, 6, 6]);
     expect(q(el, 'button.danger')).to.equal(null);
+  });
+
+  it('renders a run recorded from the real helper, delivered over two polls', async () => {
+    const events = await recorded('backup-run.ndjson');
+    const half = Math.floor(events.length / 2);
+    const fake = new FakeCrm().on(
+      'status',
+      { records: [{ runId: 'run-1', events: events.slice(0, half), done: false, running: true }] },
+      { handle: (p) => [{ runId: 'run-1', events: events.filter((e) => e.seq > Number(p['since'])), done: true, running: false }] },
+    );
+    const finished = nextFinished();
+    const el = await setup(fake);
+    expect((await finished).detail.outcome).to.equal('done');
+    await el.updateComplete;
+    expect(fake.callsTo('status')[1].params['since']).to.equal(events[half - 1].seq);
+    expect(q(el, '[aria-live="polite"]')!.textContent).to.contain('Backup complete.');
+    const result = events.find((e) => e.type === 'result');
+    expect(result?.type === 'result' && result.set).to.be.a('string');
+    expect(text(el)).to.contain(`Set: ${result?.type === 'result' ? result.set : ''}`);
+  });
+
+  it('renders a recorded failing run (wrong database name) with the helper\'s message and hint', async () => {
+    const events = await recorded('backup-failed.ndjson');
+    const fake = new FakeCrm().on('status', { records: [{ runId: 'run-1', events, done: true, running: false }] });
+    const finished = nextFinished();
+    const el = await setup(fake);
+    await finished;
+    await el.updateComplete;
+    const alert = q(el, '[role="alert"]')!.textContent!;
+    expect(alert).to.contain('does not exist on that server');
+    expect(alert).to.contain('DB_CONNECT');
+    expect(alert).to.contain('Check host, port, user and password');
+    expect(alert).to.contain('Trying again later may work.');
   });
 
   it('shows rows, data, speed and time left while running', async () => {
