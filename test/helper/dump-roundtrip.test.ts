@@ -79,7 +79,7 @@ test('backup of the fixture restores exactly with zcat | mariadb', { timeout: 60
   assert.match(table('log_archive').readMode ?? '', /LOCK TABLES/);
   assert.deepEqual(table('gen_cols').generatedColumns, ['total_stored', 'total_virtual']);
   assert.equal(table('empty_table').rows, 0);
-  assert.equal(table('empty_table').digest, '0'.repeat(64));
+  assert.equal(table('empty_table').digest, '0'.repeat(32));
   assert.ok(table('big_values').parts.length >= 2);
   assert.ok(!JSON.stringify(manifest).includes('password'));
 

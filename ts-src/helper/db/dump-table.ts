@@ -16,7 +16,7 @@ import type { WriteCodec } from '../set/codec.js';
 import type { ColumnInfo } from './introspect.js';
 import { selectStatement, storedColumns } from './introspect.js';
 import { TableDigest } from './row-digest.js';
-import { hexLiteral, quoteIdentifier, sqlLiteral, variableExpression } from './sql-literal.js';
+import { hexLiteral, literalMaxLength, quoteIdentifier, sqlLiteral, variableExpression, writeLiteral } from './sql-literal.js';
 
 /** Target size of one INSERT statement: big enough for fast loads, far below any packet limit. */
 export const DEFAULT_STATEMENT_BYTES = 1024 * 1024;
@@ -61,7 +61,6 @@ export function statementLimit(maxAllowedPacket: number, wanted = DEFAULT_STATEM
   return Math.max(4096, Math.min(wanted, Math.floor(maxAllowedPacket / 2)));
 }
 
-const COMMA_NEWLINE = Buffer.from(',\n');
 const OPEN = Buffer.from('(');
 const CLOSE = Buffer.from(')');
 const COMMA = Buffer.from(',');
@@ -69,6 +68,8 @@ const END = Buffer.from(';\n');
 
 /**
  * Turns a stream of raw rows into SQL statements (Buffers), updating the digest and counts.
+ * Each statement is written straight into one buffer, literal by literal (no per-value
+ * allocation); a row that would overflow the limit moves to the next statement.
  * Exported for tests: it is pure apart from reading `rows`.
  */
 export async function* insertStatements(
@@ -79,48 +80,79 @@ export async function* insertStatements(
   digest: TableDigest,
 ): AsyncGenerator<Buffer> {
   const stored = storedColumns(columns);
+  const kinds = stored.map((c) => c.kind);
+  const charsets = stored.map((c) => c.charset);
   const header = Buffer.from(`INSERT INTO ${quoteIdentifier(table)} (${stored.map((c) => quoteIdentifier(c.name)).join(',')}) VALUES\n`, 'utf8');
-  let pieces: Buffer[] = [];
-  let size = 0;
-  const flush = (): Buffer => {
-    pieces.push(END);
-    const statement = Buffer.concat(pieces, size + END.length);
-    pieces = [];
-    size = 0;
+  // Rows whose worst-case size stays below this always fit a statement alone.
+  const smallRow = limit - header.length - END.length;
+  const capacity = limit + 64 * 1024;
+  let buffer = Buffer.allocUnsafe(capacity);
+  let pos = 0;
+  let rowsInStatement = 0;
+  const finish = (end: number): Buffer => {
+    const statement = buffer.subarray(0, end + END.copy(buffer, end));
+    buffer = Buffer.allocUnsafe(capacity);
     return statement;
   };
   for await (const row of rows) {
     digest.addRow(row);
-    const literals: Buffer[] = new Array(row.length);
-    let rowSize = 2 + Math.max(0, row.length - 1);
-    for (let i = 0; i < row.length; i += 1) {
-      literals[i] = sqlLiteral(stored[i].kind, row[i], stored[i].charset);
-      rowSize += literals[i].length;
-    }
-    if (header.length + rowSize + END.length > limit) {
-      // Too big for one statement with others: write it alone, big values through variables.
-      if (size > 0) yield flush();
-      yield* bigRowStatements(header, stored, row, literals, limit);
+    let worst = 3 + row.length;
+    for (let i = 0; i < row.length; i += 1) worst += literalMaxLength(kinds[i], row[i], charsets[i]);
+    if (worst > smallRow) {
+      // Possibly too big to share a statement: measure exactly (rare path).
+      const literals = row.map((value, i) => sqlLiteral(kinds[i], value, charsets[i]));
+      const exact = literals.reduce((sum, l) => sum + l.length, 3 + row.length);
+      if (exact > smallRow) {
+        if (rowsInStatement > 0) yield finish(pos);
+        pos = 0;
+        rowsInStatement = 0;
+        yield* bigRowStatements(header, stored, row, literals, limit);
+        continue;
+      }
+      if (rowsInStatement > 0 && pos + 2 + exact + END.length > limit) {
+        yield finish(pos);
+        pos = 0;
+        rowsInStatement = 0;
+      }
+      pos = rowsInStatement === 0 ? header.copy(buffer, 0) : pos + COMMA_NEWLINE.copy(buffer, pos);
+      buffer[pos++] = 0x28;
+      literals.forEach((literal, i) => {
+        if (i > 0) buffer[pos++] = 0x2c;
+        pos += literal.copy(buffer, pos);
+      });
+      buffer[pos++] = 0x29;
+      rowsInStatement += 1;
       continue;
     }
-    if (size > 0 && size + COMMA_NEWLINE.length + rowSize + END.length > limit) yield flush();
-    if (size === 0) {
-      pieces.push(header);
-      size += header.length;
+    if (rowsInStatement > 0 && pos + 2 + worst + END.length > capacity) {
+      yield finish(pos);
+      pos = 0;
+      rowsInStatement = 0;
+    }
+    const separatorAt = pos;
+    pos = rowsInStatement === 0 ? header.copy(buffer, 0) : pos + COMMA_NEWLINE.copy(buffer, pos);
+    const rowStart = pos;
+    buffer[pos++] = 0x28; // (
+    for (let i = 0; i < row.length; i += 1) {
+      if (i > 0) buffer[pos++] = 0x2c; // ,
+      pos = writeLiteral(kinds[i], row[i], charsets[i], buffer, pos);
+    }
+    buffer[pos++] = 0x29; // )
+    if (rowsInStatement > 0 && pos + END.length > limit) {
+      // This row overflows: end the statement before it and start the next with it.
+      const rowBytes = Buffer.from(buffer.subarray(rowStart, pos));
+      yield finish(separatorAt);
+      pos = header.copy(buffer, 0);
+      pos += rowBytes.copy(buffer, pos);
+      rowsInStatement = 1;
     } else {
-      pieces.push(COMMA_NEWLINE);
-      size += COMMA_NEWLINE.length;
+      rowsInStatement += 1;
     }
-    pieces.push(OPEN);
-    for (let i = 0; i < literals.length; i += 1) {
-      if (i > 0) pieces.push(COMMA);
-      pieces.push(literals[i]);
-    }
-    pieces.push(CLOSE);
-    size += rowSize;
   }
-  if (size > 0) yield flush();
+  if (rowsInStatement > 0) yield finish(pos);
 }
+
+const COMMA_NEWLINE = Buffer.from(',\n');
 
 /**
  * One row too large for a single statement: each large value is assembled in a session

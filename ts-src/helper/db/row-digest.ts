@@ -2,52 +2,177 @@
  * The canonical digest of a table's rows, computed by the dump while it writes and by the
  * deep verify from a restored table, with this same code.
  *
- * Definition (docs/format.md, "row digest", version 1):
+ * Definition (docs/format.md, "row digest", version 1, manifest field `digest`):
  * - The columns are the table's non-generated columns in ordinal order (INVISIBLE ones
  *   included), each read with selectExpression() (sql-literal.ts) over a utf8mb4,
  *   time_zone '+00:00' connection with the text protocol; a value is the server's bytes.
  * - A row is serialized as, per column: 0x00 for NULL, or 0x01, the value's length as a
  *   4-byte big-endian unsigned integer, and the value's bytes.
- * - row hash = SHA-256 of that serialization; the table digest is the sum of all row hashes,
- *   read as 256-bit big-endian unsigned integers, modulo 2^256, as 64 lower-case hex digits.
- *   A sum does not depend on row order, so tables without a primary key, parallel chunks
- *   and any restore order give the same digest; duplicate rows still count (2x).
- * - An empty table's digest is 64 zeros; `rows` is recorded next to it.
+ * - row hash = MurmurHash3_x86_128 (seed 0) of that serialization, its four 32-bit words
+ *   h1..h4 read as one 128-bit integer h1 + h2*2^32 + h3*2^64 + h4*2^96.
+ * - table digest = the sum of all row hashes modulo 2^128, as 32 lower-case hex digits
+ *   (most significant first). A sum does not depend on row order, so tables without a
+ *   primary key, parallel chunks and any restore order give the same digest; duplicate
+ *   rows still count. An empty table's digest is 32 zeros; `rows` is recorded next to it.
+ *
+ * Why not SHA-256 per row: one createHash per row costs 10-15 µs in Node, more than the rest
+ * of the dump together (a 400k-row table: 6 s of digest vs 1 s of reading). The digest
+ * detects accidental change (2^-128 chance to miss one); tampering is the job of the parts'
+ * SHA-256 hashes in the manifest, not of this digest.
  */
-import { createHash } from 'node:crypto';
 
 export const ROW_DIGEST_VERSION = 1;
+export const ROW_DIGEST_ALGORITHM = 'murmur3-x86-128-sum';
 
-const NULL_MARK = Buffer.from([0x00]);
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93;
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** MurmurHash3_x86_128 of bytes [0, length) of `data`; writes h1..h4 (unsigned) into `out`. */
+export function murmur3x86_128(data: Uint8Array, length: number, seed: number, out: Uint32Array): void {
+  let h1 = seed >>> 0;
+  let h2 = seed >>> 0;
+  let h3 = seed >>> 0;
+  let h4 = seed >>> 0;
+  const blocks = length - (length & 15);
+  for (let i = 0; i < blocks; i += 16) {
+    let k1 = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24);
+    let k2 = data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24);
+    let k3 = data[i + 8] | (data[i + 9] << 8) | (data[i + 10] << 16) | (data[i + 11] << 24);
+    let k4 = data[i + 12] | (data[i + 13] << 8) | (data[i + 14] << 16) | (data[i + 15] << 24);
+    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
+    h1 ^= k1;
+    h1 = rotl(h1, 19) + h2;
+    h1 = (Math.imul(h1, 5) + 0x561ccd1b) | 0;
+    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
+    h2 ^= k2;
+    h2 = rotl(h2, 17) + h3;
+    h2 = (Math.imul(h2, 5) + 0x0bcaa747) | 0;
+    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
+    h3 ^= k3;
+    h3 = rotl(h3, 15) + h4;
+    h3 = (Math.imul(h3, 5) + 0x96cd1c35) | 0;
+    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
+    h4 ^= k4;
+    h4 = rotl(h4, 13) + h1;
+    h4 = (Math.imul(h4, 5) + 0x32ac3b17) | 0;
+  }
+  let k1 = 0;
+  let k2 = 0;
+  let k3 = 0;
+  let k4 = 0;
+  const t = blocks;
+  const rest = length & 15;
+  if (rest >= 13) {
+    if (rest >= 15) k4 ^= data[t + 14] << 16;
+    if (rest >= 14) k4 ^= data[t + 13] << 8;
+    k4 ^= data[t + 12];
+    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1);
+    h4 ^= k4;
+  }
+  if (rest >= 9) {
+    if (rest >= 12) k3 ^= data[t + 11] << 24;
+    if (rest >= 11) k3 ^= data[t + 10] << 16;
+    if (rest >= 10) k3 ^= data[t + 9] << 8;
+    k3 ^= data[t + 8];
+    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4);
+    h3 ^= k3;
+  }
+  if (rest >= 5) {
+    if (rest >= 8) k2 ^= data[t + 7] << 24;
+    if (rest >= 7) k2 ^= data[t + 6] << 16;
+    if (rest >= 6) k2 ^= data[t + 5] << 8;
+    k2 ^= data[t + 4];
+    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3);
+    h2 ^= k2;
+  }
+  if (rest >= 1) {
+    if (rest >= 4) k1 ^= data[t + 3] << 24;
+    if (rest >= 3) k1 ^= data[t + 2] << 16;
+    if (rest >= 2) k1 ^= data[t + 1] << 8;
+    k1 ^= data[t];
+    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2);
+    h1 ^= k1;
+  }
+  h1 ^= length;
+  h2 ^= length;
+  h3 ^= length;
+  h4 ^= length;
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h3 = fmix(h3);
+  h4 = fmix(h4);
+  h1 = (h1 + h2 + h3 + h4) >>> 0;
+  h2 = (h2 + h1) >>> 0;
+  h3 = (h3 + h1) >>> 0;
+  h4 = (h4 + h1) >>> 0;
+  out[0] = h1;
+  out[1] = h2;
+  out[2] = h3;
+  out[3] = h4;
+}
 
 export class TableDigest {
-  /** 8 limbs of 32 bits, least significant first. */
-  private readonly limbs = new Uint32Array(8);
+  /** 128-bit sum as 4 limbs of 32 bits, least significant first. */
+  private readonly limbs = new Uint32Array(4);
+  private readonly rowHash = new Uint32Array(4);
+  private scratch = Buffer.allocUnsafe(64 * 1024);
   rows = 0;
 
   /** Adds one row (values as read with selectExpression; null is SQL NULL). */
   addRow(values: readonly (Buffer | null)[]): void {
-    const hash = createHash('sha256');
-    const header = Buffer.allocUnsafe(5);
+    let size = 0;
+    for (const value of values) size += value === null ? 1 : 5 + value.length;
+    if (size > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
+    const s = this.scratch;
+    let o = 0;
     for (const value of values) {
       if (value === null) {
-        hash.update(NULL_MARK);
+        s[o++] = 0x00;
       } else {
-        header[0] = 0x01;
-        header.writeUInt32BE(value.length, 1);
-        hash.update(header);
-        hash.update(value);
+        const n = value.length;
+        s[o] = 0x01;
+        s[o + 1] = n >>> 24;
+        s[o + 2] = (n >>> 16) & 0xff;
+        s[o + 3] = (n >>> 8) & 0xff;
+        s[o + 4] = n & 0xff;
+        o += 5;
+        if (n > 0) {
+          if (n < 32) for (let i = 0; i < n; i += 1) s[o + i] = value[i];
+          else value.copy(s, o);
+          o += n;
+        }
       }
     }
-    this.addHash(hash.digest());
+    murmur3x86_128(s, o, 0, this.rowHash);
+    this.addWords(this.rowHash);
+    // Do not keep a huge scratch buffer after an 8 MB row.
+    if (this.scratch.length > 1024 * 1024) this.scratch = Buffer.allocUnsafe(64 * 1024);
   }
 
-  /** Adds a 32-byte row hash to the running sum. */
-  addHash(rowHash: Buffer): void {
+  /** Adds a row hash given as h1..h4 (least significant word first). */
+  addWords(words: Uint32Array): void {
     let carry = 0;
-    for (let limb = 0; limb < 8; limb += 1) {
-      const word = rowHash.readUInt32BE(28 - limb * 4);
-      const sum = this.limbs[limb] + word + carry;
+    for (let limb = 0; limb < 4; limb += 1) {
+      const sum = this.limbs[limb] + words[limb] + carry;
       this.limbs[limb] = sum >>> 0;
       carry = sum > 0xffffffff ? 1 : 0;
     }
@@ -56,18 +181,14 @@ export class TableDigest {
 
   /** Combines another partial digest (e.g. of a parallel chunk) into this one. */
   merge(other: TableDigest): void {
-    let carry = 0;
-    for (let limb = 0; limb < 8; limb += 1) {
-      const sum = this.limbs[limb] + other.limbs[limb] + carry;
-      this.limbs[limb] = sum >>> 0;
-      carry = sum > 0xffffffff ? 1 : 0;
-    }
-    this.rows += other.rows;
+    const rows = this.rows;
+    this.addWords(other.limbs);
+    this.rows = rows + other.rows;
   }
 
   hex(): string {
     let out = '';
-    for (let limb = 7; limb >= 0; limb -= 1) out += this.limbs[limb].toString(16).padStart(8, '0');
+    for (let limb = 3; limb >= 0; limb -= 1) out += this.limbs[limb].toString(16).padStart(8, '0');
     return out;
   }
 }

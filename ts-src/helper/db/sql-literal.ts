@@ -152,6 +152,86 @@ export function variableExpression(kind: ValueKind, variable: string, charset?: 
   return variable;
 }
 
+/** An upper bound of the literal's size in bytes (exact for all kinds but text). */
+export function literalMaxLength(kind: ValueKind, raw: Buffer | null, charset?: string | null): number {
+  if (raw === null) return 4;
+  switch (kind) {
+    case 'number':
+      return raw.length;
+    case 'float':
+      return raw.length + 2;
+    case 'binary':
+      return 2 + 2 * raw.length;
+    case 'text':
+      return 2 + 2 * raw.length;
+    case 'charset':
+      return (charset ?? 'binary').length + 4 + 2 * raw.length;
+  }
+}
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
+function writeHex(raw: Buffer, out: Buffer, offset: number): number {
+  if (raw.length >= 64) return offset + out.write(raw.toString('hex'), offset, 'latin1');
+  for (let i = 0; i < raw.length; i += 1) {
+    out[offset++] = HEX_DIGITS[raw[i] >> 4];
+    out[offset++] = HEX_DIGITS[raw[i] & 15];
+  }
+  return offset;
+}
+
+/**
+ * Writes the same bytes as sqlLiteral() into `out` at `offset` without allocating; returns
+ * the new offset. `out` must have literalMaxLength() bytes free. The dump's hot path.
+ */
+export function writeLiteral(kind: ValueKind, raw: Buffer | null, charset: string | null | undefined, out: Buffer, offset: number): number {
+  if (raw === null) {
+    out[offset] = 0x4e; // N
+    out[offset + 1] = 0x55; // U
+    out[offset + 2] = 0x4c; // L
+    out[offset + 3] = 0x4c; // L
+    return offset + 4;
+  }
+  switch (kind) {
+    case 'number':
+      return offset + raw.copy(out, offset);
+    case 'float': {
+      offset += raw.copy(out, offset);
+      for (let i = 0; i < raw.length; i += 1) if (raw[i] === 0x65 || raw[i] === 0x45) return offset;
+      out[offset] = 0x65; // e
+      out[offset + 1] = 0x30; // 0
+      return offset + 2;
+    }
+    case 'binary':
+      if (raw.length === 0) {
+        out[offset] = 0x27;
+        out[offset + 1] = 0x27;
+        return offset + 2;
+      }
+      out[offset] = 0x30; // 0
+      out[offset + 1] = 0x78; // x
+      return writeHex(raw, out, offset + 2);
+    case 'text': {
+      out[offset++] = 0x27;
+      for (let i = 0; i < raw.length; i += 1) {
+        const byte = raw[i];
+        const escaped = ESCAPES[byte];
+        if (escaped === undefined) out[offset++] = byte;
+        else {
+          out[offset++] = 0x5c;
+          out[offset++] = escaped;
+        }
+      }
+      out[offset++] = 0x27;
+      return offset;
+    }
+    case 'charset': {
+      const literal = sqlLiteral(kind, raw, charset);
+      return offset + literal.copy(out, offset);
+    }
+  }
+}
+
 /** Strings a literal is as text, for tests and messages. */
 export function literalText(kind: ValueKind, raw: Buffer | null, charset?: string | null): string {
   return sqlLiteral(kind, raw, charset).toString('utf8');
