@@ -329,3 +329,20 @@ test('a set with a separate logging database: --logging-db restores logdb/, and 
   assert.equal(deep.status, 0, JSON.stringify(deep.last));
   assert.equal((deep.last.summary as { tables: number }).tables, readManifestFile(withLog).databases.reduce((n, d) => n + d.tables.length, 0));
 });
+
+test('a statement the server rejects: exit 1 naming the part, the statement number and the server message', { timeout: 120_000 }, async () => {
+  const copy = copySet(setDir);
+  dirs.push(join(copy, '..'));
+  const part = readManifestFile(copy).parts.find((p) => p.path.includes('200-data-cycle_a'))!;
+  const sql = gunzipSync(readFileSync(join(copy, part.path))).toString('utf8');
+  const broken = Buffer.from(`${sql}\nINSERT INTO \`cycle_a\` (\`id\`,\`no_such_column\`) VALUES (99,'secret-looking value');\n`, 'utf8');
+  rewritePart(copy, part.path, gzipSync(broken), broken.length);
+  const target = newDatabaseName('bad');
+  const run = await civibackup(['restore', copy, '--db', dsnText(target), '--jobs', '2']);
+  assert.equal(run.status, 1, JSON.stringify(run.last));
+  assert.equal(run.last.code, 'DB_QUERY');
+  const message = String(run.last.message);
+  assert.match(message, /db\/200-data-cycle_a\.sql\.gz, statement 2 \(line \d+\)/);
+  assert.match(message, /Unknown column 'no_such_column'/);
+  assert.match(message, /statement: INSERT INTO `cycle_a`/);
+});
