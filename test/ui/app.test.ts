@@ -5,7 +5,7 @@ import '../../ts-src/ui/app/define.js';
 import type { CivibackupApp } from '../../ts-src/ui/app/civibackup-app.js';
 import { viewFromHash } from '../../ts-src/ui/app/civibackup-app.js';
 import { readBootData } from '../../ts-src/ui/boot.js';
-import { t } from '../../ts-src/ui/i18n.js';
+import { ts } from '../../ts-src/ui/i18n.js';
 import { installFakeCrm, removeFakeCrm, type FakeCrm } from './support/fake-crm.js';
 import { NOW, sampleConfig, sampleOverview, sampleSets } from './support/sample-data.js';
 
@@ -78,13 +78,13 @@ describe('civibackup-app', () => {
   });
 
   it('translates through CRM.ts("civibackup") when CiviCRM provides it, and fills %1 placeholders', () => {
-    expect(t('Backup failed: %1', { 1: 'x' })).to.equal('Backup failed: x');
+    expect(ts('Backup failed: %1', { 1: 'x' })).to.equal('Backup failed: x');
     const domains: string[] = [];
     (fake as unknown as { ts: unknown }).ts = (domain: string) => {
       domains.push(domain);
       return (text: string) => (text === 'Back up now' ? 'Jetzt sichern' : text);
     };
-    expect(t('Back up now')).to.equal('Jetzt sichern');
+    expect(ts('Back up now')).to.equal('Jetzt sichern');
     expect(domains).to.deep.equal(['civibackup']);
   });
 });

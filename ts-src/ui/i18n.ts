@@ -29,9 +29,10 @@ function resolveTranslator(): TsFunction {
 
 /**
  * Translates `text`; `params` fill %1, %2 ... ({1: value}). Resolved per call because
- * CiviCRM may define ts() after this bundle was evaluated.
+ * CiviCRM may define ts() after this bundle was evaluated. Named ts() like CiviCRM's own, so
+ * string extraction (civistrings) run over ts-src/ui finds the calls.
  */
-export function t(text: string, params?: TranslateParams): string {
+export function ts(text: string, params?: TranslateParams): string {
   const translated = resolveTranslator()(text, params);
   // CiviCRM's ts() fills placeholders itself; the fallback and some shims do not.
   return fillPlaceholders(translated, params);

@@ -10,7 +10,7 @@ import { LitElement, html, css } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { BackupApi } from '../api/crm-api.js';
 import { readBootData, type BootData } from '../boot.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 import { baseStyles } from '../shared/styles.js';
 import '../overview/define.js';
 import '../set-list/define.js';
@@ -110,7 +110,7 @@ export class CivibackupApp extends LitElement {
   }
 
   private label(view: AppView): string {
-    return view === 'overview' ? t('Overview') : view === 'sets' ? t('Backup sets') : t('Settings');
+    return view === 'overview' ? ts('Overview') : view === 'sets' ? ts('Backup sets') : ts('Settings');
   }
 
   private renderPanel() {
@@ -132,7 +132,7 @@ export class CivibackupApp extends LitElement {
 
   override render() {
     return html`
-      <div role="tablist" aria-label=${t('Backups')} @keydown=${(e: KeyboardEvent) => this.onTabKey(e)}>
+      <div role="tablist" aria-label=${ts('Backups')} @keydown=${(e: KeyboardEvent) => this.onTabKey(e)}>
         ${VIEWS.map(
           (view) => html`<button
             type="button"
@@ -148,7 +148,7 @@ export class CivibackupApp extends LitElement {
         )}
       </div>
       <div role="tabpanel" id="panel" aria-labelledby="tab-${this.view}">${this.renderPanel()}</div>
-      ${this.boot?.version ? html`<p class="version muted">${t('CiviBackup %1', { 1: this.boot.version })}</p>` : ''}
+      ${this.boot?.version ? html`<p class="version muted">${ts('CiviBackup %1', { 1: this.boot.version })}</p>` : ''}
     `;
   }
 }

@@ -11,7 +11,7 @@ import { Task } from '@lit/task';
 import type { OverviewRecord } from '../../protocol/api.js';
 import { BackupApi } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 import { RUN_FINISHED, RUN_STARTED, pageEvent } from '../shared/events.js';
 import { formatAge, formatBytes, formatDateTime, formatDuration } from '../shared/format.js';
 import { verificationLabel } from '../shared/labels.js';
@@ -119,33 +119,33 @@ export class CivibackupOverview extends LitElement {
     const provenLabel = proven ? verificationLabel(proven.verification.state) : null;
     return html`<div class="cards">
       <section class="card" aria-labelledby="last-h">
-        <h3 id="last-h">${t('Last complete backup')}</h3>
+        <h3 id="last-h">${ts('Last complete backup')}</h3>
         ${last
           ? html`<p class="big">${formatAge(last.finishedAt, now)}</p>
               <p>${formatDateTime(last.finishedAt)}</p>
-              <p>${t('%1 in %2 parts', { 1: formatBytes(last.bytes), 2: last.parts })}${last.encrypted ? ` · ${t('encrypted')}` : ` · ${t('not encrypted')}`}</p>`
-          : html`<p class="big">${t('None yet')}</p>
-              <p>${t('No complete backup exists. Run one now.')}</p>`}
+              <p>${ts('%1 in %2 parts', { 1: formatBytes(last.bytes), 2: last.parts })}${last.encrypted ? ` · ${ts('encrypted')}` : ` · ${ts('not encrypted')}`}</p>`
+          : html`<p class="big">${ts('None yet')}</p>
+              <p>${ts('No complete backup exists. Run one now.')}</p>`}
       </section>
       <section class="card" aria-labelledby="proven-h">
-        <h3 id="proven-h">${t('Last proven restore')}</h3>
+        <h3 id="proven-h">${ts('Last proven restore')}</h3>
         ${proven && provenLabel
           ? html`<p class="big">${formatAge(proven.verification.at, now)}</p>
               <p><span aria-hidden="true">${provenLabel.icon}</span> ${provenLabel.text}</p>
-              <p class="muted">${t('Set %1', { 1: proven.setId })}</p>
+              <p class="muted">${ts('Set %1', { 1: proven.setId })}</p>
               ${proven.verification.restoreSeconds !== undefined
-                ? html`<p>${t('Test restore took %1', { 1: formatDuration(proven.verification.restoreSeconds) })}</p>`
+                ? html`<p>${ts('Test restore took %1', { 1: formatDuration(proven.verification.restoreSeconds) })}</p>`
                 : nothing}`
-          : html`<p class="big">${t('Never')}</p>
-              <p>${t('No backup has been test-restored yet. Use \u201cTest restore\u201d under Backup sets.')}</p>`}
+          : html`<p class="big">${ts('Never')}</p>
+              <p>${ts('No backup has been test-restored yet. Use \u201cTest restore\u201d under Backup sets.')}</p>`}
       </section>
       <section class="card" aria-labelledby="next-h">
-        <h3 id="next-h">${t('Next scheduled run')}</h3>
+        <h3 id="next-h">${ts('Next scheduled run')}</h3>
         ${o.jobActive && o.nextScheduledRun
           ? html`<p class="big">${formatDateTime(o.nextScheduledRun)}</p>
-              <p>${t('Frequency: %1', { 1: o.jobFrequency })}</p>`
-          : html`<p class="big">${t('Not scheduled')}</p>
-              <p>${t('The scheduled job is off. Turn it on under Settings \u203a Schedule.')}</p>`}
+              <p>${ts('Frequency: %1', { 1: o.jobFrequency })}</p>`
+          : html`<p class="big">${ts('Not scheduled')}</p>
+              <p>${ts('The scheduled job is off. Turn it on under Settings \u203a Schedule.')}</p>`}
       </section>
     </div>`;
   }
@@ -153,12 +153,12 @@ export class CivibackupOverview extends LitElement {
   private renderStorage(o: OverviewRecord) {
     if (o.storage.length === 0) return nothing;
     return html`<table>
-      <caption class="visually-hidden">${t('Storage used per destination')}</caption>
+      <caption class="visually-hidden">${ts('Storage used per destination')}</caption>
       <thead>
         <tr>
-          <th scope="col">${t('Destination')}</th>
-          <th scope="col" class="num">${t('Backup sets')}</th>
-          <th scope="col" class="num">${t('Space used')}</th>
+          <th scope="col">${ts('Destination')}</th>
+          <th scope="col" class="num">${ts('Backup sets')}</th>
+          <th scope="col" class="num">${ts('Space used')}</th>
         </tr>
       </thead>
       <tbody>
@@ -177,7 +177,7 @@ export class CivibackupOverview extends LitElement {
     return o.warnings.map(
       (w) => html`<div class="alert ${w.level}" role="status">
         <strong><span aria-hidden="true">${LEVEL_ICON[w.level] ?? ''}</span> ${w.title}</strong>
-        <span class="visually-hidden">${`(${t(w.level)})`}</span>
+        <span class="visually-hidden">${`(${ts(w.level)})`}</span>
         <div>${w.message}</div>
       </div>`,
     );
@@ -186,7 +186,7 @@ export class CivibackupOverview extends LitElement {
   override render() {
     const running = this.runId !== '';
     return html`
-      <h2>${t('Overview')}</h2>
+      <h2>${ts('Overview')}</h2>
       <div class="actions">
         <button
           type="button"
@@ -194,13 +194,13 @@ export class CivibackupOverview extends LitElement {
           ?disabled=${!this.canAdminister || this.starting || (running && !this.runIdFinished)}
           @click=${() => void this.backUpNow()}
         >
-          ${this.starting ? t('Starting\u2026') : t('Back up now')}
+          ${this.starting ? ts('Starting\u2026') : ts('Back up now')}
         </button>
-        ${!this.canAdminister ? html`<span class="muted">${t('You need the \u201cadminister backups\u201d permission to start a backup.')}</span>` : nothing}
-        ${this.runIdFinished ? html`<button type="button" @click=${() => this.dismissRun()}>${t('Close run report')}</button>` : nothing}
+        ${!this.canAdminister ? html`<span class="muted">${ts('You need the \u201cadminister backups\u201d permission to start a backup.')}</span>` : nothing}
+        ${this.runIdFinished ? html`<button type="button" @click=${() => this.dismissRun()}>${ts('Close run report')}</button>` : nothing}
       </div>
       ${this.startError
-        ? html`<div class="alert error" role="alert" data-testid="start-error"><strong>${t('The backup could not start.')}</strong> ${this.startError}</div>`
+        ? html`<div class="alert error" role="alert" data-testid="start-error"><strong>${ts('The backup could not start.')}</strong> ${this.startError}</div>`
         : nothing}
       ${running
         ? html`<civibackup-run-progress
@@ -211,14 +211,14 @@ export class CivibackupOverview extends LitElement {
           ></civibackup-run-progress>`
         : nothing}
       ${this.overviewTask.render({
-        pending: () => html`<p aria-busy="true">${t('Loading\u2026')}</p>`,
+        pending: () => html`<p aria-busy="true">${ts('Loading\u2026')}</p>`,
         error: (error) => html`<div class="alert error" role="alert">
-          <strong>${t('Could not load the overview.')}</strong>
+          <strong>${ts('Could not load the overview.')}</strong>
           <div>${error instanceof Error ? error.message : String(error)}</div>
-          <button type="button" @click=${() => this.refresh()}>${t('Try again')}</button>
+          <button type="button" @click=${() => this.refresh()}>${ts('Try again')}</button>
         </div>`,
         complete: (o) => html`${this.renderWarnings(o)}${this.renderCards(o)}
-          <h3>${t('Storage')}</h3>
+          <h3>${ts('Storage')}</h3>
           ${this.renderStorage(o)}`,
       })}
     `;

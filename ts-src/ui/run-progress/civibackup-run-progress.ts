@@ -10,7 +10,7 @@ import { property, state } from 'lit/decorators.js';
 import type { HelperEvent } from '../../protocol/events.js';
 import { BackupApi } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 import { RUN_FINISHED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
 import { formatBytes, formatDuration } from '../shared/format.js';
 import { phaseLabel } from '../shared/labels.js';
@@ -170,30 +170,30 @@ export class CivibackupRunProgress extends LitElement {
     switch (command) {
       case 'verify':
         return {
-          running: t('Verification in progress'),
-          done: t('Verification complete.'),
-          failed: t('Verification failed.'),
-          cancelled: t('Verification cancelled.'),
-          cancel: t('Cancel verification'),
-          lost: t('The verification process ended without reporting a result.'),
+          running: ts('Verification in progress'),
+          done: ts('Verification complete.'),
+          failed: ts('Verification failed.'),
+          cancelled: ts('Verification cancelled.'),
+          cancel: ts('Cancel verification'),
+          lost: ts('The verification process ended without reporting a result.'),
         };
       case 'restore':
         return {
-          running: t('Restore in progress'),
-          done: t('Restore complete.'),
-          failed: t('Restore failed.'),
-          cancelled: t('Restore cancelled.'),
-          cancel: t('Cancel restore'),
-          lost: t('The restore process ended without reporting a result.'),
+          running: ts('Restore in progress'),
+          done: ts('Restore complete.'),
+          failed: ts('Restore failed.'),
+          cancelled: ts('Restore cancelled.'),
+          cancel: ts('Cancel restore'),
+          lost: ts('The restore process ended without reporting a result.'),
         };
       default:
         return {
-          running: t('Backup in progress'),
-          done: t('Backup complete.'),
-          failed: t('Backup failed.'),
-          cancelled: t('Backup cancelled.'),
-          cancel: t('Cancel backup'),
-          lost: t('The backup process ended without reporting a result.'),
+          running: ts('Backup in progress'),
+          done: ts('Backup complete.'),
+          failed: ts('Backup failed.'),
+          cancelled: ts('Backup cancelled.'),
+          cancel: ts('Cancel backup'),
+          lost: ts('The backup process ended without reporting a result.'),
         };
     }
   }
@@ -207,16 +207,16 @@ export class CivibackupRunProgress extends LitElement {
       return v.outcome.code === 'CANCELLED' ? texts.cancelled : `${texts.failed} ${v.outcome.message}`;
     }
     if (this.endedWithoutResult) return texts.lost;
-    if (this.cancelRequested) return t('Cancelling\u2026');
-    if (!v.phase) return t('Starting\u2026');
-    return v.item ? t('%1: %2', { 1: phaseLabel(v.phase), 2: v.item }) : phaseLabel(v.phase);
+    if (this.cancelRequested) return ts('Cancelling\u2026');
+    if (!v.phase) return ts('Starting\u2026');
+    return v.item ? ts('%1: %2', { 1: phaseLabel(v.phase), 2: v.item }) : phaseLabel(v.phase);
   }
 
   private renderBar() {
     const v = this.view;
     const percent = v.percent;
-    const label = v.phase ? t('Progress: %1', { 1: phaseLabel(v.phase) }) : t('Backup progress');
-    const valueText = percent === null ? t('working, total not known yet') : t('%1 percent', { 1: Math.round(percent) });
+    const label = v.phase ? ts('Progress: %1', { 1: phaseLabel(v.phase) }) : ts('Backup progress');
+    const valueText = percent === null ? ts('working, total not known yet') : ts('%1 percent', { 1: Math.round(percent) });
     return html`<div
       class="bar ${percent === null ? 'indeterminate' : ''}"
       role="progressbar"
@@ -235,17 +235,17 @@ export class CivibackupRunProgress extends LitElement {
     const rows = v.rows === null ? null : v.rowsTotal ? `${v.rows.toLocaleString()} / ${v.rowsTotal.toLocaleString()}` : v.rows.toLocaleString();
     const bytes = v.bytesTotal ? `${formatBytes(v.bytes)} / ${formatBytes(v.bytesTotal)}` : formatBytes(v.bytes);
     return html`<dl>
-      <dt>${t('Step')}</dt>
+      <dt>${ts('Step')}</dt>
       <dd>${v.phase ? phaseLabel(v.phase) : '—'}${v.percent !== null ? ` (${Math.round(v.percent)}%)` : ''}</dd>
-      <dt>${t('Working on')}</dt>
+      <dt>${ts('Working on')}</dt>
       <dd>${v.item ?? '—'}${v.path ? html` <span class="muted">${v.path}</span>` : nothing}</dd>
-      ${rows !== null ? html`<dt>${t('Rows')}</dt><dd>${rows}</dd>` : nothing}
-      <dt>${t('Data')}</dt>
+      ${rows !== null ? html`<dt>${ts('Rows')}</dt><dd>${rows}</dd>` : nothing}
+      <dt>${ts('Data')}</dt>
       <dd>${bytes}</dd>
-      <dt>${t('Speed')}</dt>
-      <dd>${v.throughput ? t('%1/s', { 1: formatBytes(v.throughput) }) : '—'}</dd>
-      <dt>${t('Time left in this step')}</dt>
-      <dd>${v.etaSeconds !== null ? formatDuration(v.etaSeconds) : t('not known yet')}</dd>
+      <dt>${ts('Speed')}</dt>
+      <dd>${v.throughput ? ts('%1/s', { 1: formatBytes(v.throughput) }) : '—'}</dd>
+      <dt>${ts('Time left in this step')}</dt>
+      <dd>${v.etaSeconds !== null ? formatDuration(v.etaSeconds) : ts('not known yet')}</dd>
     </dl>`;
   }
 
@@ -255,8 +255,8 @@ export class CivibackupRunProgress extends LitElement {
       const bytes = typeof v.outcome.summary['bytes'] === 'number' ? formatBytes(v.outcome.summary['bytes']) : null;
       return html`<div class="alert success">
         <strong><span aria-hidden="true">\u2714\uFE0E</span> ${this.texts.done}</strong>
-        ${v.outcome.set ? html`<div>${t('Set: %1', { 1: v.outcome.set })}</div>` : nothing}
-        ${bytes ? html`<div>${t('Size: %1', { 1: bytes })}</div>` : nothing}
+        ${v.outcome.set ? html`<div>${ts('Set: %1', { 1: v.outcome.set })}</div>` : nothing}
+        ${bytes ? html`<div>${ts('Size: %1', { 1: bytes })}</div>` : nothing}
       </div>`;
     }
     if (v.outcome?.kind === 'error') {
@@ -264,14 +264,14 @@ export class CivibackupRunProgress extends LitElement {
       return html`<div class="alert ${cancelled ? 'warning' : 'error'}" role="alert">
         <strong><span aria-hidden="true">${cancelled ? '\u26A0\uFE0E' : '\u2716\uFE0E'}</span> ${cancelled ? this.texts.cancelled : this.texts.failed}</strong>
         <p>${v.outcome.message} <span class="muted">(${v.outcome.code})</span></p>
-        <p><strong>${t('What to do:')}</strong> ${v.outcome.hint}</p>
-        ${v.outcome.retryable ? html`<p>${t('Trying again later may work.')}</p>` : nothing}
+        <p><strong>${ts('What to do:')}</strong> ${v.outcome.hint}</p>
+        ${v.outcome.retryable ? html`<p>${ts('Trying again later may work.')}</p>` : nothing}
       </div>`;
     }
     if (this.endedWithoutResult) {
       return html`<div class="alert error" role="alert">
         <strong><span aria-hidden="true">\u2716\uFE0E</span> ${this.texts.lost}</strong>
-        <p><strong>${t('What to do:')}</strong> ${t('Check the CiviCRM log for the helper\u2019s output, then run the backup again.')}</p>
+        <p><strong>${ts('What to do:')}</strong> ${ts('Check the CiviCRM log for the helper\u2019s output, then run the backup again.')}</p>
       </div>`;
     }
     return nothing;
@@ -282,16 +282,16 @@ export class CivibackupRunProgress extends LitElement {
     const running = !this.finished;
     return html`
       <section class="block" aria-labelledby="run-heading">
-        <h3 id="run-heading">${running ? this.texts.running : t('Run report')}</h3>
+        <h3 id="run-heading">${running ? this.texts.running : ts('Run report')}</h3>
         <p class="status ${running ? '' : 'visually-hidden'}" aria-live="polite" aria-atomic="true" data-testid="status">${this.statusText()}</p>
         ${running ? this.renderBar() : nothing} ${running ? this.renderFigures() : nothing}
         ${this.pollError
-          ? html`<div class="alert warning">${t('Lost contact with the server (%1); still trying.', { 1: this.pollError })}</div>`
+          ? html`<div class="alert warning">${ts('Lost contact with the server (%1); still trying.', { 1: this.pollError })}</div>`
           : nothing}
         ${this.renderOutcome()}
         ${v.warnings.length
           ? html`<div class="alert warning">
-              <strong>${t('\u26A0\uFE0E Warnings (%1)', { 1: v.warnings.length })}</strong>
+              <strong>${ts('\u26A0\uFE0E Warnings (%1)', { 1: v.warnings.length })}</strong>
               <ul class="warnings">
                 ${v.warnings.map((w) => html`<li>${w.message}${w.item ? html` <span class="muted">(${w.item})</span>` : nothing}</li>`)}
               </ul>
@@ -299,10 +299,10 @@ export class CivibackupRunProgress extends LitElement {
           : nothing}
         ${running
           ? html`<button type="button" class="danger" ?disabled=${this.cancelRequested} @click=${() => void this.cancel()}>
-              ${this.cancelRequested ? t('Cancelling\u2026') : this.texts.cancel}
+              ${this.cancelRequested ? ts('Cancelling\u2026') : this.texts.cancel}
             </button>`
           : nothing}
-        ${this.cancelError ? html`<p class="alert error" role="alert">${t('Could not cancel: %1', { 1: this.cancelError })}</p>` : nothing}
+        ${this.cancelError ? html`<p class="alert error" role="alert">${ts('Could not cancel: %1', { 1: this.cancelError })}</p>` : nothing}
       </section>
     `;
   }

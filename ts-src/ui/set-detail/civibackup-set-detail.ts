@@ -5,7 +5,7 @@
 import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { SetSummary } from '../../protocol/sets.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 import { formatBytes } from '../shared/format.js';
 import { baseStyles, buttonStyles } from '../shared/styles.js';
 import { restoreCommands } from './restore-commands.js';
@@ -39,7 +39,7 @@ export class CivibackupSetDetail extends LitElement {
     try {
       if (!navigator.clipboard) throw new Error('no clipboard');
       await navigator.clipboard.writeText(text);
-      this.copyStatus = t('Command copied to the clipboard.');
+      this.copyStatus = ts('Command copied to the clipboard.');
     } catch {
       const pre = this.renderRoot.querySelector<HTMLElement>(`pre[data-command="${id}"]`);
       if (pre) {
@@ -49,7 +49,7 @@ export class CivibackupSetDetail extends LitElement {
         selection?.removeAllRanges();
         selection?.addRange(range);
       }
-      this.copyStatus = t('The browser did not allow copying; the command is selected, press Ctrl+C.');
+      this.copyStatus = ts('The browser did not allow copying; the command is selected, press Ctrl+C.');
     }
   }
 
@@ -57,25 +57,25 @@ export class CivibackupSetDetail extends LitElement {
     const set = this.set;
     if (!set) return nothing;
     return html`
-      <h4>${t('Contents')}</h4>
+      <h4>${ts('Contents')}</h4>
       <ul>
         ${set.databases.map(
-          (d) => html`<li>${t('Database %1 (%2): %3 tables, %4 rows', { 1: d.name, 2: d.role, 3: d.tables, 4: d.rows.toLocaleString() })}</li>`,
+          (d) => html`<li>${ts('Database %1 (%2): %3 tables, %4 rows', { 1: d.name, 2: d.role, 3: d.tables, 4: d.rows.toLocaleString() })}</li>`,
         )}
         ${set.directories.map(
-          (d) => html`<li>${t('Directory %1: %2 files, %3', { 1: d.label, 2: d.files.toLocaleString(), 3: formatBytes(d.bytes) })}</li>`,
+          (d) => html`<li>${ts('Directory %1: %2 files, %3', { 1: d.label, 2: d.files.toLocaleString(), 3: formatBytes(d.bytes) })}</li>`,
         )}
       </ul>
-      <h4>${t('Restore by hand')}</h4>
+      <h4>${ts('Restore by hand')}</h4>
       <p class="muted">
-        ${t('Replace DBNAME with an empty database. Restoring over the live database replaces its content.')}
-        ${set.encrypted ? t('key.txt is the secret key you downloaded when you set up encryption.') : nothing}
+        ${ts('Replace DBNAME with an empty database. Restoring over the live database replaces its content.')}
+        ${set.encrypted ? ts('key.txt is the secret key you downloaded when you set up encryption.') : nothing}
       </p>
       ${restoreCommands(set).map(
         (c) => html`<div class="command">
           <div class="command-head">
             <span id="cmd-${c.id}">${c.title}</span>
-            <button type="button" aria-describedby="cmd-${c.id}" @click=${() => void this.copy(c.id, c.command)}>${t('Copy')}</button>
+            <button type="button" aria-describedby="cmd-${c.id}" @click=${() => void this.copy(c.id, c.command)}>${ts('Copy')}</button>
           </div>
           <pre data-command=${c.id} aria-labelledby="cmd-${c.id}"><code>${c.command}</code></pre>
         </div>`,

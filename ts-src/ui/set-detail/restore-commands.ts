@@ -6,7 +6,7 @@
  * ts-src/protocol/manifest.ts and ts-src/helper/set/codec.ts.
  */
 import type { SetSummary } from '../../protocol/sets.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 
 export interface RestoreCommand {
   id: string;
@@ -34,7 +34,7 @@ export function restoreCommands(set: SetSummary): RestoreCommand[] {
   const commands: RestoreCommand[] = [
     {
       id: 'helper',
-      title: t('With the CiviBackup helper: checks every part first, then restores (the DSN is read from the environment, so the password stays off the command line; --db DSN also works)'),
+      title: ts('With the CiviBackup helper: checks every part first, then restores (the DSN is read from the environment, so the password stays off the command line; --db DSN also works)'),
       command:
         `export CIVIBACKUP_DSN='mysql://USER:PASSWORD@localhost/DBNAME'\n` +
         (hasLogging ? `export CIVIBACKUP_LOGGING_DSN='mysql://USER:PASSWORD@localhost/LOGGING_DBNAME'\n` : '') +
@@ -43,15 +43,15 @@ export function restoreCommands(set: SetSummary): RestoreCommand[] {
     {
       id: 'plain-db',
       title: set.encrypted
-        ? t('Database, with plain tools (age, gunzip, mariadb; key.txt is your secret key file)')
-        : t('Database, with plain tools (zcat and mariadb)'),
+        ? ts('Database, with plain tools (age, gunzip, mariadb; key.txt is your secret key file)')
+        : ts('Database, with plain tools (zcat and mariadb)'),
       command: `cd ${dir}\n${dbPipeline('db', set.encrypted, 'DBNAME')}`,
     },
   ];
   if (hasLogging) {
     commands.push({
       id: 'plain-logdb',
-      title: t('Logging database, with plain tools'),
+      title: ts('Logging database, with plain tools'),
       command: `cd ${dir}\n${dbPipeline('logdb', set.encrypted, 'LOGGING_DBNAME')}`,
     });
   }
@@ -63,7 +63,7 @@ export function restoreCommands(set: SetSummary): RestoreCommand[] {
       : `tar -xzf ${archive} -C restored/${label}`;
     commands.push({
       id: `plain-files-${label}`,
-      title: t('Directory \u201c%1\u201d, with plain tools (extracts into restored/%1; move it into place after checking)', { 1: label }),
+      title: ts('Directory \u201c%1\u201d, with plain tools (extracts into restored/%1; move it into place after checking)', { 1: label }),
       command: `cd ${dir}\nmkdir -p restored/${label}\n${extract}`,
     });
   }

@@ -11,7 +11,7 @@ import { property, state } from 'lit/decorators.js';
 import { Task } from '@lit/task';
 import type { SetSummary } from '../../protocol/sets.js';
 import { BackupApi } from '../api/crm-api.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 import { extractAgeIdentity } from '../shared/age-keys.js';
 import { SETS_CHANGED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
 import { formatBytes, formatDateTime } from '../shared/format.js';
@@ -110,16 +110,16 @@ export class CivibackupSetList extends LitElement {
   }
 
   private describe(action: RowAction, setId: string, phase: 'start' | 'done'): string {
-    if (action === 'delete') return phase === 'start' ? t('Deleting %1\u2026', { 1: setId }) : t('Deleted %1.', { 1: setId });
+    if (action === 'delete') return phase === 'start' ? ts('Deleting %1\u2026', { 1: setId }) : ts('Deleted %1.', { 1: setId });
     if (action === 'deep') {
-      return phase === 'start' ? t('Test-restoring %1 into the scratch database\u2026', { 1: setId }) : t('Test restore of %1 finished.', { 1: setId });
+      return phase === 'start' ? ts('Test-restoring %1 into the scratch database\u2026', { 1: setId }) : ts('Test restore of %1 finished.', { 1: setId });
     }
-    return phase === 'start' ? t('Verifying checksums of %1\u2026', { 1: setId }) : t('Checksums of %1 checked.', { 1: setId });
+    return phase === 'start' ? ts('Verifying checksums of %1\u2026', { 1: setId }) : ts('Checksums of %1 checked.', { 1: setId });
   }
 
   private failure(action: RowAction, setId: string, reason: string): string {
-    return t('%1 failed for %2: %3', {
-      1: action === 'delete' ? t('Delete') : action === 'deep' ? t('Test restore') : t('Verify'),
+    return ts('%1 failed for %2: %3', {
+      1: action === 'delete' ? ts('Delete') : action === 'deep' ? ts('Test restore') : ts('Verify'),
       2: setId,
       3: reason,
     });
@@ -174,7 +174,7 @@ export class CivibackupSetList extends LitElement {
     this.activeRun = { ...run, finished: true };
     const last = event.detail.lastEvent;
     // The run report below shows the details; the status line and the list summarise.
-    this.finishAction(run.setId, run.action, event.detail.outcome === 'done' ? null : last?.type === 'error' ? last.message : t('see the run report'));
+    this.finishAction(run.setId, run.action, event.detail.outcome === 'done' ? null : last?.type === 'error' ? last.message : ts('see the run report'));
   }
 
   private askTestRestore(set: SetSummary): void {
@@ -193,7 +193,7 @@ export class CivibackupSetList extends LitElement {
     if (confirmed && set) {
       const identity = extractAgeIdentity(this.keyText);
       if (!identity) {
-        this.keyError = t('That is not an age secret key. Paste the line that starts with AGE-SECRET-KEY-1, or load the key file.');
+        this.keyError = ts('That is not an age secret key. Paste the line that starts with AGE-SECRET-KEY-1, or load the key file.');
         return;
       }
       this.keyText = '';
@@ -242,29 +242,29 @@ export class CivibackupSetList extends LitElement {
     return html`<tr>
         <td class="date">${formatDateTime(set.createdAt)}<div class="small muted">${set.setId}</div></td>
         <td class="num">${formatBytes(set.bytes)}</td>
-        <td>${set.encrypted ? t('Yes') : t('No')}</td>
+        <td>${set.encrypted ? ts('Yes') : ts('No')}</td>
         <td class="small">${set.location}</td>
         <td>${this.renderVerification(set)}</td>
         <td>
           <div class="actions">
             <button type="button" ?disabled=${verifyDisabled} @click=${() => void this.runAction(set, 'verify')}
-              aria-label=${t('Verify checksums of %1', { 1: set.setId })}>
-              ${busy === 'verify' ? t('Verifying\u2026') : t('Verify')}
+              aria-label=${ts('Verify checksums of %1', { 1: set.setId })}>
+              ${busy === 'verify' ? ts('Verifying\u2026') : ts('Verify')}
             </button>
             <button type="button" ?disabled=${verifyDisabled} @click=${() => this.askTestRestore(set)}
-              aria-label=${t('Test restore %1', { 1: set.setId })}>
-              ${busy === 'deep' ? t('Testing\u2026') : t('Test restore')}
+              aria-label=${ts('Test restore %1', { 1: set.setId })}>
+              ${busy === 'deep' ? ts('Testing\u2026') : ts('Test restore')}
             </button>
             <button type="button" aria-expanded=${open ? 'true' : 'false'} aria-controls="detail-${set.setId}"
-              aria-label=${t('Restore commands for %1', { 1: set.setId })}
+              aria-label=${ts('Restore commands for %1', { 1: set.setId })}
               @click=${() => (this.openSetId = open ? '' : set.setId)}>
-              ${t('Restore commands')}
+              ${ts('Restore commands')}
             </button>
             ${newest
-              ? html`<span class="small muted">${t('Newest set: cannot be deleted')}</span>`
+              ? html`<span class="small muted">${ts('Newest set: cannot be deleted')}</span>`
               : html`<button type="button" class="danger" ?disabled=${disabled} @click=${() => this.askDelete(set)}
-                  aria-label=${t('Delete %1', { 1: set.setId })}>
-                  ${busy === 'delete' ? t('Deleting\u2026') : t('Delete')}
+                  aria-label=${ts('Delete %1', { 1: set.setId })}>
+                  ${busy === 'delete' ? ts('Deleting\u2026') : ts('Delete')}
                 </button>`}
           </div>
         </td>
@@ -277,17 +277,17 @@ export class CivibackupSetList extends LitElement {
   }
 
   private renderTable(sets: SetSummary[]) {
-    if (sets.length === 0) return html`<p>${t('There are no complete backup sets yet.')}</p>`;
+    if (sets.length === 0) return html`<p>${ts('There are no complete backup sets yet.')}</p>`;
     return html`<table>
-      <caption class="visually-hidden">${t('Backup sets, newest first')}</caption>
+      <caption class="visually-hidden">${ts('Backup sets, newest first')}</caption>
       <thead>
         <tr>
-          <th scope="col">${t('Date')}</th>
-          <th scope="col" class="num">${t('Size')}</th>
-          <th scope="col">${t('Encrypted')}</th>
-          <th scope="col">${t('Where')}</th>
-          <th scope="col">${t('Verified')}</th>
-          <th scope="col">${t('Actions')}</th>
+          <th scope="col">${ts('Date')}</th>
+          <th scope="col" class="num">${ts('Size')}</th>
+          <th scope="col">${ts('Encrypted')}</th>
+          <th scope="col">${ts('Where')}</th>
+          <th scope="col">${ts('Verified')}</th>
+          <th scope="col">${ts('Actions')}</th>
         </tr>
       </thead>
       <tbody>
@@ -303,13 +303,13 @@ export class CivibackupSetList extends LitElement {
       this.closeKeyDialog(false);
     }}>
       ${set
-        ? html`<h3 id="key-h">${t('Secret key needed')}</h3>
+        ? html`<h3 id="key-h">${ts('Secret key needed')}</h3>
             <div class="body">
               <p id="key-d">
-                ${t('Set %1 is encrypted. A test restore decrypts it, so it needs the secret key. The key is handed to this one run in memory; it is not stored on the server.', { 1: set.setId })}
+                ${ts('Set %1 is encrypted. A test restore decrypts it, so it needs the secret key. The key is handed to this one run in memory; it is not stored on the server.', { 1: set.setId })}
               </p>
               <div class="field">
-                <label for="key-text">${t('Secret key (AGE-SECRET-KEY-1...)')}</label>
+                <label for="key-text">${ts('Secret key (AGE-SECRET-KEY-1...)')}</label>
                 <textarea
                   id="key-text"
                   rows="3"
@@ -326,13 +326,13 @@ export class CivibackupSetList extends LitElement {
                 ${this.keyError ? html`<span class="error" id="key-error">${this.keyError}</span>` : nothing}
               </div>
               <div class="field">
-                <label for="key-file">${t('Or load the key file')}</label>
+                <label for="key-file">${ts('Or load the key file')}</label>
                 <input id="key-file" type="file" accept=".txt,text/plain" @change=${(e: Event) => void this.loadKeyFile(e)} />
               </div>
               <div class="buttons">
-                <button type="button" @click=${() => this.closeKeyDialog(false)}>${t('Cancel')}</button>
+                <button type="button" @click=${() => this.closeKeyDialog(false)}>${ts('Cancel')}</button>
                 <button type="button" class="primary" ?disabled=${!this.keyText.trim()} @click=${() => this.closeKeyDialog(true)}>
-                  ${t('Start test restore')}
+                  ${ts('Start test restore')}
                 </button>
               </div>
             </div>`
@@ -343,7 +343,7 @@ export class CivibackupSetList extends LitElement {
   override render() {
     const candidate = this.deleteCandidate;
     return html`
-      <h2>${t('Backup sets')}</h2>
+      <h2>${ts('Backup sets')}</h2>
       <p role="status" aria-live="polite" class="muted">${this.message}</p>
       ${this.actionError ? html`<div class="alert error" role="alert" data-testid="action-error">\u2716\uFE0E ${this.actionError}</div>` : nothing}
       ${this.activeRun
@@ -354,15 +354,15 @@ export class CivibackupSetList extends LitElement {
               @civibackup-run-finished=${(e: CustomEvent<RunFinishedDetail>) => this.onRunFinished(e)}
             ></civibackup-run-progress>
             ${this.activeRun.finished
-              ? html`<button type="button" @click=${() => (this.activeRun = null)}>${t('Close run report')}</button>`
+              ? html`<button type="button" @click=${() => (this.activeRun = null)}>${ts('Close run report')}</button>`
               : nothing}`
         : nothing}
       ${this.setsTask.render({
-        pending: () => html`<p aria-busy="true">${t('Loading\u2026')}</p>`,
+        pending: () => html`<p aria-busy="true">${ts('Loading\u2026')}</p>`,
         error: (error) => html`<div class="alert error" role="alert">
-          <strong>${t('Could not load the backup sets.')}</strong>
+          <strong>${ts('Could not load the backup sets.')}</strong>
           <div>${error instanceof Error ? error.message : String(error)}</div>
-          <button type="button" @click=${() => this.refresh()}>${t('Try again')}</button>
+          <button type="button" @click=${() => this.refresh()}>${ts('Try again')}</button>
         </div>`,
         complete: (sets) => this.renderTable(sets),
       })}
@@ -372,18 +372,18 @@ export class CivibackupSetList extends LitElement {
         this.closeDialog(false);
       }}>
         ${candidate
-          ? html`<h3 id="delete-h">${t('Delete this backup set?')}</h3>
+          ? html`<h3 id="delete-h">${ts('Delete this backup set?')}</h3>
               <div class="body">
                 <p id="delete-d">
-                  ${t('Set %1 from %2 (%3) will be removed for good. Other sets are not affected.', {
+                  ${ts('Set %1 from %2 (%3) will be removed for good. Other sets are not affected.', {
                     1: candidate.setId,
                     2: formatDateTime(candidate.createdAt),
                     3: formatBytes(candidate.bytes),
                   })}
                 </p>
                 <div class="buttons">
-                  <button type="button" autofocus @click=${() => this.closeDialog(false)}>${t('Keep it')}</button>
-                  <button type="button" class="danger" @click=${() => this.closeDialog(true)}>${t('Delete set')}</button>
+                  <button type="button" autofocus @click=${() => this.closeDialog(false)}>${ts('Keep it')}</button>
+                  <button type="button" class="danger" @click=${() => this.closeDialog(true)}>${ts('Delete set')}</button>
                 </div>
               </div>`
           : nothing}

@@ -13,7 +13,7 @@ import { Task } from '@lit/task';
 import type { BackupConfig, OffsiteConfig, TestDestinationRecord } from '../../protocol/api.js';
 import type { RetentionPolicy } from '../../protocol/job.js';
 import { ApiError, BackupApi, notify } from '../api/crm-api.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 import { CONFIG_SAVED, pageEvent } from '../shared/events.js';
 import { formatDateTime } from '../shared/format.js';
 import { alertStyles, baseStyles, buttonStyles, formStyles, tableStyles } from '../shared/styles.js';
@@ -23,28 +23,28 @@ import { serverFieldErrors, splitList, validateConfig, type FieldErrors } from '
 
 type RetentionKey = keyof RetentionPolicy;
 const RETENTION_FIELDS: Array<{ key: RetentionKey; label: () => string }> = [
-  { key: 'keepLast', label: () => t('Keep the last') },
-  { key: 'keepHourly', label: () => t('Hourly sets to keep') },
-  { key: 'keepDaily', label: () => t('Daily sets to keep') },
-  { key: 'keepWeekly', label: () => t('Weekly sets to keep') },
-  { key: 'keepMonthly', label: () => t('Monthly sets to keep') },
-  { key: 'keepYearly', label: () => t('Yearly sets to keep') },
+  { key: 'keepLast', label: () => ts('Keep the last') },
+  { key: 'keepHourly', label: () => ts('Hourly sets to keep') },
+  { key: 'keepDaily', label: () => ts('Daily sets to keep') },
+  { key: 'keepWeekly', label: () => ts('Weekly sets to keep') },
+  { key: 'keepMonthly', label: () => ts('Monthly sets to keep') },
+  { key: 'keepYearly', label: () => ts('Yearly sets to keep') },
 ];
 
 const OFFSITE_FIELDS: Record<OffsiteConfig['type'], Array<{ key: string; label: () => string; help?: () => string }>> = {
   s3: [
-    { key: 'endpoint', label: () => t('Endpoint URL'), help: () => t('Leave empty for Amazon S3; for other providers, their S3 URL.') },
-    { key: 'region', label: () => t('Region') },
-    { key: 'bucket', label: () => t('Bucket') },
-    { key: 'prefix', label: () => t('Prefix (folder) in the bucket') },
-    { key: 'accessKeyId', label: () => t('Access key ID') },
+    { key: 'endpoint', label: () => ts('Endpoint URL'), help: () => ts('Leave empty for Amazon S3; for other providers, their S3 URL.') },
+    { key: 'region', label: () => ts('Region') },
+    { key: 'bucket', label: () => ts('Bucket') },
+    { key: 'prefix', label: () => ts('Prefix (folder) in the bucket') },
+    { key: 'accessKeyId', label: () => ts('Access key ID') },
   ],
   sftp: [
-    { key: 'host', label: () => t('Host') },
-    { key: 'port', label: () => t('Port'), help: () => t('Empty means 22.') },
-    { key: 'username', label: () => t('User name') },
-    { key: 'path', label: () => t('Directory on the server') },
-    { key: 'hostKey', label: () => t('Host key fingerprint (SHA256:...)'), help: () => t('Optional; pins the server so a different one is refused.') },
+    { key: 'host', label: () => ts('Host') },
+    { key: 'port', label: () => ts('Port'), help: () => ts('Empty means 22.') },
+    { key: 'username', label: () => ts('User name') },
+    { key: 'path', label: () => ts('Directory on the server') },
+    { key: 'hostKey', label: () => ts('Host key fingerprint (SHA256:...)'), help: () => ts('Optional; pins the server so a different one is refused.') },
   ],
 };
 
@@ -204,15 +204,15 @@ export class CivibackupSettingsForm extends LitElement {
 
   private renderIncluded(c: BackupConfig): TemplateResult {
     return html`<fieldset>
-      <legend>${t('What is included')}</legend>
-      ${this.checkbox('includeDatabase', t('The CiviCRM database'), c.includeDatabase, (v) => this.edit((d) => (d.includeDatabase = v)))}
-      ${this.checkbox('includeLoggingDatabase', t('The detailed logging database (when logging is on)'), c.includeLoggingDatabase, (v) =>
+      <legend>${ts('What is included')}</legend>
+      ${this.checkbox('includeDatabase', ts('The CiviCRM database'), c.includeDatabase, (v) => this.edit((d) => (d.includeDatabase = v)))}
+      ${this.checkbox('includeLoggingDatabase', ts('The detailed logging database (when logging is on)'), c.includeLoggingDatabase, (v) =>
         this.edit((d) => (d.includeLoggingDatabase = v)),
       )}
-      ${this.checkbox('skipCacheData', t('Skip the rows of cache tables (they are rebuilt automatically)'), c.skipCacheData, (v) =>
+      ${this.checkbox('skipCacheData', ts('Skip the rows of cache tables (they are rebuilt automatically)'), c.skipCacheData, (v) =>
         this.edit((d) => (d.skipCacheData = v)),
       )}
-      <p class="help">${t('Directories, as CiviCRM\u2019s Directories settings resolve them on this server:')}</p>
+      <p class="help">${ts('Directories, as CiviCRM\u2019s Directories settings resolve them on this server:')}</p>
       ${c.directories.map(
         (dir, i) => html`<div class="field inline">
           <input
@@ -224,7 +224,7 @@ export class CivibackupSettingsForm extends LitElement {
             @change=${(e: Event) => this.edit((d) => (d.directories[i].included = (e.target as HTMLInputElement).checked))}
           />
           <label for="dir-${dir.key}">${dir.label}</label>
-          <span id="dir-${dir.key}-path" class="help">${dir.path ? html`<code>${dir.path}</code>` : t('not configured on this site')}</span>
+          <span id="dir-${dir.key}-path" class="help">${dir.path ? html`<code>${dir.path}</code>` : ts('not configured on this site')}</span>
         </div>`,
       )}
     </fieldset>`;
@@ -232,9 +232,9 @@ export class CivibackupSettingsForm extends LitElement {
 
   private renderDestination(c: BackupConfig): TemplateResult {
     return html`<fieldset>
-      <legend>${t('Destination')}</legend>
-      ${this.textField('destination', t('Directory for backup sets on this server'), c.destination, (v) => this.edit((d) => (d.destination = v)), {
-        help: t('An absolute path or a path expression such as [civicrm.private]/civibackup; outside the web root, on a disk with room for several sets. Sets are written here first, then copied offsite.'),
+      <legend>${ts('Destination')}</legend>
+      ${this.textField('destination', ts('Directory for backup sets on this server'), c.destination, (v) => this.edit((d) => (d.destination = v)), {
+        help: ts('An absolute path or a path expression such as [civicrm.private]/civibackup; outside the web root, on a disk with room for several sets. Sets are written here first, then copied offsite.'),
         placeholder: '/var/backups/civicrm',
       })}
     </fieldset>`;
@@ -243,7 +243,7 @@ export class CivibackupSettingsForm extends LitElement {
   private renderRetention(c: BackupConfig): TemplateResult {
     const preview = previewRetention(c.retention, c.schedule.frequency, this.now ?? new Date());
     return html`<fieldset>
-      <legend>${t('Retention')}</legend>
+      <legend>${ts('Retention')}</legend>
       <div class="grid">
         ${RETENTION_FIELDS.map(
           ({ key, label }) => html`<div class="field">
@@ -271,9 +271,9 @@ export class CivibackupSettingsForm extends LitElement {
       </div>
       <div class="alert info" aria-live="polite" data-testid="retention-preview">
         ${preview.keepsEverything
-          ? t('No rule is set, so every backup set is kept until you remove it.')
-          : t('With %1 backups, this policy keeps %2 sets, reaching back %3 days. The newest set and the newest one proven restorable are always kept.', {
-              1: t(c.schedule.frequency.toLowerCase()),
+          ? ts('No rule is set, so every backup set is kept until you remove it.')
+          : ts('With %1 backups, this policy keeps %2 sets, reaching back %3 days. The newest set and the newest one proven restorable are always kept.', {
+              1: ts(c.schedule.frequency.toLowerCase()),
               2: preview.kept.length,
               3: preview.reachDays,
             })}
@@ -281,20 +281,20 @@ export class CivibackupSettingsForm extends LitElement {
       ${preview.keepsEverything
         ? nothing
         : html`<details>
-            <summary>${t('Which sets are kept, and why')}</summary>
+            <summary>${ts('Which sets are kept, and why')}</summary>
             <div class="preview-list">
               <table>
                 <thead>
                   <tr>
-                    <th scope="col">${t('Backup from')}</th>
-                    <th scope="col">${t('Kept because')}</th>
+                    <th scope="col">${ts('Backup from')}</th>
+                    <th scope="col">${ts('Kept because')}</th>
                   </tr>
                 </thead>
                 <tbody>
                   ${preview.kept.map(
                     (k) => html`<tr>
                       <td>${formatDateTime(k.time)}</td>
-                      <td>${k.reasons.map((r) => t(r)).join('; ')}</td>
+                      <td>${k.reasons.map((r) => ts(r)).join('; ')}</td>
                     </tr>`,
                   )}
                 </tbody>
@@ -313,7 +313,7 @@ export class CivibackupSettingsForm extends LitElement {
       this.recipientsText = [...splitList(this.recipientsText), pair.recipient].join('\n');
       this.edit((d) => (d.recipients = splitList(this.recipientsText)));
     } catch (error) {
-      this.keyError = t('This browser cannot generate X25519 keys (%1). Run age-keygen on a trusted computer and paste its public key.', {
+      this.keyError = ts('This browser cannot generate X25519 keys (%1). Run age-keygen on a trusted computer and paste its public key.', {
         1: error instanceof Error ? error.message : String(error),
       });
     }
@@ -340,9 +340,9 @@ export class CivibackupSettingsForm extends LitElement {
   private renderEncryption(c: BackupConfig): TemplateResult {
     const pair = this.keyPair;
     return html`<fieldset>
-      <legend>${t('Encryption')}</legend>
+      <legend>${ts('Encryption')}</legend>
       <div class="field">
-        <label for="recipients">${t('Public keys (age recipients), one per line')}</label>
+        <label for="recipients">${ts('Public keys (age recipients), one per line')}</label>
         <textarea
           id="recipients"
           rows="3"
@@ -358,28 +358,28 @@ export class CivibackupSettingsForm extends LitElement {
         ${this.messages(
           'recipients',
           c.recipients.length
-            ? t('Backups are encrypted to every key listed; any one of the matching secret keys opens them.')
-            : t('Empty: backups are not encrypted. Add a key so that a stolen backup cannot be read.'),
+            ? ts('Backups are encrypted to every key listed; any one of the matching secret keys opens them.')
+            : ts('Empty: backups are not encrypted. Add a key so that a stolen backup cannot be read.'),
         )}
       </div>
       <div class="row">
         <button type="button" id="generateKey" aria-describedby=${this.describedBy('generateKey', true)} @click=${() => void this.generateKey()}>
-          ${t('Generate a key pair in this browser')}
+          ${ts('Generate a key pair in this browser')}
         </button>
-        <span class="help" id="generateKey-help">${t('The secret key is made here and offered once as a download; it is never sent to the server.')}</span>
+        <span class="help" id="generateKey-help">${ts('The secret key is made here and offered once as a download; it is never sent to the server.')}</span>
       </div>
       ${this.errors['generateKey'] ? html`<p class="error" id="generateKey-error">${this.errors['generateKey']}</p>` : nothing}
       ${this.keyError ? html`<p class="alert error" role="alert">${this.keyError}</p>` : nothing}
       ${pair
         ? html`<div class="alert ${this.keyDownloaded ? 'success' : 'warning'}" role="status" data-testid="key-panel">
-            <p>${t('New public key, added to the list above:')} <code class="key">${pair.recipient}</code></p>
+            <p>${ts('New public key, added to the list above:')} <code class="key">${pair.recipient}</code></p>
             ${this.keyDownloaded
               ? html`<p>
-                  <strong>${t('\u2714\uFE0E Secret key downloaded.')}</strong>
-                  ${t('It exists nowhere else: keep it safe, away from this server. Without it, backups encrypted to this key cannot be restored.')}
+                  <strong>${ts('\u2714\uFE0E Secret key downloaded.')}</strong>
+                  ${ts('It exists nowhere else: keep it safe, away from this server. Without it, backups encrypted to this key cannot be restored.')}
                 </p>`
-              : html`<p><strong>${t('\u26A0\uFE0E Download the secret key now: it is offered only once.')}</strong></p>
-                  <button type="button" class="primary" @click=${() => this.downloadKey()}>${t('Download secret key')}</button>`}
+              : html`<p><strong>${ts('\u26A0\uFE0E Download the secret key now: it is offered only once.')}</strong></p>
+                  <button type="button" class="primary" @click=${() => this.downloadKey()}>${ts('Download secret key')}</button>`}
           </div>`
         : nothing}
     </fieldset>`;
@@ -402,17 +402,17 @@ export class CivibackupSettingsForm extends LitElement {
 
   private renderOffsite(c: BackupConfig): TemplateResult {
     return html`<fieldset>
-      <legend>${t('Offsite copies')}</legend>
-      ${c.offsite.length === 0 ? html`<p class="help">${t('No offsite destination: sets stay on this server only.')}</p>` : nothing}
+      <legend>${ts('Offsite copies')}</legend>
+      ${c.offsite.length === 0 ? html`<p class="help">${ts('No offsite destination: sets stay on this server only.')}</p>` : nothing}
       ${c.offsite.map((dest, i) => {
         const prefix = `offsite-${i}-`;
         const test = this.destinationTests[i];
         const secretId = `${prefix}secret`;
-        const secretLabel = dest.type === 's3' ? t('Secret access key') : t('Private key (OpenSSH or PEM)');
-        return html`<div class="dest" role="group" aria-label=${t('Offsite destination %1', { 1: dest.name || i + 1 })}>
-          ${this.textField(`${prefix}name`, t('Name'), dest.name, (v) => this.edit((d) => (d.offsite[i].name = v)))}
+        const secretLabel = dest.type === 's3' ? ts('Secret access key') : ts('Private key (OpenSSH or PEM)');
+        return html`<div class="dest" role="group" aria-label=${ts('Offsite destination %1', { 1: dest.name || i + 1 })}>
+          ${this.textField(`${prefix}name`, ts('Name'), dest.name, (v) => this.edit((d) => (d.offsite[i].name = v)))}
           <div class="field">
-            <label for="${prefix}type">${t('Type')}</label>
+            <label for="${prefix}type">${ts('Type')}</label>
             <select
               id="${prefix}type"
               .value=${dest.type}
@@ -420,8 +420,8 @@ export class CivibackupSettingsForm extends LitElement {
               aria-describedby=${this.describedBy(`${prefix}type`, false)}
               @change=${(e: Event) => this.edit((d) => (d.offsite[i].type = (e.target as HTMLSelectElement).value as OffsiteConfig['type']))}
             >
-              <option value="s3" ?selected=${dest.type === 's3'}>${t('S3-compatible object storage')}</option>
-              <option value="sftp" ?selected=${dest.type === 'sftp'}>${t('SFTP server')}</option>
+              <option value="s3" ?selected=${dest.type === 's3'}>${ts('S3-compatible object storage')}</option>
+              <option value="sftp" ?selected=${dest.type === 'sftp'}>${ts('SFTP server')}</option>
             </select>
             ${this.messages(`${prefix}type`)}
           </div>
@@ -439,7 +439,7 @@ export class CivibackupSettingsForm extends LitElement {
                   spellcheck="false"
                   autocomplete="off"
                   .value=${dest.secret ?? ''}
-                  placeholder=${dest.hasSecret ? t('stored (type to replace)') : ''}
+                  placeholder=${dest.hasSecret ? ts('stored (type to replace)') : ''}
                   aria-invalid=${this.errors[secretId] ? 'true' : 'false'}
                   aria-describedby=${this.describedBy(secretId, true)}
                   @input=${(e: Event) => this.edit((d) => (d.offsite[i].secret = (e.target as HTMLTextAreaElement).value))}
@@ -449,7 +449,7 @@ export class CivibackupSettingsForm extends LitElement {
                   type="password"
                   autocomplete="new-password"
                   .value=${dest.secret ?? ''}
-                  placeholder=${dest.hasSecret ? t('stored (type to replace)') : ''}
+                  placeholder=${dest.hasSecret ? ts('stored (type to replace)') : ''}
                   aria-invalid=${this.errors[secretId] ? 'true' : 'false'}
                   aria-describedby=${this.describedBy(secretId, true)}
                   @input=${(e: Event) => this.edit((d) => (d.offsite[i].secret = (e.target as HTMLInputElement).value))}
@@ -457,24 +457,24 @@ export class CivibackupSettingsForm extends LitElement {
             ${this.messages(
               secretId,
               dest.hasSecret
-                ? t('A secret is stored. It is never shown again; leave empty to keep it.')
-                : t('Stored on the server for the helper; never shown again after saving.'),
+                ? ts('A secret is stored. It is never shown again; leave empty to keep it.')
+                : ts('Stored on the server for the helper; never shown again after saving.'),
             )}
           </div>
           <div class="row">
             <button type="button" ?disabled=${test?.pending} @click=${() => void this.testDestination(i)}>
-              ${test?.pending ? t('Testing\u2026') : t('Test connection')}
+              ${test?.pending ? ts('Testing\u2026') : ts('Test connection')}
             </button>
             <button type="button" class="link" @click=${() => this.edit((d) => d.offsite.splice(i, 1))}>
-              ${t('Remove this destination')}
+              ${ts('Remove this destination')}
             </button>
             <span role="status" aria-live="polite">
               ${test?.result
                 ? html`<span class=${test.result.ok ? '' : 'error'}
-                    >${test.result.ok ? t('\u2714\uFE0E Connection works: %1', { 1: test.result.message }) : t('Connection failed: %1', { 1: test.result.message })}</span
+                    >${test.result.ok ? ts('\u2714\uFE0E Connection works: %1', { 1: test.result.message }) : ts('Connection failed: %1', { 1: test.result.message })}</span
                   >`
                 : test?.error
-                  ? html`<span class="error">${t('Could not test: %1', { 1: test.error })}</span>`
+                  ? html`<span class="error">${ts('Could not test: %1', { 1: test.error })}</span>`
                   : nothing}
             </span>
           </div>
@@ -484,16 +484,16 @@ export class CivibackupSettingsForm extends LitElement {
         type="button"
         @click=${() => this.edit((d) => d.offsite.push({ name: d.offsite.length ? `offsite-${d.offsite.length + 1}` : 'offsite', type: 's3', options: {} }))}
       >
-        ${t('Add an offsite destination')}
+        ${ts('Add an offsite destination')}
       </button>
     </fieldset>`;
   }
 
   private renderAlerts(c: BackupConfig): TemplateResult {
     return html`<fieldset>
-      <legend>${t('Alerts')}</legend>
+      <legend>${ts('Alerts')}</legend>
       <div class="field">
-        <label for="alertEmails">${t('E-mail addresses to alert, one per line')}</label>
+        <label for="alertEmails">${ts('E-mail addresses to alert, one per line')}</label>
         <textarea
           id="alertEmails"
           rows="2"
@@ -505,10 +505,10 @@ export class CivibackupSettingsForm extends LitElement {
             this.edit((d) => (d.alertEmails = splitList(this.emailsText, true)));
           }}
         ></textarea>
-        ${this.messages('alertEmails', t('They hear about failed runs and about backups older than the limit below.'))}
+        ${this.messages('alertEmails', ts('They hear about failed runs and about backups older than the limit below.'))}
       </div>
       <div class="field">
-        <label for="maxAgeHours">${t('Warn when the newest complete backup is older than (hours)')}</label>
+        <label for="maxAgeHours">${ts('Warn when the newest complete backup is older than (hours)')}</label>
         <input
           id="maxAgeHours"
           type="number"
@@ -526,12 +526,12 @@ export class CivibackupSettingsForm extends LitElement {
 
   private renderSchedule(c: BackupConfig): TemplateResult {
     return html`<fieldset>
-      <legend>${t('Schedule')}</legend>
-      ${this.checkbox('scheduleActive', t('Run backups automatically (CiviCRM scheduled job)'), c.schedule.active, (v) =>
+      <legend>${ts('Schedule')}</legend>
+      ${this.checkbox('scheduleActive', ts('Run backups automatically (CiviCRM scheduled job)'), c.schedule.active, (v) =>
         this.edit((d) => (d.schedule.active = v)),
       )}
       <div class="field">
-        <label for="frequency">${t('How often')}</label>
+        <label for="frequency">${ts('How often')}</label>
         <select
           id="frequency"
           .value=${c.schedule.frequency}
@@ -541,13 +541,13 @@ export class CivibackupSettingsForm extends LitElement {
             this.edit((d) => (d.schedule.frequency = (e.target as HTMLSelectElement).value as BackupConfig['schedule']['frequency']))}
         >
           ${(['Hourly', 'Daily', 'Weekly', 'Monthly'] as const).map(
-            (f) => html`<option value=${f} ?selected=${c.schedule.frequency === f}>${t(f)}</option>`,
+            (f) => html`<option value=${f} ?selected=${c.schedule.frequency === f}>${ts(f)}</option>`,
           )}
         </select>
         ${this.messages('frequency')}
       </div>
-      ${this.textField('nodePath', t('Path to Node.js (optional)'), c.nodePath, (v) => this.edit((d) => (d.nodePath = v)), {
-        help: t('Leave empty to use node from the PATH. Node.js 20 or newer is needed.'),
+      ${this.textField('nodePath', ts('Path to Node.js (optional)'), c.nodePath, (v) => this.edit((d) => (d.nodePath = v)), {
+        help: ts('Leave empty to use node from the PATH. Node.js 20 or newer is needed.'),
         placeholder: '/usr/bin/node',
       })}
     </fieldset>`;
@@ -574,8 +574,8 @@ export class CivibackupSettingsForm extends LitElement {
       const saved = await this.api.saveConfig(payload);
       this.adopt(saved);
       this.submitted = false;
-      this.saveMessage = t('Settings saved.');
-      notify(this.saveMessage, t('Backups'));
+      this.saveMessage = ts('Settings saved.');
+      notify(this.saveMessage, ts('Backups'));
       this.dispatchEvent(pageEvent(CONFIG_SAVED, {}));
     } catch (error) {
       this.saveError = error instanceof Error ? error.message : String(error);
@@ -596,27 +596,27 @@ export class CivibackupSettingsForm extends LitElement {
     return html`<form novalidate @submit=${(e: Event) => void this.save(e)}>
       ${this.submitted && errorCount
         ? html`<div class="alert error" role="alert" data-testid="error-summary">
-            ${errorCount === 1 ? t('One field needs attention; the message is next to it.') : t('%1 fields need attention; each message is next to its field.', { 1: errorCount })}
+            ${errorCount === 1 ? ts('One field needs attention; the message is next to it.') : ts('%1 fields need attention; each message is next to its field.', { 1: errorCount })}
           </div>`
         : nothing}
       ${this.renderIncluded(c)} ${this.renderDestination(c)} ${this.renderRetention(c)} ${this.renderEncryption(c)} ${this.renderOffsite(c)}
       ${this.renderAlerts(c)} ${this.renderSchedule(c)}
       <div class="save-bar">
-        <button type="submit" class="primary" ?disabled=${this.saving || !this.canAdminister}>${this.saving ? t('Saving\u2026') : t('Save settings')}</button>
+        <button type="submit" class="primary" ?disabled=${this.saving || !this.canAdminister}>${this.saving ? ts('Saving\u2026') : ts('Save settings')}</button>
         <span role="status" aria-live="polite">${this.saveMessage}</span>
       </div>
-      ${this.saveError ? html`<div class="alert error" role="alert"><strong>${t('The settings were not saved.')}</strong> ${this.saveError}</div>` : nothing}
+      ${this.saveError ? html`<div class="alert error" role="alert"><strong>${ts('The settings were not saved.')}</strong> ${this.saveError}</div>` : nothing}
     </form>`;
   }
 
   override render() {
-    return html`<h2>${t('Settings')}</h2>
+    return html`<h2>${ts('Settings')}</h2>
       ${this.configTask.render({
-        pending: () => html`<p aria-busy="true">${t('Loading\u2026')}</p>`,
+        pending: () => html`<p aria-busy="true">${ts('Loading\u2026')}</p>`,
         error: (error) => html`<div class="alert error" role="alert">
-          <strong>${t('Could not load the settings.')}</strong>
+          <strong>${ts('Could not load the settings.')}</strong>
           <div>${error instanceof Error ? error.message : String(error)}</div>
-          <button type="button" @click=${() => void this.configTask.run()}>${t('Try again')}</button>
+          <button type="button" @click=${() => void this.configTask.run()}>${ts('Try again')}</button>
         </div>`,
         complete: () => (this.draft ? this.renderForm(this.draft) : nothing),
       })}`;

@@ -4,7 +4,7 @@
  * Pure, so it is tested without a browser form.
  */
 import type { BackupConfig } from '../../protocol/api.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 import { isAgeRecipient } from '../shared/age-keys.js';
 
 export type FieldErrors = Record<string, string>;
@@ -23,60 +23,60 @@ export function splitList(text: string, commas = false): string[] {
 export function validateConfig(config: BackupConfig, options: { secretKeyPendingDownload?: boolean } = {}): FieldErrors {
   const errors: FieldErrors = {};
   if (!config.includeDatabase && !config.directories.some((d) => d.included)) {
-    errors['includeDatabase'] = t('Choose at least the database or one directory; otherwise a backup would be empty.');
+    errors['includeDatabase'] = ts('Choose at least the database or one directory; otherwise a backup would be empty.');
   }
   // Mirrors CRM_Civibackup_Config::validate(), which checks again on save.
   const destination = config.destination.trim();
-  if (!destination) errors['destination'] = t('Enter the directory where backup sets are written.');
+  if (!destination) errors['destination'] = ts('Enter the directory where backup sets are written.');
   else if (!destination.startsWith('/') && !destination.startsWith('[')) {
-    errors['destination'] = t('Use an absolute path that starts with /, or a path expression such as [civicrm.private]/civibackup.');
-  } else if (destination.includes('..')) errors['destination'] = t('The path must not contain "..".');
+    errors['destination'] = ts('Use an absolute path that starts with /, or a path expression such as [civicrm.private]/civibackup.');
+  } else if (destination.includes('..')) errors['destination'] = ts('The path must not contain "..".');
 
   for (const field of RETENTION_FIELDS) {
     const value = config.retention[field];
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 10000)) {
-      errors[field] = t('Enter a whole number from 0 to 10000.');
+      errors[field] = ts('Enter a whole number from 0 to 10000.');
     }
   }
   if (!errors['keepLast'] && !((config.retention.keepLast ?? 0) >= 1)) {
-    errors['keepLast'] = t('Keep at least the last set (1 or more).');
+    errors['keepLast'] = ts('Keep at least the last set (1 or more).');
   }
 
   const badRecipients = config.recipients.filter((r) => !isAgeRecipient(r));
   if (badRecipients.length) {
-    errors['recipients'] = t('Not an age public key (age1 followed by 58 letters and digits, with a valid checksum): %1', {
+    errors['recipients'] = ts('Not an age public key (age1 followed by 58 letters and digits, with a valid checksum): %1', {
       1: badRecipients.join(', '),
     });
   }
   if (options.secretKeyPendingDownload) {
-    errors['generateKey'] = t('Download the new secret key before saving: without it, backups encrypted to its public key cannot be opened.');
+    errors['generateKey'] = ts('Download the new secret key before saving: without it, backups encrypted to its public key cannot be opened.');
   }
 
   config.offsite.forEach((d, i) => {
     const prefix = `offsite-${i}-`;
     if (!/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/.test(d.name.trim())) {
-      errors[`${prefix}name`] = t('Give it a short name: letters, digits, space, . _ - (for example "s3-main").');
+      errors[`${prefix}name`] = ts('Give it a short name: letters, digits, space, . _ - (for example "s3-main").');
     }
-    if (config.offsite.findIndex((o) => o.name === d.name) !== i) errors[`${prefix}name`] = t('Each destination needs its own name.');
+    if (config.offsite.findIndex((o) => o.name === d.name) !== i) errors[`${prefix}name`] = ts('Each destination needs its own name.');
     const required = d.type === 's3' ? ['bucket', 'accessKeyId'] : ['host', 'username', 'path'];
     for (const key of required) {
-      if (!(d.options[key] ?? '').trim()) errors[`${prefix}${key}`] = t('Required.');
+      if (!(d.options[key] ?? '').trim()) errors[`${prefix}${key}`] = ts('Required.');
     }
     if (d.type === 'sftp' && d.options['port'] && !(/^\d{1,5}$/.test(d.options['port']) && Number(d.options['port']) <= 65535)) {
-      errors[`${prefix}port`] = t('Enter a port number.');
+      errors[`${prefix}port`] = ts('Enter a port number.');
     }
     if (d.type === 's3' && d.options['endpoint'] && !/^https?:\/\//.test(d.options['endpoint'])) {
-      errors[`${prefix}endpoint`] = t('Enter a URL starting with https:// (or http:// for a local test server).');
+      errors[`${prefix}endpoint`] = ts('Enter a URL starting with https:// (or http:// for a local test server).');
     }
     if (!d.hasSecret && !d.secret) {
-      errors[`${prefix}secret`] = d.type === 's3' ? t('Enter the secret access key.') : t('Paste the private key for this user.');
+      errors[`${prefix}secret`] = d.type === 's3' ? ts('Enter the secret access key.') : ts('Paste the private key for this user.');
     }
   });
 
   const badEmails = config.alertEmails.filter((e) => !EMAIL.test(e));
-  if (badEmails.length) errors['alertEmails'] = t('Not an e-mail address: %1', { 1: badEmails.join(', ') });
-  if (!Number.isInteger(config.maxAgeHours) || config.maxAgeHours < 1) errors['maxAgeHours'] = t('Enter a number of hours, 1 or more.');
-  if (config.nodePath && !config.nodePath.startsWith('/')) errors['nodePath'] = t('Use an absolute path, or leave it empty to find node on the PATH.');
+  if (badEmails.length) errors['alertEmails'] = ts('Not an e-mail address: %1', { 1: badEmails.join(', ') });
+  if (!Number.isInteger(config.maxAgeHours) || config.maxAgeHours < 1) errors['maxAgeHours'] = ts('Enter a number of hours, 1 or more.');
+  if (config.nodePath && !config.nodePath.startsWith('/')) errors['nodePath'] = ts('Use an absolute path, or leave it empty to find node on the PATH.');
   return errors;
 }
 

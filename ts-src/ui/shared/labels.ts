@@ -1,34 +1,34 @@
 /** Human names for protocol values, all through ts(). */
 import type { Phase } from '../../protocol/events.js';
 import type { VerificationState } from '../../protocol/sets.js';
-import { t } from '../i18n.js';
+import { ts } from '../i18n.js';
 
 export function phaseLabel(phase: Phase): string {
   switch (phase) {
     case 'prepare':
-      return t('Preparing');
+      return ts('Preparing');
     case 'schema':
-      return t('Saving table definitions');
+      return ts('Saving table definitions');
     case 'data':
-      return t('Saving table data');
+      return ts('Saving table data');
     case 'objects':
-      return t('Saving views, triggers and routines');
+      return ts('Saving views, triggers and routines');
     case 'logdb':
-      return t('Saving the logging database');
+      return ts('Saving the logging database');
     case 'files':
-      return t('Archiving directories');
+      return ts('Archiving directories');
     case 'manifest':
-      return t('Writing the manifest');
+      return ts('Writing the manifest');
     case 'upload':
-      return t('Copying offsite');
+      return ts('Copying offsite');
     case 'verify':
-      return t('Verifying');
+      return ts('Verifying');
     case 'restore':
-      return t('Restoring');
+      return ts('Restoring');
     case 'prune':
-      return t('Removing old backups');
+      return ts('Removing old backups');
     case 'cleanup':
-      return t('Cleaning up');
+      return ts('Cleaning up');
   }
 }
 
@@ -36,12 +36,12 @@ export function phaseLabel(phase: Phase): string {
 export function verificationLabel(state: VerificationState): { icon: string; text: string } {
   switch (state) {
     case 'restorable':
-      return { icon: '\u2714\uFE0E', text: t('Restore tested') };
+      return { icon: '\u2714\uFE0E', text: ts('Restore tested') };
     case 'hashes-ok':
-      return { icon: '\u2713\uFE0E', text: t('Checksums verified') };
+      return { icon: '\u2713\uFE0E', text: ts('Checksums verified') };
     case 'damaged':
-      return { icon: '\u2716\uFE0E', text: t('Damaged') };
+      return { icon: '\u2716\uFE0E', text: ts('Damaged') };
     case 'unverified':
-      return { icon: '\u2022', text: t('Not verified yet') };
+      return { icon: '\u2022', text: ts('Not verified yet') };
   }
 }
