@@ -78,6 +78,31 @@ describe('accessibility (Chromium accessibility tree)', () => {
     expect(texts.filter((s) => s.includes('Yes')).length).to.equal(2);
   });
 
+  it('dialogs: the key dialog and the delete dialog are named modal dialogs with labelled fields', async () => {
+    const fake = new FakeCrm().on('get', { records: sampleSets() });
+    const el = await fixture<CivibackupSetList>(html`<civibackup-set-list can-administer .api=${new BackupApi(() => fake)}></civibackup-set-list>`);
+    await until(() => el.shadowRoot!.querySelector('tbody'));
+    el.shadowRoot!.querySelector<HTMLButtonElement>('button[aria-label="Test restore 20261126T020003Z-k3f9a1"]')!.click();
+    await until(() => el.shadowRoot!.querySelector<HTMLDialogElement>('#key-dialog')?.open);
+    let nodes = await snapshot();
+    expect(unnamedControls(nodes)).to.deep.equal([]);
+    const keyDialog = nodes.find((n) => n.role === 'dialog')!;
+    expect(keyDialog.name).to.equal('Secret key needed');
+    const inDialog = flatten(keyDialog).filter((n) => CONTROL_ROLES.has(n.role)).map((n) => n.name);
+    expect(inDialog).to.include.members(['Secret key (AGE-SECRET-KEY-1...)', 'Cancel', 'Start test restore']);
+    // A modal dialog hides the page behind it from assistive technology.
+    expect(nodes.some((n) => n.name === 'Verify checksums of 20261126T020003Z-k3f9a1')).to.equal(false);
+    await sendKeys({ press: 'Escape' });
+    await until(() => !el.shadowRoot!.querySelector<HTMLDialogElement>('#key-dialog')!.open);
+
+    el.shadowRoot!.querySelector<HTMLButtonElement>('button[aria-label="Delete 20261118T020001Z-a7b7c7"]')!.click();
+    await until(() => el.shadowRoot!.querySelector<HTMLDialogElement>('#delete-dialog')?.open);
+    nodes = await snapshot();
+    const deleteDialog = nodes.find((n) => n.role === 'dialog')!;
+    expect(deleteDialog.name).to.equal('Delete this backup set?');
+    expect(flatten(deleteDialog).filter((n) => n.role === 'button').map((n) => n.name)).to.deep.equal(['Keep it', 'Delete set']);
+  });
+
   it('settings: every input labelled; invalid fields exposed as invalid with their message', async () => {
     const fake = new FakeCrm().on('getConfig', { records: [sampleConfig()] });
     const el = await fixture<CivibackupSettingsForm>(

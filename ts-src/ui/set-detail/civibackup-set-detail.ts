@@ -77,7 +77,7 @@ export class CivibackupSetDetail extends LitElement {
             <span id="cmd-${c.id}">${c.title}</span>
             <button type="button" aria-describedby="cmd-${c.id}" @click=${() => void this.copy(c.id, c.command)}>${ts('Copy')}</button>
           </div>
-          <pre data-command=${c.id} aria-labelledby="cmd-${c.id}"><code>${c.command}</code></pre>
+          <pre data-command=${c.id}><code>${c.command}</code></pre>
         </div>`,
       )}
       <p role="status" aria-live="polite">${this.copyStatus}</p>
