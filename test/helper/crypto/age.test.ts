@@ -233,6 +233,22 @@ describe('wrong keys and damage', () => {
     await expectCode(decode(Buffer.alloc(0), 'p.age', ok()), 'SET_DAMAGED');
   });
 
+  test('bytes appended after the final chunk -> SET_DAMAGED', async () => {
+    await expectCode(decode(Buffer.concat([encrypted, Buffer.from('appended')]), 'p.age', ok()), 'SET_DAMAGED');
+  });
+
+  test('a wrong key on a long stream fails at the header without waiting for (or hanging on) the rest', async () => {
+    const other = await generateIdentity();
+    const long = Readable.from(
+      (function* () {
+        yield encrypted;
+        for (let i = 0; i < 1000; i += 1) yield Buffer.alloc(KIB64, 1);
+      })(),
+    );
+    const stages = await decodeStages('p.age', { decryption: { identities: [other.identity], passphrases: [] } });
+    await expectCode(runPipeline([long, ...stages, collector().sink]), 'WRONG_KEY');
+  });
+
   test('a flipped byte in the payload or the header MAC -> SET_DAMAGED', async () => {
     const macLine = encrypted.indexOf('\n---') + 5;
     for (const position of [encrypted.length - 1, encrypted.length - 20_000, Math.floor(encrypted.length / 2), macLine + 3]) {
