@@ -22,7 +22,7 @@ const onlyIndex = argv.indexOf('--only');
 const onlyFiles = onlyIndex >= 0 ? argv.slice(onlyIndex + 1) : [];
 const suitesAsked = (onlyIndex >= 0 ? argv.slice(0, onlyIndex) : argv).filter((a) => !a.startsWith('-'));
 const SUITES = ['typecheck', 'build', 'node', 'ui', 'php'];
-const wanted = (s) => suitesAsked.length === 0 || suitesAsked.includes(s) || (s === 'build' && suitesAsked.some((x) => x === 'node' || x === 'php'));
+const wanted = (s) => suitesAsked.length === 0 || suitesAsked.includes(s) || (s === 'build' && suitesAsked.some((x) => x === 'node' || x === 'php' || x === 'ui')); // ui: test/ui/bundle.test.ts loads dist/ui
 
 function run(cmd, args, env = {}) {
   return new Promise((resolve) => {
