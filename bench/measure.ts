@@ -16,6 +16,8 @@ export interface RunResult {
   peakRssMiB: number;
   /** Largest sum over the process tree seen by sampling, MiB. */
   treeRssMiB: number;
+  /** User + system CPU seconds of the command's processes (GNU time %U + %S; not the server's). */
+  cpuSeconds: number;
   exitCode: number;
   stdout: string;
   stderr: string;
@@ -39,7 +41,7 @@ export async function measureShell(script: string, options: RunOptions = {}): Pr
   // pipefail: a pipeline whose first stage fails (mariadb-dump) must not look like a success.
   const command = haveTime ? GNU_TIME : 'bash';
   const args = haveTime
-    ? ['-f', '%M %e', '-o', timeFile, 'bash', '-o', 'pipefail', '-c', script]
+    ? ['-f', '%M %e %U %S', '-o', timeFile, 'bash', '-o', 'pipefail', '-c', script]
     : ['-o', 'pipefail', '-c', script];
   const started = process.hrtime.bigint();
   const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,15 +62,16 @@ export async function measureShell(script: string, options: RunOptions = {}): Pr
   clearInterval(sampler);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   let peakRssMiB = Number.NaN;
+  let cpuSeconds = Number.NaN;
   if (haveTime) {
     const text = await readFile(timeFile, 'utf8').catch(() => '');
-    // The last line holds "%M %e"; earlier lines may say "Command exited with non-zero status".
-    const last = text.trim().split('\n').at(-1) ?? '';
-    const kb = Number(last.split(' ')[0]);
-    if (Number.isFinite(kb)) peakRssMiB = kb / 1024;
+    // The last line holds "%M %e %U %S"; earlier lines may say "Command exited with non-zero status".
+    const fields = (text.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+    if (Number.isFinite(fields[0])) peakRssMiB = fields[0]! / 1024;
+    if (Number.isFinite(fields[2]) && Number.isFinite(fields[3])) cpuSeconds = fields[2]! + fields[3]!;
   }
   await rm(dir, { recursive: true, force: true });
-  return { seconds, peakRssMiB, treeRssMiB: treePeak / (1024 * 1024), exitCode, stdout, stderr };
+  return { seconds, peakRssMiB, treeRssMiB: treePeak / (1024 * 1024), cpuSeconds, exitCode, stdout, stderr };
 }
 
 /** Sum of resident memory of `root` and all its descendants, bytes. */

@@ -11,6 +11,8 @@ export interface Measurement {
   bytes?: number;
   peakRssMiB: number;
   treeRssMiB: number;
+  /** CPU seconds of the command's own processes (not the database server's). */
+  cpuSeconds?: number;
   ok: boolean;
   /** Restores: the CHECKSUM TABLE comparison against the source. */
   check?: string;
@@ -22,6 +24,8 @@ export interface Comparison {
   helper: string;
   peer: string;
   ratio: number;
+  /** Helper CPU seconds / peer CPU seconds (client processes only), when both are known. */
+  cpuRatio?: number;
   target: number;
   met: boolean;
   kind: 'time' | 'rss';
@@ -54,6 +58,7 @@ function measurementRows(report: BenchReport): string[][] {
       m.phase,
       m.tool,
       m.ok ? m.seconds.toFixed(1) : `failed (${m.seconds.toFixed(1)})`,
+      m.cpuSeconds !== undefined && Number.isFinite(m.cpuSeconds) ? m.cpuSeconds.toFixed(1) : 'n/a',
       mb(m.bytes),
       mib(m.peakRssMiB),
       m.treeRssMiB > 0 ? mib(m.treeRssMiB) : 'n/a',
@@ -72,7 +77,7 @@ function counterpartOf(id: string): string {
   return '';
 }
 
-const HEADER = ['phase', 'tool', 'time (s)', 'size (MB)', 'peak RSS, largest process (MiB)', 'peak RSS, process tree (MiB)', 'time ratio helper / peer', 'check'];
+const HEADER = ['phase', 'tool', 'time (s)', 'CPU (s)', 'size (MB)', 'peak RSS, largest process (MiB)', 'peak RSS, process tree (MiB)', 'time ratio helper / peer', 'check'];
 
 function markdownTable(header: string[], rows: string[][]): string {
   const escape = (cell: string) => cell.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -84,7 +89,13 @@ function markdownTable(header: string[], rows: string[][]): string {
 }
 
 function comparisonRows(report: BenchReport): string[][] {
-  return report.comparisons.map((c) => [c.label, Number.isFinite(c.ratio) ? c.ratio.toFixed(2) : 'n/a', `<= ${c.target}`, c.met ? 'met' : 'MISSED']);
+  return report.comparisons.map((c) => [
+    c.label,
+    Number.isFinite(c.ratio) ? c.ratio.toFixed(2) : 'n/a',
+    `<= ${c.target}`,
+    c.met ? 'met' : 'MISSED',
+    c.cpuRatio !== undefined && Number.isFinite(c.cpuRatio) ? c.cpuRatio.toFixed(2) : '',
+  ]);
 }
 
 export function renderMarkdown(report: BenchReport): string {
@@ -117,11 +128,13 @@ ${markdownTable(HEADER, measurementRows(report))}
 
 ## Targets (issue 8)
 
-${markdownTable(['comparison', 'ratio', 'target', ''], comparisonRows(report))}
+${markdownTable(['comparison', 'time ratio', 'target', '', 'CPU ratio (client processes)'], comparisonRows(report))}
 
 ## Method
 
-- Time is wall-clock time of the whole command. "Peak RSS, largest process" is GNU time's \`%M\` (the
+- Time is wall-clock time of the whole command; "CPU" is the user + system time of the command's own
+  processes (GNU time \`%U + %S\`), which the load of other work on the machine disturbs much less.
+  The database server's CPU is not in it (for restores the server does most of the work). "Peak RSS, largest process" is GNU time's \`%M\` (the
   largest single process of the pipeline); "process tree" sums every process of the command,
   sampled every 100 ms.
 - The helper backs up with \`--no-skip-cache-data\` so it writes the same rows as \`mariadb-dump\`.
@@ -140,7 +153,7 @@ export function renderTerminal(report: BenchReport): string {
   const all = [HEADER, ...rows];
   const widths = HEADER.map((_, i) => Math.min(48, Math.max(...all.map((r) => (r[i] ?? '').length))));
   const line = (r: string[]) => r.map((c, i) => (c.length > widths[i]! ? c.slice(0, widths[i]! - 1) + '…' : c.padEnd(widths[i]!))).join('  ');
-  const comparisons = comparisonRows(report).map((r) => `  ${r[0]!.padEnd(44)} ${r[1]!.padStart(6)}  ${r[2]!.padEnd(7)} ${r[3]}`);
+  const comparisons = comparisonRows(report).map((r) => `  ${r[0]!.padEnd(44)} ${r[1]!.padStart(6)}  ${r[2]!.padEnd(7)} ${r[3]!.padEnd(7)}${r[4] ? ` (CPU ratio ${r[4]})` : ''}`);
   return [
     `scale ${report.scale}: ${(report.onDiskBytes / 1e6).toFixed(0)} MB on disk, ${(report.plainSqlBytes / 1e6).toFixed(0)} MB SQL; ${report.machine.cpus} cores, load ${report.loadBefore} -> ${report.loadAfter}`,
     line(HEADER),

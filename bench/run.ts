@@ -27,6 +27,7 @@ import { renderMarkdown, renderTerminal, type BenchReport, type Comparison, type
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DEFAULT_HELPER = join(PROJECT_ROOT, 'dist/civibackup.mjs');
+export const ANALYSIS_MARKER = '<!-- Everything below this line is hand-written and kept when npm run bench rewrites the page. -->';
 
 export interface BenchOptions {
   scale: number;
@@ -89,6 +90,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         bytes,
         peakRssMiB: result.peakRssMiB,
         treeRssMiB: result.treeRssMiB,
+        cpuSeconds: result.cpuSeconds,
         ok: result.exitCode === 0,
       };
       if (!m.ok) m.note = `exit ${result.exitCode}: ${lastLines(result.stderr + '\n' + result.stdout, 2)}`;
@@ -213,7 +215,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     await writeFile(join(options.work, 'results.json'), JSON.stringify(report, null, 2) + '\n');
     if (options.doc) {
       await mkdir(resolve(options.doc, '..'), { recursive: true });
-      await writeFile(options.doc, renderMarkdown(report));
+      // Text below the marker is written by people (analysis, proposals) and survives re-runs.
+      const previous = await readText(options.doc);
+      const kept = previous.includes(ANALYSIS_MARKER) ? previous.slice(previous.indexOf(ANALYSIS_MARKER)) : `${ANALYSIS_MARKER}\n`;
+      await writeFile(options.doc, renderMarkdown(report) + '\n' + kept);
     }
     return report;
   } finally {
@@ -242,7 +247,8 @@ export function compare(ms: Measurement[], levels: number[]): Comparison[] {
     const p = by(peerId);
     if (!h || !p) continue;
     const ratio = h.seconds / p.seconds;
-    out.push({ label, helper: helperId, peer: peerId, ratio, target, met: ratio <= target, kind });
+    const cpuRatio = (h.cpuSeconds ?? Number.NaN) / (p.cpuSeconds ?? Number.NaN);
+    out.push({ label, helper: helperId, peer: peerId, ratio, ...(Number.isFinite(cpuRatio) ? { cpuRatio } : {}), target, met: ratio <= target, kind });
   }
   const helperRss = ms.filter((m) => m.id.startsWith('helper-') && m.ok && Number.isFinite(m.peakRssMiB));
   if (helperRss.length > 0) {
