@@ -164,7 +164,16 @@ export function conformanceSuite(get: () => Destination): void {
       assert.deepEqual(remote.map((s) => [s.setId, s.complete]), [[set.setId, false]]);
       assert.deepEqual(await listCompleteRemoteSets(d), []);
 
+      // Resume: a plain upload now sends only the missing part and the manifest.
+      const counting = new FaultyDestination(d, new Map());
+      const resumed = await uploadSet(set.dir, set.manifest, counting);
+      assert.equal(resumed.resumedParts, 2);
+      assert.equal(counting.saves, 2, 'only the missing part and the manifest were sent');
+      assert.deepEqual((await listCompleteRemoteSets(d)).map((s) => s.setId), [set.setId]);
+      await verifyRemoteSet(d, set.setId);
+
       // A transient cut in the middle of part 2's bytes, then a transient failure of the manifest: both retried.
+      const set2 = await makeFakeSet(local, [10_000, 200_000, 3000]);
       const retries: string[] = [];
       const flaky = new FaultyDestination(
         d,
@@ -174,11 +183,12 @@ export function conformanceSuite(get: () => Destination): void {
         ]),
       );
       const retrying = new RetryingDestination(flaky, { baseDelayMs: 1, onRetry: (info) => retries.push(`${info.operation} ${info.key.split('/').slice(1).join('/')}`) });
-      await uploadSet(set.dir, set.manifest, retrying);
-      assert.deepEqual(retries, [`save ${set.manifest.parts[1]!.path}`, 'save manifest.json']);
+      await uploadSet(set2.dir, set2.manifest, retrying);
+      assert.deepEqual(retries, [`save ${set2.manifest.parts[1]!.path}`, 'save manifest.json']);
       remote = await listRemoteSets(d);
-      assert.deepEqual(remote.map((s) => [s.setId, s.complete]), [[set.setId, true]]);
-      await verifyRemoteSet(d, set.setId);
+      assert.deepEqual(remote.filter((s) => s.complete).map((s) => s.setId).sort(), [set.setId, set2.setId].sort());
+      await verifyRemoteSet(d, set2.setId);
+      for (const { key } of await d.list(`${set2.setId}/`)) await d.remove(key);
 
       // Persistent transient failures: bounded attempts, then a clear error.
       const down = new RetryingDestination(new FaultyDestination(d, new Map([1, 2, 3].map((n) => [n, { kind: 'transient' as const }]))), { attempts: 3, baseDelayMs: 1 });

@@ -37,6 +37,8 @@ export interface UploadResult {
   bytes: number;
   /** True when the destination already held this complete set (nothing was sent). */
   alreadyPresent: boolean;
+  /** Parts an earlier, interrupted upload had already published (not sent again). */
+  resumedParts: number;
 }
 
 /**
@@ -49,11 +51,22 @@ export async function uploadSet(setDir: string, manifest: Manifest, destination:
   const manifestKey = `${setId}/${MANIFEST_FILE}`;
   const bytesTotal = manifest.parts.reduce((sum, p) => sum + p.bytes, 0);
   const result = { setId, location: `${destination.location}/${setId}`, parts: manifest.parts.length, bytes: bytesTotal };
-  if (await destination.stat(manifestKey)) return { ...result, alreadyPresent: true };
+  if (await destination.stat(manifestKey)) return { ...result, alreadyPresent: true, resumedParts: 0 };
 
   let bytesDone = 0;
+  let resumedParts = 0;
   for (const [index, part] of manifest.parts.entries()) {
     const key = `${setId}/${part.path}`;
+    // Resume an interrupted upload: a part already published under this (unique) set id went
+    // through the same size and SHA-256 check before it was published, so the same size means
+    // the same bytes.
+    const existing = await destination.stat(key);
+    if (existing && existing.size === part.bytes) {
+      resumedParts += 1;
+      bytesDone += part.bytes;
+      options.onProgress?.({ partsDone: index + 1, partsTotal: manifest.parts.length, bytesDone, bytesTotal, key });
+      continue;
+    }
     await destination.save(key, () => createReadStream(join(setDir, ...part.path.split('/')), { highWaterMark: 1024 * 1024 }), {
       size: part.bytes,
       sha256: part.sha256,
@@ -71,7 +84,7 @@ export async function uploadSet(setDir: string, manifest: Manifest, destination:
   const manifestText = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   const manifestHash = createHash('sha256').update(manifestText).digest('hex');
   await destination.save(manifestKey, () => Readable.from([manifestText]), { size: manifestText.length, sha256: manifestHash, signal: options.signal });
-  return { ...result, alreadyPresent: false };
+  return { ...result, alreadyPresent: false, resumedParts };
 }
 
 export interface RemoteSet {
