@@ -14,24 +14,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { assertBundleBuilt, parseEvents } from './support/helper-run.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
-import { PROJECT_ROOT } from './support/paths.js';
 import { TOOL_VERSION } from '../../ts-src/helper/version.js';
+import { buildReleaseZip, PACKAGE_VERSION } from './support/release-zip.js';
 
-const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+const version = PACKAGE_VERSION;
 const database = uniqueName('cbt_release');
 let work: string;
 let zipPath: string;
 let entries: string[];
 let unpacked: string;
-
-/** Builds the zip into `outDir` from the existing bundles; returns its path. */
-export function buildReleaseZip(outDir: string): string {
-  const run = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'package.mjs'), '--no-build', '--out', outDir], { encoding: 'utf8' });
-  assert.equal(run.status, 0, `package.mjs failed: ${run.stderr}${run.stdout}`);
-  const zip = join(outDir, `civibackup-${version}.zip`);
-  assert.ok(existsSync(zip), `${zip} was not written`);
-  return zip;
-}
 
 function helper(args: string[], env: NodeJS.ProcessEnv = {}) {
   // A minimal environment: no NODE_PATH or NODE_OPTIONS from the project can help the bundle.
