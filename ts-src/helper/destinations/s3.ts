@@ -69,6 +69,9 @@ export class S3Destination implements Destination {
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: options.maxAttempts ?? 3,
     };
+    // The SDK warns on stderr that versions published after early 2027 need Node 22; we pin
+    // ~3.1175 (package.json), so the warning is noise the PHP side would log as a problem.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client(config);
   }
 
