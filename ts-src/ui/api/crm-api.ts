@@ -1,6 +1,7 @@
 /**
  * The one typed door to CiviCRM from the page: CRM.api4 for the `Backup` entity (contract in
- * ts-src/protocol/api.ts), CRM.$ (jQuery, typed by @types/jquery) and CRM.alert for toasts.
+ * ts-src/protocol/api.ts) and CRM.alert for toasts. CRM.$ (CiviCRM's jQuery) is typed here
+ * with @types/jquery for code that needs it; the components themselves do not.
  * The CRM global is looked up at call time, not import time, because CiviCRM (or the tests'
  * fake) may define it after the bundle is evaluated.
  */
@@ -35,11 +36,6 @@ export interface CrmGlobal {
 export function crmGlobal(): CrmGlobal | null {
   const crm = (globalThis as unknown as { CRM?: CrmGlobal }).CRM;
   return crm && typeof crm.api4 === 'function' ? crm : null;
-}
-
-/** CiviCRM's jQuery, when the page has one (never in tests without the fake). */
-export function crmJQuery(): JQueryStatic | null {
-  return crmGlobal()?.$ ?? null;
 }
 
 /** A failed API call, normalised: CRM.api4 rejects with {error_code, error_message} objects. */

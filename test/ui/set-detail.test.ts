@@ -1,0 +1,58 @@
+import { fixture, html, expect } from '@open-wc/testing';
+import { sendKeys } from '@web/test-runner-commands';
+import { until } from './support/until.js';
+import '../../ts-src/ui/set-detail/define.js';
+import type { CivibackupSetDetail } from '../../ts-src/ui/set-detail/civibackup-set-detail.js';
+import { sampleSets } from './support/sample-data.js';
+
+const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
+
+function withClipboard(writeText: (s: string) => Promise<void>): () => void {
+  Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText } });
+  return () => delete (navigator as unknown as Record<string, unknown>)['clipboard'];
+}
+
+describe('civibackup-set-detail', () => {
+  it('lists what the set holds and one command block per way to restore', async () => {
+    const el = await fixture<CivibackupSetDetail>(html`<civibackup-set-detail .set=${sampleSets()[0]}></civibackup-set-detail>`);
+    const text = el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
+    expect(text).to.contain('Database civicrm (main): 186 tables, 2,418,334 rows');
+    expect(text).to.contain('Directory images: 412 files, 36 MB');
+    expect(text).to.contain('key.txt is the secret key');
+    const ids = [...el.shadowRoot!.querySelectorAll('pre')].map((p) => p.dataset['command']);
+    expect(ids).to.deep.equal(['helper', 'plain-db', 'plain-logdb', 'plain-files-custom', 'plain-files-images']);
+  });
+
+  it('copies with the keyboard (Enter on a Copy button) and says so', async () => {
+    let copied = '';
+    const restore = withClipboard(async (s) => void (copied = s));
+    try {
+      const el = await fixture<CivibackupSetDetail>(html`<civibackup-set-detail .set=${sampleSets()[2]}></civibackup-set-detail>`);
+      const button = q<HTMLButtonElement>(el, 'button[aria-describedby="cmd-plain-db"]')!;
+      button.focus();
+      await sendKeys({ press: 'Enter' });
+      await until(() => copied !== '');
+      expect(copied).to.equal(`cd ${sampleSets()[2].location}\nzcat db/*.sql.gz | mariadb DBNAME`);
+      await until(() => q(el, '[role="status"]')!.textContent!.includes('copied'));
+    } finally {
+      restore();
+    }
+  });
+
+  it('when the browser refuses the clipboard, selects the command and says to press Ctrl+C', async () => {
+    const restore = withClipboard(() => Promise.reject(new DOMException('denied', 'NotAllowedError')));
+    try {
+      const el = await fixture<CivibackupSetDetail>(html`<civibackup-set-detail .set=${sampleSets()[2]}></civibackup-set-detail>`);
+      q<HTMLButtonElement>(el, 'button[aria-describedby="cmd-helper"]')!.click();
+      await until(() => q(el, '[role="status"]')!.textContent!.includes('Ctrl+C'));
+      expect(window.getSelection()!.toString()).to.equal(q(el, 'pre[data-command="helper"]')!.textContent);
+    } finally {
+      restore();
+    }
+  });
+
+  it('renders nothing without a set', async () => {
+    const el = await fixture<CivibackupSetDetail>(html`<civibackup-set-detail></civibackup-set-detail>`);
+    expect(el.shadowRoot!.textContent!.trim()).to.equal('');
+  });
+});
