@@ -145,3 +145,45 @@ test('a non-empty target needs --force; with it the old content is replaced and 
   await restoreDirectory(setDir, manifest, 'custom', target);
   assert.deepEqual(await readdir(target), ['new.txt']);
 });
+
+/** A pax extended header block plus its records, built by hand. */
+function rawPax(records: Record<string, string>): Buffer {
+  let text = '';
+  for (const [key, value] of Object.entries(records)) {
+    const body = ` ${key}=${value}\n`;
+    let length = body.length + String(body.length).length;
+    if (String(length).length > String(body.length).length) length += 1;
+    text += `${length}${body}`;
+  }
+  const data = Buffer.from(text);
+  return Buffer.concat([rawTarHeader('PaxHeaders/x', { type: 'x', size: data.length }), data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+}
+
+test('a pax path record that climbs out is refused even when the ustar name looks harmless', async () => {
+  const tar = Buffer.concat([rawPax({ path: '../../outside/pax-evil' }), rawTarFile('harmless.txt', 'x'), rawTarEnd()]);
+  await expectRefused(tar, 'pax-path', /"\.\.\/\.\.\/outside\/pax-evil" contains a '\.\.' segment/);
+});
+
+test('a GNU long name that is absolute is refused', async () => {
+  const name = Buffer.from(`${outside}/gnu-long\0`);
+  const longName = Buffer.concat([rawTarHeader('././@LongLink', { type: 'L', size: name.length }), name, Buffer.alloc((512 - (name.length % 512)) % 512)]);
+  const tar = Buffer.concat([longName, rawTarFile('short', 'x'), rawTarEnd()]);
+  await expectRefused(tar, 'gnu-long', /absolute path/);
+});
+
+test('a hard link whose target passes through a symlink is refused', async () => {
+  const tar = Buffer.concat([
+    rawTarHeader('link', { type: '2', linkName: outside }),
+    rawTarHeader('hard', { type: '1', linkName: 'link/target' }),
+    rawTarEnd(),
+  ]);
+  const { setDir, manifest } = await setWithRawArchive(destination, 'custom', tar, { outsideLinks: [{ path: 'link', target: outside }] });
+  await writeFile(join(outside, 'target'), 'outside file');
+  try {
+    const target = join(scratch.dir, 'restore-hardlink-through');
+    await assert.rejects(restoreDirectory(setDir, manifest, 'custom', target), /passes through the symlink "link"/);
+    await assert.rejects(lstat(target));
+  } finally {
+    await rm(join(outside, 'target'));
+  }
+});

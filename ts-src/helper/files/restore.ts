@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rmdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { FilesRecord, Manifest, PartRecord } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
@@ -101,8 +102,9 @@ export async function restoreDirectory(
     options.reporter?.progress({ type: 'progress', phase: 'files', item: label, files, bytes, bytesTotal: part.rawBytes, path: currentPath }, force);
 
   let stats: ExtractStats;
+  let content: Readable | undefined;
   try {
-    const content = await openPart(setDir, part.path, { decryption: options.decryption });
+    content = await openPart(setDir, part.path, { decryption: options.decryption });
     stats = await extractTar(
       content,
       staging,
@@ -125,10 +127,12 @@ export async function restoreDirectory(
     ).catch((error: unknown) => {
       throw damaged(error, `${part.path} (directory "${label}")`);
     });
-    content.destroy();
   } catch (error) {
     await removeTree(staging).catch(() => undefined);
     throw error;
+  } finally {
+    // A refused archive is left unread: close the file and the decoders now.
+    content?.destroy();
   }
   progress(true);
 
