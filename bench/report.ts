@@ -13,6 +13,8 @@ export interface Measurement {
   treeRssMiB: number;
   /** CPU seconds of the command's own processes (not the database server's). */
   cpuSeconds?: number;
+  /** 1-minute load average when the command started (the machine may be shared). */
+  loadAtStart?: number;
   ok: boolean;
   /** Restores: the CHECKSUM TABLE comparison against the source. */
   check?: string;
@@ -63,6 +65,7 @@ function measurementRows(report: BenchReport): string[][] {
       mib(m.peakRssMiB),
       m.treeRssMiB > 0 ? mib(m.treeRssMiB) : 'n/a',
       p ? (m.seconds / p.seconds).toFixed(2) + ` (vs ${p.tool})` : '',
+      m.loadAtStart !== undefined ? m.loadAtStart.toFixed(1) : '',
       [m.check, m.note].filter(Boolean).join('; '),
     ];
   });
@@ -77,7 +80,7 @@ function counterpartOf(id: string): string {
   return '';
 }
 
-const HEADER = ['phase', 'tool', 'time (s)', 'CPU (s)', 'size (MB)', 'peak RSS, largest process (MiB)', 'peak RSS, process tree (MiB)', 'time ratio helper / peer', 'check'];
+const HEADER = ['phase', 'tool', 'time (s)', 'CPU (s)', 'size (MB)', 'peak RSS, largest process (MiB)', 'peak RSS, process tree (MiB)', 'time ratio helper / peer', 'load at start', 'check'];
 
 function markdownTable(header: string[], rows: string[][]): string {
   const escape = (cell: string) => cell.replace(/\|/g, '\\|').replace(/\n/g, ' ');

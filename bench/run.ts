@@ -14,6 +14,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -77,6 +78,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
 
     const run = async (id: string, phase: Measurement['phase'], tool: string, script: string, output?: string): Promise<Measurement> => {
       log(`${phase}: ${tool} ...`);
+      const loadAtStart = loadavg()[0]!;
       const result: RunResult = await measureShell(script, { env, cwd: options.work });
       // The helper's --json events: kept for reading afterwards; the last one says why it failed.
       if (script.includes(' --json')) await writeFile(join(options.work, `${id}.ndjson`), result.stdout);
@@ -91,6 +93,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         peakRssMiB: result.peakRssMiB,
         treeRssMiB: result.treeRssMiB,
         cpuSeconds: result.cpuSeconds,
+        loadAtStart,
         ok: result.exitCode === 0,
       };
       if (!m.ok) m.note = `exit ${result.exitCode}: ${lastLines(result.stderr + '\n' + result.stdout, 2)}`;
