@@ -84,8 +84,9 @@ final class CRM_Civibackup_StatusChecks {
       ]));
     }
 
-    // 2. The last run failed.
-    if (($lastRun['status'] ?? '') === 'failed') {
+    // 2. The last run failed. A run an administrator cancelled is not a failure (no alert is
+    // sent for it either); check 1 still warns when that leaves the newest backup too old.
+    if (($lastRun['status'] ?? '') === 'failed' && ($lastRun['code'] ?? '') !== 'CANCELLED') {
       $add('civibackupLastRunFailed', 'error', $this->civi->ts('The last backup (%1) failed: %2', [
         1 => (string) ($lastRun['finishedAt'] ?? ''),
         2 => trim(($lastRun['code'] ?? '') . ' ' . ($lastRun['message'] ?? '')),
