@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import type { Manifest } from '../../ts-src/protocol/manifest.js';
 import { S3Destination } from '../../ts-src/helper/destinations/s3.js';
 import { SftpDestination } from '../../ts-src/helper/destinations/sftp.js';
-import { listCompleteRemoteSets, verifyRemoteSet } from '../../ts-src/helper/destinations/remote-sets.js';
+import { listRemoteSets, verifyRemoteSet } from '../../ts-src/helper/destinations/remote-sets.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
 import { HELPER_BUNDLE } from './support/paths.js';
 import { startS3, startSshd, S3_BUCKET, type S3Server, type SshServer } from './destinations/servers.js';
@@ -164,7 +164,7 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
     const box = new SftpDestination({ host: '127.0.0.1', port: ssh.port, username: 'root', path: join(ssh.root, 'rcpt'), privateKey: ssh.privateKey });
     try {
       for (const remote of [objects, box]) {
-        const remoteSets = await listCompleteRemoteSets(remote);
+        const remoteSets = await listRemoteSets(remote);
         assert.deepEqual(remoteSets.map((s) => s.setId).sort(), local, `keep-last 1 on ${remote.location}`);
         const verified = await verifyRemoteSet(remote, manifest.setId);
         assert.equal(verified.parts, manifest.parts.length);
@@ -321,7 +321,7 @@ describe('an offsite copy that fails', { timeout: 300_000 }, () => {
     assert.equal(listed.length, 1, 'the local set is complete and listed');
     const box = new SftpDestination({ host: '127.0.0.1', port: ssh.port, username: 'root', path: join(ssh.root, 'fail'), privateKey: ssh.privateKey });
     try {
-      assert.deepEqual((await listCompleteRemoteSets(box)).map((s) => s.setId), [listed[0]!.setId]);
+      assert.deepEqual((await listRemoteSets(box)).map((s) => s.setId), [listed[0]!.setId]);
     } finally {
       await box.close();
     }

@@ -15,8 +15,8 @@ import { DestinationError, type Destination } from '../../../ts-src/helper/desti
 import { RetryingDestination } from '../../../ts-src/helper/destinations/retry.js';
 import {
   applyRemoteRetention,
-  listCompleteRemoteSets,
   listRemoteSets,
+  listAllRemoteSets,
   uploadSet,
   verifyRemoteSet,
 } from '../../../ts-src/helper/destinations/remote-sets.js';
@@ -125,7 +125,7 @@ export function conformanceSuite(get: () => Destination): void {
       assert.equal(up.parts, 3);
       await uploadSet(newer.dir, newer.manifest, d);
       assert.equal((await uploadSet(newer.dir, newer.manifest, d)).alreadyPresent, true);
-      const complete = await listCompleteRemoteSets(d);
+      const complete = await listRemoteSets(d);
       assert.deepEqual(complete.map((s) => s.setId), [newer.setId, older.setId]);
       assert.deepEqual(complete[1]!.manifest, older.manifest);
       const verified = await verifyRemoteSet(d, older.setId);
@@ -144,7 +144,7 @@ export function conformanceSuite(get: () => Destination): void {
       assert.equal(dry.decisions.find((x) => x.id === older.setId)?.action, 'remove');
       const pruned = await applyRemoteRetention(d, { keepLast: 1 }, new Date());
       assert.deepEqual(pruned.removed, [older.setId]);
-      assert.deepEqual((await listRemoteSets(d)).map((s) => s.setId), [newer.setId]);
+      assert.deepEqual((await listAllRemoteSets(d)).map((s) => s.setId), [newer.setId]);
       assert.deepEqual(await d.list(`${older.setId}/`), []);
       for (const { key } of await d.list(`${newer.setId}/`)) await d.remove(key);
     } finally {
@@ -160,16 +160,16 @@ export function conformanceSuite(get: () => Destination): void {
       // Auth failure on the 3rd save (a part): not retried, upload fails, nothing complete remotely.
       const denied = new RetryingDestination(new FaultyDestination(d, new Map([[3, { kind: 'auth' as const }]])), { baseDelayMs: 1 });
       await rejectsWith(uploadSet(set.dir, set.manifest, denied), (e) => e instanceof DestinationError && e.kind === 'auth', 'auth failure');
-      let remote = await listRemoteSets(d);
+      let remote = await listAllRemoteSets(d);
       assert.deepEqual(remote.map((s) => [s.setId, s.complete]), [[set.setId, false]]);
-      assert.deepEqual(await listCompleteRemoteSets(d), []);
+      assert.deepEqual(await listRemoteSets(d), []);
 
       // Resume: a plain upload now sends only the missing part and the manifest.
       const counting = new FaultyDestination(d, new Map());
       const resumed = await uploadSet(set.dir, set.manifest, counting);
       assert.equal(resumed.resumedParts, 2);
       assert.equal(counting.saves, 2, 'only the missing part and the manifest were sent');
-      assert.deepEqual((await listCompleteRemoteSets(d)).map((s) => s.setId), [set.setId]);
+      assert.deepEqual((await listRemoteSets(d)).map((s) => s.setId), [set.setId]);
       await verifyRemoteSet(d, set.setId);
 
       // A transient cut in the middle of part 2's bytes, then a transient failure of the manifest: both retried.
@@ -185,7 +185,7 @@ export function conformanceSuite(get: () => Destination): void {
       const retrying = new RetryingDestination(flaky, { baseDelayMs: 1, onRetry: (info) => retries.push(`${info.operation} ${info.key.split('/').slice(1).join('/')}`) });
       await uploadSet(set2.dir, set2.manifest, retrying);
       assert.deepEqual(retries, [`save ${set2.manifest.parts[1]!.path}`, 'save manifest.json']);
-      remote = await listRemoteSets(d);
+      remote = await listAllRemoteSets(d);
       assert.deepEqual(remote.filter((s) => s.complete).map((s) => s.setId).sort(), [set.setId, set2.setId].sort());
       await verifyRemoteSet(d, set2.setId);
       for (const { key } of await d.list(`${set2.setId}/`)) await d.remove(key);

@@ -13,7 +13,7 @@ import { DestinationError } from '../../../ts-src/helper/destinations/destinatio
 import { RetryingDestination } from '../../../ts-src/helper/destinations/retry.js';
 import { S3Destination } from '../../../ts-src/helper/destinations/s3.js';
 import { SftpDestination } from '../../../ts-src/helper/destinations/sftp.js';
-import { listCompleteRemoteSets, listRemoteSets, uploadSet, verifyRemoteSet } from '../../../ts-src/helper/destinations/remote-sets.js';
+import { listRemoteSets, listAllRemoteSets, uploadSet, verifyRemoteSet } from '../../../ts-src/helper/destinations/remote-sets.js';
 import { makeFakeSet } from './fixtures.js';
 import { startS3, startSshd, S3_BUCKET, type S3Server, type SshServer } from './servers.js';
 
@@ -70,7 +70,7 @@ describe('S3 (s3rver): large set and cuts', () => {
       const verifySeconds = (Date.now() - verifyStarted) / 1000;
       assert.equal(verified.bytes, 300 * MiB + 1000);
       t.diagnostic(`300 MB: upload ${uploadSeconds.toFixed(1)} s (${partUploads} multipart parts), download+verify ${verifySeconds.toFixed(1)} s`);
-      const remote = await listCompleteRemoteSets(destination);
+      const remote = await listRemoteSets(destination);
       assert.deepEqual(remote.map((s) => s.setId), [set.setId]);
       for (const key of remote[0]!.keys) await destination.remove(key);
     } finally {
@@ -107,7 +107,7 @@ describe('S3 (s3rver): large set and cuts', () => {
       assert.equal(await uploading, undefined, 'the upload completed after the retry');
       assert.ok(retries.length >= 1, 'the cut was retried by the wrapper');
       assert.ok(retries.every((r) => r.startsWith('save ')), retries.join('\n'));
-      assert.deepEqual((await listCompleteRemoteSets(destination)).map((s) => s.setId), [set.setId]);
+      assert.deepEqual((await listRemoteSets(destination)).map((s) => s.setId), [set.setId]);
       await verifyRemoteSet(destination, set.setId);
       for (const { key } of await destination.list(`${set.setId}/`)) await destination.remove(key);
     } finally {
@@ -133,7 +133,7 @@ describe('S3 (s3rver): large set and cuts', () => {
         return true;
       });
       await server.restart();
-      const remote = await listRemoteSets(destination);
+      const remote = await listAllRemoteSets(destination);
       assert.ok(remote.every((s) => !s.complete), 'no complete set after the failed upload');
       assert.ok(remote.every((s) => !s.keys.some((k) => k.endsWith('/manifest.json'))));
       for (const s of remote) for (const key of s.keys) await destination.remove(key);
@@ -183,7 +183,7 @@ describe('SFTP (sshd): cut mid-upload', () => {
       assert.equal(await uploading, undefined, 'the upload completed after the retry');
       assert.ok(restarted, 'the cut was retried');
       assert.equal(server.port, destination['options'].port, 'sshd came back on the same port');
-      assert.deepEqual((await listCompleteRemoteSets(destination)).map((s) => s.setId), [set.setId]);
+      assert.deepEqual((await listRemoteSets(destination)).map((s) => s.setId), [set.setId]);
       await verifyRemoteSet(destination, set.setId);
     } finally {
       await destination.close();

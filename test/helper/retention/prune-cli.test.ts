@@ -10,7 +10,7 @@ import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { formatSetId } from '../../../ts-src/protocol/manifest.js';
 import { S3Destination } from '../../../ts-src/helper/destinations/s3.js';
-import { listRemoteSets, uploadSet } from '../../../ts-src/helper/destinations/remote-sets.js';
+import { listAllRemoteSets, uploadSet } from '../../../ts-src/helper/destinations/remote-sets.js';
 import { HELPER_BUNDLE } from '../support/paths.js';
 import { makeFakeSet, type FakeSet } from '../destinations/fixtures.js';
 import { startS3, S3_BUCKET, type S3Server } from '../destinations/servers.js';
@@ -132,7 +132,7 @@ test('prune --job FILE --remote NAME applies the policy on S3 with the secret fr
     assert.equal(run.status, 0, run.stdout);
     assert.deepEqual((run.last.summary as { removed: string[] }).removed, [sets[1]!.setId]);
     const check = destination();
-    assert.deepEqual((await listRemoteSets(check)).map((s) => s.setId), [sets[0]!.setId]);
+    assert.deepEqual((await listAllRemoteSets(check)).map((s) => s.setId), [sets[0]!.setId]);
     await check.close();
   } finally {
     await s3?.stop();

@@ -136,8 +136,8 @@ export async function readRemoteManifest(destination: Destination, setId: string
   return parsed as Manifest;
 }
 
-/** Every set on the destination, complete or not, newest first. */
-export async function listRemoteSets(destination: Destination): Promise<RemoteSet[]> {
+/** Every set on the destination, complete or not (retention needs both), newest first. */
+export async function listAllRemoteSets(destination: Destination): Promise<RemoteSet[]> {
   const bySet = new Map<string, { keys: string[]; bytes: number }>();
   for (const object of await destination.list('')) {
     const setId = object.key.split('/')[0]!;
@@ -164,9 +164,9 @@ export async function listRemoteSets(destination: Destination): Promise<RemoteSe
   return sets.sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : 0));
 }
 
-/** Only the complete sets: what `list` shows for a remote destination. */
-export async function listCompleteRemoteSets(destination: Destination): Promise<RemoteSet[]> {
-  return (await listRemoteSets(destination)).filter((s) => s.complete);
+/** The complete sets only (manifest present and valid), newest first: the backups a destination holds. */
+export async function listRemoteSets(destination: Destination): Promise<RemoteSet[]> {
+  return (await listAllRemoteSets(destination)).filter((s) => s.complete);
 }
 
 export interface RemoteVerifyResult {
@@ -247,7 +247,7 @@ export async function applyRemoteRetention(
   now: Date,
   options: { dryRun?: boolean; verification?: (setId: string) => VerificationState | undefined } = {},
 ): Promise<RemotePruneResult> {
-  const sets = await listRemoteSets(destination);
+  const sets = await listAllRemoteSets(destination);
   const decisions = applyRetention(
     sets.map((s) => ({
       id: s.setId,

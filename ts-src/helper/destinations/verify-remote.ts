@@ -7,7 +7,7 @@ import { BackupError } from '../core/errors.js';
 import type { CommandContext, CommandResult } from '../commands/command.js';
 import { findOffsite, readJobFile } from './job-file.js';
 import { openDestination } from './open.js';
-import { listCompleteRemoteSets, verifyRemoteSet } from './remote-sets.js';
+import { listRemoteSets, verifyRemoteSet } from './remote-sets.js';
 
 export async function verifyRemote(context: CommandContext, options: { jobFile?: string; remote: string; set: string }): Promise<CommandResult> {
   const { reporter, env, signal, print } = context;
@@ -17,7 +17,7 @@ export async function verifyRemote(context: CommandContext, options: { jobFile?:
   try {
     let setId = options.set;
     if (setId === 'latest') {
-      const newest = (await listCompleteRemoteSets(destination))[0];
+      const newest = (await listRemoteSets(destination))[0];
       if (!newest) throw new BackupError('SET_INCOMPLETE', `${destination.location} holds no complete set.`);
       setId = newest.setId;
     }
