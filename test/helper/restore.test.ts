@@ -186,7 +186,7 @@ test('verify: hashes ok writes hashes-ok; a flipped byte in any part exits 3 nam
   assert.equal(JSON.parse(readFileSync(join(copy, 'verification.json'), 'utf8')).state, 'damaged');
 });
 
-test('verify: a part whose gzip stream is corrupt but whose hash matches is caught', { timeout: 120_000 }, async () => {
+test('verify and verify --deep: a part whose gzip stream is corrupt but whose hash matches is caught', { timeout: 300_000 }, async () => {
   const copy = copySet(setDir);
   dirs.push(join(copy, '..'));
   const part = readManifestFile(copy).parts.find((p) => p.path.includes('200-data-activity'))!;
@@ -197,6 +197,14 @@ test('verify: a part whose gzip stream is corrupt but whose hash matches is caug
   const run = await civibackup(['verify', copy]);
   assert.equal(run.status, 3);
   assert.match(String(run.last.message), /200-data-activity/);
+
+  // the deep verify reads it during its test restore and says so too
+  rmSync(join(copy, 'verification.json'));
+  const deep = await civibackup(['verify', copy, '--deep'], { CIVIBACKUP_SCRATCH_DSN: 'mysql://root@127.0.0.1:3306' });
+  assert.equal(deep.status, 3, JSON.stringify(deep.last));
+  assert.equal(deep.last.code, 'SET_DAMAGED');
+  assert.match(String(deep.last.message), /200-data-activity/);
+  assert.equal(JSON.parse(readFileSync(join(copy, 'verification.json'), 'utf8')).state, 'damaged');
 });
 
 test('verify --deep restores into a scratch database, writes restorable, and drops the scratch database', { timeout: 300_000 }, async () => {

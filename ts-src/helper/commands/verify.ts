@@ -65,7 +65,7 @@ export async function checkAllParts(
   for (const part of intact) {
     const encrypted = part.path.endsWith('.age');
     if (encrypted && !codec.decryption) {
-      // hash-only for this part
+      // Without a key an encrypted part is vouched for by its hash alone.
       unreadable.push(part.path);
       continue;
     }
@@ -146,7 +146,15 @@ export const verifyCommand: CommandModule = {
       return { set: setDir, summary: { state: record.state, parts: manifest.parts.length, hashOnly: unreadable } };
     }
 
-    const result = await deepVerify({ setDir, manifest, scratch: scratch.dsn, scratchNamed: scratch.named, codec, jobs, reporter, signal });
+    let result;
+    try {
+      result = await deepVerify({ setDir, manifest, scratch: scratch.dsn, scratchNamed: scratch.named, codec, jobs, reporter, signal });
+    } catch (error) {
+      const mapped = toBackupError(error);
+      // A part that does not decompress or decrypt during the test restore is damage too.
+      if (mapped.code === 'SET_DAMAGED') await writeVerification(setDir, { state: 'damaged', at: now(), detail: mapped.message.slice(0, 2000) });
+      throw mapped;
+    }
     if (result.mismatches.length > 0) {
       await writeVerification(setDir, { state: 'damaged', at: now(), detail: result.mismatches.join('; ').slice(0, 2000) });
       throw new BackupError('VERIFY_MISMATCH', `The test restore of ${manifest.setId} differs from the manifest: ${result.mismatches.join('; ')}`);

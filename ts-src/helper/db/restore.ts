@@ -414,12 +414,16 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
         if (task.what === 'indexes') options.onTableReady?.(task.table);
       }
     };
+    // CIVIBACKUP_RESTORE_TRACE=1 prints each task's time on stderr (for tuning, not an event).
+    const trace = process.env.CIVIBACKUP_RESTORE_TRACE ? (line: string) => process.stderr.write(`restore-trace ${line}\n`) : null;
     const work = async (connection: RestoreConnection, pool: Scheduler): Promise<void> => {
       for (;;) {
         const task = await pool.next();
         if (!task) return;
+        const taskStarted = Date.now();
         try {
           await runTask(connection, task);
+          trace?.(`${((taskStarted - started) / 1000).toFixed(1)}s +${((Date.now() - taskStarted) / 1000).toFixed(1)}s ${task.kind === 'data' ? `data ${task.table ?? task.parts[0].part.path} ${task.rawBytes}` : `${task.what} ${task.table}`}`);
         } catch (error) {
           firstError ??= error;
           pool.stop();
