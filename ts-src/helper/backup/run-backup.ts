@@ -48,6 +48,7 @@ export interface BackupOptions {
   /** Test and bench knobs. */
   statementBytes?: number;
   partRawBytes?: number;
+  parallelMinBytes?: number;
 }
 
 export interface BackupSummary {
@@ -111,6 +112,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
       skipCacheData: options.skipCacheData ?? true,
       statementBytes: options.statementBytes,
       partRawBytes: options.partRawBytes,
+      parallelMinBytes: options.parallelMinBytes,
     });
     parts.push(...main.parts);
     databases.push(main.record);
@@ -132,6 +134,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
         skipCacheData: options.skipCacheData ?? true,
         statementBytes: options.statementBytes,
         partRawBytes: options.partRawBytes,
+        parallelMinBytes: options.parallelMinBytes,
       });
       parts.push(...logging.parts);
       databases.push(logging.record);

@@ -119,6 +119,7 @@ export const backupCommand: CommandModule = {
       // the split paths run on small fixtures.
       partRawBytes: positiveInt(env.CIVIBACKUP_TEST_PART_RAW_BYTES),
       statementBytes: positiveInt(env.CIVIBACKUP_TEST_STATEMENT_BYTES),
+      parallelMinBytes: positiveInt(env.CIVIBACKUP_TEST_PARALLEL_MIN_BYTES),
     });
     print(
       `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${summary.parts} parts, ${formatBytes(summary.bytes)} (${formatBytes(summary.rawBytes)} before compression) in ${(summary.durations.totalMs / 1000).toFixed(1)} s`,

@@ -13,6 +13,7 @@
  * 4. A reads schema, data, routines, views, triggers, events, then COMMIT.
  */
 import type { Connection } from 'mysql2';
+import { availableParallelism } from 'node:os';
 import type { DatabaseRecord, PartRecord, TableRecord } from '../../protocol/manifest.js';
 import type { Reporter } from '../core/reporter.js';
 import { writePart } from '../set/part-writer.js';
@@ -57,7 +58,12 @@ export interface DatabaseDumpOptions {
   /** Test and bench knobs. */
   statementBytes?: number;
   partRawBytes?: number;
+  /** Tables whose data is estimated above this many bytes are written in parallel lanes. */
+  parallelMinBytes?: number;
 }
+
+/** Above this estimated size a table is compressed in parallel lanes (one per core). */
+export const DEFAULT_PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
 
 export interface DatabaseDumpResult {
   record: DatabaseRecord;
@@ -135,6 +141,9 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     if (folder === 'db') reporter.emit({ type: 'phase', phase: 'data', totalRows, totalBytes, totalItems: dataTables.length });
     let done = 0;
     let bytesDone = 0;
+    const cores = Math.max(1, Math.min(4, availableParallelism()));
+    const lanesFor = (table: TableInfo): number =>
+      options.codec.compression !== 'none' && table.dataLength >= (options.parallelMinBytes ?? DEFAULT_PARALLEL_MIN_BYTES) ? cores : 1;
     const dumpOne = async (connection: Connection, table: TableInfo): Promise<void> => {
       const columns = await listColumns(a, dsn.database, table.name);
       const key = await primaryKey(a, dsn.database, table.name);
@@ -150,6 +159,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
         maxAllowedPacket: info.maxAllowedPacket,
         statementBytes: options.statementBytes,
         partRawBytes: options.partRawBytes,
+        lanes: lanesFor(table),
         onProgress: (rows, raw) =>
           reporter.progress({
             type: 'progress',

@@ -6,7 +6,7 @@
  * plus the stream buffers, whatever the table size.
  */
 import type { Connection } from 'mysql2';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PartRecord } from '../../protocol/manifest.js';
@@ -37,6 +37,8 @@ export interface TableDumpOptions {
   statementBytes?: number;
   partRawBytes?: number;
   onProgress?: (rows: number, rawBytes: number) => void;
+  /** Part files written at once (each with its own compressor); default 1. */
+  lanes?: number;
 }
 
 export interface TableDumpResult {
@@ -160,7 +162,29 @@ const COMMA_NEWLINE = Buffer.from(',\n');
  * the row is inserted naming the variables. Works without a primary key and within any
  * packet limit the value itself fits in.
  */
+/**
+ * Statements that must be followed, in the same part file, by the next statement: the
+ * session-variable chain of a big row (SET ..., SET CONCAT ..., INSERT, SET NULL).
+ */
+export const CONTINUED = new WeakSet<Buffer>();
+
 function* bigRowStatements(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], literals: Buffer[], limit: number): Generator<Buffer> {
+  for (const statement of bigRowChain(header, stored, row, literals, limit)) {
+    if (!statement.last) CONTINUED.add(statement.sql);
+    yield statement.sql;
+  }
+}
+
+function* bigRowChain(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], literals: Buffer[], limit: number): Generator<{ sql: Buffer; last: boolean }> {
+  let previous: Buffer | undefined;
+  for (const sql of bigRowParts(header, stored, row, literals, limit)) {
+    if (previous) yield { sql: previous, last: false };
+    previous = sql;
+  }
+  if (previous) yield { sql: previous, last: true };
+}
+
+function* bigRowParts(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], literals: Buffer[], limit: number): Generator<Buffer> {
   const chunkRaw = Math.max(1024, Math.floor((limit - 64) / 2));
   const inline = Math.floor(limit / (2 * Math.max(1, stored.length)));
   const values: Buffer[] = [];
@@ -215,61 +239,170 @@ export function streamRows(connection: Connection, sql: string): Readable {
   return stream;
 }
 
+/** One open part file being fed statements (its compressor runs in the thread pool). */
+interface Lane {
+  input: PassThrough;
+  done: Promise<PartRecord>;
+  number: number;
+  rawBytes: number;
+}
+
 /**
  * Dumps one table to one or more part files. Each part is complete statements only, so every
  * part restores on its own after the prelude.
+ *
+ * With `lanes` > 1 the statements go to that many part files at once, each with its own
+ * compressor: zlib runs in the thread pool, so two lanes keep two cores compressing while one
+ * connection reads the rows (compression, not reading, sets the pace of a dump). Statements
+ * go to whichever lane has room, so rows of a table are spread over its parts; order inside a
+ * table does not matter to a restore (every INSERT names its columns and values).
  */
 export async function dumpTable(options: TableDumpOptions): Promise<TableDumpResult> {
   const limit = statementLimit(options.maxAllowedPacket, options.statementBytes);
   const partLimit = options.partRawBytes ?? DEFAULT_PART_RAW_BYTES;
+  const laneCount = Math.max(1, options.lanes ?? 1);
   const digest = new TableDigest();
   const sql = selectStatement(options.table, storedColumns(options.columns), options.primaryKey);
   const rowStream = streamRows(options.connection, sql);
   const statements = insertStatements(rowStream as AsyncIterable<(Buffer | null)[]>, options.table, options.columns, limit, digest);
-  const iterator = statements[Symbol.asyncIterator]();
-  const parts: PartRecord[] = [];
-  let rawBefore = 0;
-  let rawTotal = 0;
-  try {
-    let pending = await iterator.next();
-    let index = 0;
-    do {
-      index += 1;
-      const partNumber = index;
-      const title = Buffer.from(`-- CiviBackup: rows of table ${quoteIdentifier(options.table).replace(/\n/g, ' ')}${partNumber > 1 ? `, part ${partNumber}` : ''}\n`, 'utf8');
-      async function* partSource(): AsyncGenerator<Buffer> {
-        yield title;
-        let bytes = title.length;
-        while (!pending.done) {
-          const statement = pending.value;
-          yield statement;
-          bytes += statement.length;
-          pending = await iterator.next();
-          if (bytes >= partLimit) return;
-        }
-      }
-      const logical = partNumber === 1 ? options.logicalBase : `${options.logicalBase}.${String(partNumber).padStart(4, '0')}`;
-      if (partNumber === 2) {
-        // The table turned out to need several parts: the first one gets its number too.
-        const first = parts[0];
+  const finished: PartRecord[] = [];
+  const contentBytes = new Map<number, number>();
+  let failure: unknown;
+  let failed: () => void = () => undefined;
+  const failedPromise = new Promise<void>((resolve) => (failed = resolve));
+  let partsOpened = 0;
+  const lanes: (Lane | undefined)[] = new Array(laneCount).fill(undefined);
+  const pending: Promise<unknown>[] = [];
+  let firstPart: Promise<PartRecord> | undefined;
+
+  const report = (): void => {
+    let raw = 0;
+    for (const bytes of contentBytes.values()) raw += bytes;
+    options.onProgress?.(digest.rows, raw);
+  };
+  const nameOf = (number: number): string =>
+    laneCount === 1 && number === 1 ? options.logicalBase : `${options.logicalBase}.${String(number).padStart(4, '0')}`;
+
+  const openLane = async (): Promise<Lane> => {
+    partsOpened += 1;
+    const number = partsOpened;
+    if (laneCount === 1 && number === 2 && firstPart) {
+      // The table turned out to need several parts: the first one gets its number too.
+      const first = await firstPart;
+      const at = finished.findIndex((p) => p.path === first.path);
+      if (at >= 0) {
         const renamed = first.path.replace(/^(.*\/200-data-[^/]*?)(\.sql.*)$/, (_m, base: string, ext: string) => `${base}.0001${ext}`);
         await rename(join(options.setDir, first.path), join(options.setDir, renamed));
-        parts[0] = { ...first, path: renamed };
+        finished[at] = { ...first, path: renamed };
       }
-      const record = await writePart(options.setDir, `${logical}.sql`, partSource(), {
-        codec: options.codec,
-        signal: options.signal,
-        onContentBytes: (bytes) => {
-          rawTotal = rawBefore + bytes;
-          options.onProgress?.(digest.rows, rawTotal);
+    }
+    const input = new PassThrough({ highWaterMark: 256 * 1024 });
+    // pipeline() reports a failing part through writePart's promise; a late write to the
+    // destroyed input must not become an unhandled 'error' event.
+    input.on('error', () => undefined);
+    input.write(Buffer.from(`-- CiviBackup: rows of table ${quoteIdentifier(options.table).replace(/\n/g, ' ')}, part ${number}\n`, 'utf8'));
+    const done = writePart(options.setDir, `${nameOf(number)}.sql`, input, {
+      codec: options.codec,
+      signal: options.signal,
+      onContentBytes: (bytes) => {
+        contentBytes.set(number, bytes);
+        report();
+      },
+    });
+    if (number === 1) firstPart = done;
+    pending.push(
+      done.then(
+        (record) => {
+          finished.push(record);
         },
-      });
-      rawBefore += record.rawBytes;
-      parts.push(record);
-    } while (!pending.done);
+        (error: unknown) => {
+          failure ??= error;
+          failed();
+        },
+      ),
+    );
+    return { input, done, number, rawBytes: 0 };
+  };
+
+  const closeLane = (index: number): void => {
+    lanes[index]?.input.end();
+    lanes[index] = undefined;
+  };
+
+  /** Resolves when some lane can take more (or a part failed); leaves no listeners behind. */
+  const anyDrain = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const open = lanes.filter((lane): lane is Lane => lane !== undefined);
+      const onDrain = (): void => {
+        for (const lane of open) lane.input.off('drain', onDrain);
+        resolve();
+      };
+      if (open.length < laneCount) return resolve();
+      for (const lane of open) lane.input.on('drain', onDrain);
+      void failedPromise.then(onDrain);
+    });
+
+  try {
+    let next = 0;
+    let stickTo = -1;
+    for await (const statement of statements) {
+      if (failure !== undefined) throw failure;
+      // Pick a lane with room, round robin; wait when all are full. A statement continuing
+      // a chain goes where the chain started.
+      let index = stickTo;
+      for (let tries = 0; index < 0 && tries < laneCount; tries += 1) {
+        const candidate = (next + tries) % laneCount;
+        const lane = lanes[candidate];
+        if (!lane || !lane.input.writableNeedDrain) {
+          index = candidate;
+          break;
+        }
+      }
+      if (index < 0) {
+        await anyDrain();
+        if (failure !== undefined) throw failure;
+        index = lanes.findIndex((lane) => !lane || !lane.input.writableNeedDrain);
+        if (index < 0) index = next % laneCount;
+      }
+      next = index + 1;
+      let lane = lanes[index];
+      if (!lane) {
+        lane = await openLane();
+        lanes[index] = lane;
+      }
+      if (lane.input.destroyed) {
+        await Promise.race([failedPromise, ...pending]);
+        throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
+      }
+      const room = lane.input.write(statement);
+      lane.rawBytes += statement.length;
+      stickTo = CONTINUED.has(statement) ? index : -1;
+      if (!room && stickTo >= 0) {
+        // The chain's next statement must go to this lane: wait for this lane alone.
+        const full = lane.input;
+        await new Promise<void>((resolve) => {
+          full.once('drain', resolve);
+          void failedPromise.then(resolve);
+        });
+      }
+      if (lane.rawBytes >= partLimit && stickTo < 0) closeLane(index);
+    }
+    if (partsOpened === 0) {
+      // An empty table still gets its (comment-only) data file.
+      lanes[0] = await openLane();
+    }
+    for (let i = 0; i < laneCount; i += 1) closeLane(i);
+    await Promise.all(pending);
+    if (failure !== undefined) throw failure;
+  } catch (error) {
+    for (const lane of lanes) lane?.input.destroy();
+    rowStream.destroy();
+    await Promise.allSettled(pending);
+    throw failure ?? error;
   } finally {
-    await iterator.return?.(undefined);
     rowStream.destroy();
   }
-  return { rows: digest.rows, digest: digest.hex(), parts, rawBytes: rawBefore };
+  const number = (path: string): number => Number(/\.(\d{4})\.sql/.exec(path)?.[1] ?? 0);
+  const parts = finished.sort((a, b) => number(a.path) - number(b.path));
+  return { rows: digest.rows, digest: digest.hex(), parts, rawBytes: parts.reduce((sum, p) => sum + p.rawBytes, 0) };
 }
