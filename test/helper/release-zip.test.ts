@@ -111,6 +111,27 @@ describe('release zip', () => {
     assert.deepEqual(found, [], `dev files in the zip: ${found.slice(0, 10).join(', ')}`);
   });
 
+  test('the administrator docs in the zip link only to files and headings that exist there', () => {
+    const docs = ['README.md', 'docs/admin-guide.md', 'docs/disaster-recovery.md', 'docs/format.md', 'docs/security.md', 'docs/troubleshooting.md'];
+    // GitHub's heading anchors: lower case, punctuation other than - and _ dropped, spaces to -.
+    const slug = (heading: string): string => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+    const anchors = (file: string): Set<string> =>
+      new Set([...readFileSync(file, 'utf8').matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1]!)));
+    const broken: string[] = [];
+    for (const doc of docs) {
+      const file = join(unpacked, 'civibackup', doc);
+      for (const [, target] of readFileSync(file, 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        const [path, anchor] = target!.split('#');
+        const linked = path ? join(dirname(file), path) : file;
+        if (doc === 'README.md' && path === 'docs/benchmarks.md') continue; // written by `npm run bench`
+        if (!existsSync(linked)) broken.push(`${doc}: ${target} (no such file)`);
+        else if (anchor && linked.endsWith('.md') && !anchors(linked).has(anchor)) broken.push(`${doc}: ${target} (no such heading)`);
+      }
+    }
+    assert.deepEqual(broken, []);
+  });
+
   test('info.xml carries what the extension directory reads, with the package version', () => {
     const info = readFileSync(join(unpacked, 'civibackup', 'info.xml'), 'utf8');
     assert.match(info, /<extension key="civibackup" type="module">/);
