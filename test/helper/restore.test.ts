@@ -162,6 +162,14 @@ test('a flipped byte or a truncated part: restore exits 3 naming the part and ne
   assert.equal(truncated.status, 3);
   assert.match(String(truncated.last.message), /200-data-contact/);
   assert.equal(databaseExists(target), false);
+
+  // with --force on an existing database: nothing is dropped before the set is proven intact
+  const existing = newDatabaseName('flipforce');
+  mariadbCli(`CREATE DATABASE ${existing}; CREATE TABLE ${existing}.precious (id INT PRIMARY KEY); INSERT INTO ${existing}.precious VALUES (1);`);
+  const before = await snapshotDatabase(existing);
+  const forced = await civibackup(['restore', damagedSet, '--db', dsnText(existing), '--force']);
+  assert.equal(forced.status, 3);
+  assert.deepEqual(await snapshotDatabase(existing), before);
 });
 
 test('verify: hashes ok writes hashes-ok; a flipped byte in any part exits 3 naming that part', { timeout: 300_000 }, async () => {

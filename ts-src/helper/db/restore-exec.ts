@@ -77,9 +77,18 @@ export async function openRestoreConnection(dsn: Dsn, database: string | null): 
       config.charsetNumber = binaryCharset;
       connection.query({ sql, values }, (error, result) => (error ? reject(error) : resolve(result)));
     });
+  let packetLimit = Number.POSITIVE_INFINITY;
   const restore: RestoreConnection = {
     connection,
     async run(sql, where) {
+      if (sql.length + 64 > packetLimit) {
+        // The server would drop the connection with a less helpful message.
+        const place = where ? `${where.file}, statement ${where.statement}: ` : '';
+        throw new BackupError(
+          'CONFIG',
+          `${place}a statement of ${sql.length} bytes exceeds the target server's max_allowed_packet (${packetLimit}); the source server allowed more. Raise it on the target (SET GLOBAL max_allowed_packet = ${Math.ceil((sql.length * 2) / 1048576)} * 1048576, or max_allowed_packet in the server configuration) and run the restore again.`,
+        );
+      }
       const text = typeof sql === 'string' ? sql : sql.toString('latin1');
       try {
         await rawQuery(text);
@@ -104,6 +113,8 @@ export async function openRestoreConnection(dsn: Dsn, database: string | null): 
   // Server-side session: the server reads what we send as utf8mb4 (the prelude repeats it).
   await restore.run('SET NAMES utf8mb4');
   await restore.run('SET SESSION net_read_timeout = 3600, net_write_timeout = 3600, wait_timeout = 86400');
+  const [limit] = await restore.rows<{ packet: number | string }>('SELECT @@max_allowed_packet AS packet');
+  packetLimit = Number(limit?.packet) || Number.POSITIVE_INFINITY;
   return restore;
 }
 
