@@ -6,7 +6,9 @@ describe('restore commands (pure)', () => {
   it('plain set: zcat into mariadb, tar for each directory, the helper with the DSN from the environment', () => {
     const set = sampleSets()[2];
     const byId = Object.fromEntries(restoreCommands(set).map((c) => [c.id, c.command]));
-    expect(byId['plain-db']).to.equal(`cd ${set.location}\nzcat db/*.sql.gz | mariadb DBNAME`);
+    expect(byId['plain-db']).to.equal(
+      `cd ${set.location}\nexport LC_ALL=C\nmariadb -e 'CREATE DATABASE DBNAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'\nzcat db/*.sql.gz | mariadb DBNAME`,
+    );
     expect(byId['plain-files-custom']).to.equal(`cd ${set.location}\nmkdir -p restored/custom\ntar -xzf files/custom.tar.gz -C restored/custom`);
     expect(byId['helper']).to.contain(`civibackup restore ${set.location}`);
     expect(byId['helper']).to.contain("export CIVIBACKUP_DSN='mysql://USER:PASSWORD@localhost/DBNAME'");
@@ -17,9 +19,11 @@ describe('restore commands (pure)', () => {
   it('encrypted set with a logging database: age -d per part, then gunzip; identity for the helper', () => {
     const set = sampleSets()[0];
     const byId = Object.fromEntries(restoreCommands(set).map((c) => [c.id, c.command]));
-    expect(byId['plain-db']).to.contain('for f in db/*.sql.gz.age; do age -d -i key.txt "$f" | gunzip; done | mariadb DBNAME');
-    expect(byId['plain-logdb']).to.contain('for f in logdb/*.sql.gz.age; do age -d -i key.txt "$f" | gunzip; done | mariadb LOGGING_DBNAME');
-    expect(byId['plain-files-images']).to.contain('age -d -i key.txt files/images.tar.gz.age | tar -xz -C restored/images');
+    // docs/format.md section 8, literally.
+    expect(byId['plain-db']).to.contain('set -o pipefail\n');
+    expect(byId['plain-db']).to.contain('for f in db/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb DBNAME');
+    expect(byId['plain-logdb']).to.contain('for f in logdb/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb LOGGING_DBNAME');
+    expect(byId['plain-files-images']).to.contain('age -d -i key.txt files/images.tar.gz.age | tar -xzf - -C restored/images');
     expect(byId['helper']).to.contain('--identity key.txt');
     expect(byId['helper']).to.contain('--files custom=/path/to/custom');
     expect(byId['helper']).to.contain('CIVIBACKUP_LOGGING_DSN');

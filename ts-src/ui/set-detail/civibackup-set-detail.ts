@@ -68,7 +68,7 @@ export class CivibackupSetDetail extends LitElement {
       </ul>
       <h4>${ts('Restore by hand')}</h4>
       <p class="muted">
-        ${ts('Replace DBNAME with an empty database. Restoring over the live database replaces its content.')}
+        ${ts('DBNAME is a new, empty database; put the connection options in ~/.my.cnf so no password is on the command line. After restoring a CiviCRM database, rebuild its triggers and clear caches.')}
         ${set.encrypted ? ts('key.txt is the secret key you downloaded when you set up encryption.') : nothing}
       </p>
       ${restoreCommands(set).map(

@@ -1,9 +1,9 @@
 /**
  * The exact shell commands to restore one set by hand, with the helper and with plain tools
- * (zcat/gunzip, age, tar, mariadb) for the day the helper is not at hand. Pure: the page
- * renders them, tests check them. The layout they rely on (db/ and logdb/ parts sorted by
- * name in restore order, files/<label>.tar.gz, ".age" when encrypted) is that of
- * ts-src/protocol/manifest.ts and ts-src/helper/set/codec.ts.
+ * (zcat, age, tar, mariadb) for the day the helper is not at hand. Pure: the page renders
+ * them, tests check them. They follow docs/format.md section 8 ("Restoring with plain
+ * tools"): byte-wise name order (LC_ALL=C) is restore order, one age file per part, and the
+ * connection options live in ~/.my.cnf so no password is on a command line.
  */
 import type { SetSummary } from '../../protocol/sets.js';
 import { ts } from '../i18n.js';
@@ -19,11 +19,13 @@ export function shellQuote(value: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Database-part pipeline: every part of `folder` in name order, decrypted and decompressed. */
+/** Creates the empty target database, then pipes every part of `folder` into it in name order. */
 function dbPipeline(folder: string, encrypted: boolean, target: string): string {
-  return encrypted
-    ? `for f in ${folder}/*.sql.gz.age; do age -d -i key.txt "$f" | gunzip; done | mariadb ${target}`
+  const create = `mariadb -e 'CREATE DATABASE ${target} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'`;
+  const load = encrypted
+    ? `for f in ${folder}/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb ${target}`
     : `zcat ${folder}/*.sql.gz | mariadb ${target}`;
+  return `export LC_ALL=C${encrypted ? '\nset -o pipefail' : ''}\n${create}\n${load}`;
 }
 
 export function restoreCommands(set: SetSummary): RestoreCommand[] {
@@ -43,7 +45,7 @@ export function restoreCommands(set: SetSummary): RestoreCommand[] {
     {
       id: 'plain-db',
       title: set.encrypted
-        ? ts('Database, with plain tools (age, gunzip, mariadb; key.txt is your secret key file)')
+        ? ts('Database, with plain tools (age, zcat, mariadb; key.txt is your secret key file)')
         : ts('Database, with plain tools (zcat and mariadb)'),
       command: `cd ${dir}\n${dbPipeline('db', set.encrypted, 'DBNAME')}`,
     },
@@ -59,7 +61,7 @@ export function restoreCommands(set: SetSummary): RestoreCommand[] {
     const label = directory.label;
     const archive = `files/${label}.tar.gz${set.encrypted ? '.age' : ''}`;
     const extract = set.encrypted
-      ? `age -d -i key.txt ${archive} | tar -xz -C restored/${label}`
+      ? `age -d -i key.txt ${archive} | tar -xzf - -C restored/${label}`
       : `tar -xzf ${archive} -C restored/${label}`;
     commands.push({
       id: `plain-files-${label}`,
