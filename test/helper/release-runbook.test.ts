@@ -5,10 +5,11 @@
  *   install  -> unpacks the release zip (built from this tree) into an empty TOOLS_DIR;
  *               only that helper bundle is used from then on
  *   (test)   -> a small database, a separate logging database and a directory are backed up by
- *               that helper with --recipient (key from its keygen) and copied to an S3 server
- *               (s3rver) by a job file's offsite destination
- *   fetch-s3 -> the AWS CLI downloads the set from S3 (skipped when `aws` is not installed:
- *               then the local copy stands in for the download)
+ *               that helper with --recipient (key from its keygen) and copied by the job file's
+ *               offsite destinations to an S3 server (s3rver) and an SFTP server (private sshd)
+ *   fetch-s3 -> the AWS CLI downloads the set from S3 (skipped when `aws` is not installed)
+ *   fetch-sftp -> ssh-keyscan, sftp and scp download it from the SFTP server; this copy is
+ *               the one restored
  *   check    -> sha256sum against manifest.json, then `civibackup verify` with the key
  *   db, logdb, files -> age | zcat | mariadb into new databases, age | tar into a new directory
  * The restored databases must equal the sources by CHECKSUM TABLE and SHOW CREATE (tables,
@@ -24,11 +25,12 @@ import { dirname, join } from 'node:path';
 import { assertBundleBuilt, parseEvents } from './support/helper-run.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
 import { PROJECT_ROOT } from './support/paths.js';
-import { startS3, S3_BUCKET, type S3Server } from './destinations/servers.js';
+import { startS3, startSshd, S3_BUCKET, type S3Server, type SshServer } from './destinations/servers.js';
 import { buildReleaseZip, PACKAGE_VERSION } from './support/release-zip.js';
 
 const RUNBOOK = join(PROJECT_ROOT, 'docs', 'disaster-recovery.md');
 const SECRET_ENV = 'CBT_RUNBOOK_S3_SECRET';
+const SFTP_KEY_ENV = 'CBT_RUNBOOK_SFTP_KEY';
 
 /** The ```sh dr-test=NAME blocks of a markdown text, by name, in document order. */
 export function runbookBlocks(markdown: string): Map<string, string> {
@@ -49,6 +51,7 @@ const hasAws = spawnSync('aws', ['--version'], { encoding: 'utf8' }).status === 
 
 let work: string;
 let s3: S3Server;
+let ssh: SshServer;
 let blocks: Map<string, string>;
 let vars: Record<string, string>;
 let sourceDir: string;
@@ -151,6 +154,7 @@ before(async () => {
   // The runbook keeps the connection in ~/.my.cnf, so no password is on a command line.
   writeFileSync(join(home, '.my.cnf'), '[client]\nhost=127.0.0.1\nuser=root\n', { mode: 0o600 });
   s3 = await startS3();
+  ssh = await startSshd();
   const release = join(work, 'release');
   mkdirSync(release);
   localSets = join(work, 'server', 'sets');
@@ -169,8 +173,14 @@ before(async () => {
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_DEFAULT_REGION: 'us-east-1',
+    SFTP_HOST: '127.0.0.1',
+    SFTP_PORT: String(ssh.port),
+    SFTP_USER: 'root',
+    SFTP_DIR: join(ssh.root, 'site1'),
+    SSH_KEY: join(work, 'safe-place', 'civibackup_sftp'),
   };
   mkdirSync(dirname(vars.KEY_FILE!), { recursive: true });
+  writeFileSync(vars.SSH_KEY!, ssh.privateKey, { mode: 0o600 });
 
   mariadbCli(`CREATE DATABASE \`${source}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; CREATE DATABASE \`${sourceLog}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`);
   mariadbCli(
@@ -213,12 +223,13 @@ before(async () => {
 after(async () => {
   for (const db of [source, sourceLog, restored, restoredLog]) dropDatabase(db);
   await s3?.stop();
+  ssh?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe('docs/disaster-recovery.md, followed literally', () => {
   test('the runbook marks its install, fetch, check, database, logging database and files commands', () => {
-    assert.deepEqual([...blocks.keys()], ['install', 'fetch-s3', 'check', 'db', 'logdb', 'files']);
+    assert.deepEqual([...blocks.keys()], ['install', 'fetch-s3', 'fetch-sftp', 'check', 'db', 'logdb', 'files']);
   });
 
   test('install: the helper comes from the release zip, unpacked into an empty folder', async () => {
@@ -229,7 +240,7 @@ describe('docs/disaster-recovery.md, followed literally', () => {
     assert.ok(existsSync(join(vars.TOOLS_DIR!, 'civibackup', 'info.xml')));
   });
 
-  test('the server made an encrypted set and copied it to S3 (with the helper from the zip)', async () => {
+  test('the server made an encrypted set and copied it to S3 and SFTP (with the helper from the zip)', async () => {
     const keygen = await helperFromZip(['keygen', '--out', vars.KEY_FILE!]);
     assert.equal(keygen.status, 0, keygen.stderr);
     const recipient = keygen.stdout.trim().split('\n').at(-1)!;
@@ -244,7 +255,10 @@ describe('docs/disaster-recovery.md, followed literally', () => {
         loggingDatabase: { dsnEnv: 'CBT_RUNBOOK_LOG_DSN' },
         files: [{ label: 'custom', path: sourceDir }],
         encryption: { recipients: [recipient] },
-        offsite: [{ type: 's3', name: 'offsite', endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: vars.PREFIX, forcePathStyle: true, accessKeyId: 'S3RVER', secretEnv: SECRET_ENV }],
+        offsite: [
+          { type: 's3', name: 'objects', endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: vars.PREFIX, forcePathStyle: true, accessKeyId: 'S3RVER', secretEnv: SECRET_ENV },
+          { type: 'sftp', name: 'box', host: '127.0.0.1', port: ssh.port, username: 'root', path: vars.SFTP_DIR, privateKeyEnv: SFTP_KEY_ENV, hostKey: ssh.hostKeyFingerprint },
+        ],
         trigger: 'cron',
       }),
     );
@@ -252,12 +266,13 @@ describe('docs/disaster-recovery.md, followed literally', () => {
       CIVIBACKUP_DSN: dsnText(source),
       CBT_RUNBOOK_LOG_DSN: dsnText(sourceLog),
       [SECRET_ENV]: 'S3RVER',
+      [SFTP_KEY_ENV]: ssh.privateKey,
     });
     const events = parseEvents(backup.stdout);
     const result = events.at(-1) as { type: string; set?: string; summary?: { offsite?: Array<{ uploaded: boolean }> } } | undefined;
     assert.equal(backup.status, 0, `backup failed: ${JSON.stringify(result)}\n${backup.stderr}`);
     assert.equal(result?.type, 'result');
-    assert.deepEqual(result?.summary?.offsite?.map((o) => o.uploaded), [true]);
+    assert.deepEqual(result?.summary?.offsite?.map((o) => o.uploaded), [true, true]);
     vars.SET_ID = result!.set!.split('/').at(-1)!;
     vars.SET_DIR = join(work, 'new-machine', 'restore', vars.SET_ID);
     const manifest = JSON.parse(readFileSync(join(result!.set!, 'manifest.json'), 'utf8')) as { parts: Array<{ path: string }>; databases: Array<{ folder: string }> };
@@ -265,13 +280,22 @@ describe('docs/disaster-recovery.md, followed literally', () => {
     assert.deepEqual(manifest.databases.map((d) => d.folder), ['db', 'logdb']);
   });
 
-  test('fetch-s3: the AWS CLI downloads the set from the offsite copy', { skip: !hasAws && 'the aws CLI is not installed; the local copy stands in for the download' }, async () => {
-    await runBlock('fetch-s3');
+  test('fetch-s3: the AWS CLI downloads the set from the S3 copy', { skip: !hasAws && 'the aws CLI is not installed' }, async () => {
+    const into = `${vars.SET_DIR}-from-s3`;
+    await runBlock('fetch-s3', { SET_DIR: into });
+    assert.deepEqual(tree(into), tree(join(localSets, vars.SET_ID!), ['verification.json']));
+    rmSync(into, { recursive: true, force: true });
+  });
+
+  test('fetch-sftp: ssh-keyscan, sftp and scp download the set from the SFTP copy', async () => {
+    const out = await runBlock('fetch-sftp');
+    // The fingerprint the person compares with the settings is the server's real one.
+    assert.ok(out.includes(ssh.hostKeyFingerprint), `ssh-keygen -lf did not print ${ssh.hostKeyFingerprint}:\n${out}`);
+    assert.match(out, new RegExp(vars.SET_ID!));
     assert.deepEqual(tree(vars.SET_DIR!), tree(join(localSets, vars.SET_ID!), ['verification.json']));
   });
 
   test('check: sha256sum against manifest.json and civibackup verify with the key', async () => {
-    if (!existsSync(vars.SET_DIR!)) cpSync(join(localSets, vars.SET_ID!), vars.SET_DIR!, { recursive: true });
     const out = await runBlock('check');
     assert.match(out, /parts intact/);
   });
