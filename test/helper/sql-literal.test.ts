@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeText, hexLiteral, literalText, quoteIdentifier, selectExpression, sqlLiteral, valueKind } from '../../ts-src/helper/db/sql-literal.js';
+import { escapeText, hexLiteral, literalLength, literalMaxLength, literalText, quoteIdentifier, selectExpression, sqlLiteral, valueKind, writeLiteral, type ValueKind } from '../../ts-src/helper/db/sql-literal.js';
 import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
 import { insertStatements, streamRows } from '../../ts-src/helper/db/dump-table.js';
 import { TableDigest } from '../../ts-src/helper/db/row-digest.js';
@@ -67,6 +67,27 @@ test('column kinds and select expressions', () => {
   assert.equal(selectExpression({ name: 'l', dataType: 'varchar', charset: 'latin1' }), 'CAST(`l` AS BINARY)');
   assert.equal(quoteIdentifier('we`ird name'), '`we``ird name`');
   assert.equal(sqlLiteral('number', Buffer.from('42')).toString(), '42');
+});
+
+test('writeLiteral writes exactly sqlLiteral; literalLength is exact; literalMaxLength bounds it', () => {
+  let seed = 7;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const samples: (Buffer | null)[] = [null, Buffer.alloc(0), Buffer.from('0'), Buffer.from('1.5'), Buffer.from('5e-324')];
+  for (let i = 0; i < 300; i += 1) samples.push(Buffer.from(Array.from({ length: random(200) }, () => random(256))));
+  const kinds: [ValueKind, string | null][] = [['number', null], ['float', null], ['binary', null], ['text', null], ['charset', 'latin1']];
+  const out = Buffer.alloc(4096);
+  for (const [kind, charset] of kinds) {
+    for (const raw of samples) {
+      const expected = sqlLiteral(kind, raw, charset);
+      const end = writeLiteral(kind, raw, charset, out, 3);
+      assert.deepEqual(out.subarray(3, end), expected, `${kind} ${raw?.toString('hex')}`);
+      assert.equal(literalLength(kind, raw, charset), expected.length);
+      assert.ok(literalMaxLength(kind, raw, charset) >= expected.length);
+    }
+  }
 });
 
 // The real proof: values written as literals by the dump come back bit-identical from the server.

@@ -16,7 +16,7 @@ import type { WriteCodec } from '../set/codec.js';
 import type { ColumnInfo } from './introspect.js';
 import { selectStatement, storedColumns } from './introspect.js';
 import { TableDigest } from './row-digest.js';
-import { hexLiteral, literalMaxLength, quoteIdentifier, sqlLiteral, variableExpression, writeLiteral } from './sql-literal.js';
+import { hexLiteral, literalLength, literalMaxLength, quoteIdentifier, sqlLiteral, variableExpression, writeLiteral } from './sql-literal.js';
 
 /** Target size of one INSERT statement: big enough for fast loads, far below any packet limit. */
 export const DEFAULT_STATEMENT_BYTES = 1024 * 1024;
@@ -102,15 +102,17 @@ export async function* insertStatements(
     for (let i = 0; i < row.length; i += 1) worst += literalMaxLength(kinds[i], row[i], charsets[i]);
     if (worst > smallRow) {
       // Possibly too big to share a statement: measure exactly (rare path).
-      const literals = row.map((value, i) => sqlLiteral(kinds[i], value, charsets[i]));
-      const exact = literals.reduce((sum, l) => sum + l.length, 3 + row.length);
+      // Lengths without building the literals: an 8 MB value would cost 16 MB of hex here.
+      const lengths = row.map((value, i) => literalLength(kinds[i], value, charsets[i]));
+      const exact = lengths.reduce((sum, n) => sum + n, 3 + row.length);
       if (exact > smallRow) {
         if (rowsInStatement > 0) yield finish(pos);
         pos = 0;
         rowsInStatement = 0;
-        yield* bigRowStatements(header, stored, row, literals, limit);
+        yield* bigRowStatements(header, stored, row, lengths, limit);
         continue;
       }
+      const literals = row.map((value, i) => sqlLiteral(kinds[i], value, charsets[i]));
       if (rowsInStatement > 0 && pos + 2 + exact + END.length > limit) {
         yield finish(pos);
         pos = 0;
@@ -168,31 +170,31 @@ const COMMA_NEWLINE = Buffer.from(',\n');
  */
 export const CONTINUED = new WeakSet<Buffer>();
 
-function* bigRowStatements(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], literals: Buffer[], limit: number): Generator<Buffer> {
-  for (const statement of bigRowChain(header, stored, row, literals, limit)) {
+function* bigRowStatements(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], lengths: number[], limit: number): Generator<Buffer> {
+  for (const statement of bigRowChain(header, stored, row, lengths, limit)) {
     if (!statement.last) CONTINUED.add(statement.sql);
     yield statement.sql;
   }
 }
 
-function* bigRowChain(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], literals: Buffer[], limit: number): Generator<{ sql: Buffer; last: boolean }> {
+function* bigRowChain(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], lengths: number[], limit: number): Generator<{ sql: Buffer; last: boolean }> {
   let previous: Buffer | undefined;
-  for (const sql of bigRowParts(header, stored, row, literals, limit)) {
+  for (const sql of bigRowParts(header, stored, row, lengths, limit)) {
     if (previous) yield { sql: previous, last: false };
     previous = sql;
   }
   if (previous) yield { sql: previous, last: true };
 }
 
-function* bigRowParts(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], literals: Buffer[], limit: number): Generator<Buffer> {
+function* bigRowParts(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], lengths: number[], limit: number): Generator<Buffer> {
   const chunkRaw = Math.max(1024, Math.floor((limit - 64) / 2));
   const inline = Math.floor(limit / (2 * Math.max(1, stored.length)));
   const values: Buffer[] = [];
   const variables: string[] = [];
   for (let i = 0; i < row.length; i += 1) {
     const raw = row[i];
-    if (raw === null || literals[i].length <= inline) {
-      values.push(literals[i]);
+    if (raw === null || lengths[i] <= inline) {
+      values.push(sqlLiteral(stored[i].kind, raw, stored[i].charset));
       continue;
     }
     const variable = `@cb_v${variables.length + 1}`;

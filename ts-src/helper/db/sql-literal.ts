@@ -169,6 +169,19 @@ export function literalMaxLength(kind: ValueKind, raw: Buffer | null, charset?: 
   }
 }
 
+/** The literal's exact size in bytes, without building it. */
+export function literalLength(kind: ValueKind, raw: Buffer | null, charset?: string | null): number {
+  if (raw === null || kind !== 'text') {
+    if (raw !== null && kind === 'float') return sqlLiteral(kind, raw, charset).length;
+    if (raw !== null && kind === 'binary' && raw.length === 0) return 2;
+    if (raw !== null && kind === 'charset' && raw.length === 0) return sqlLiteral(kind, raw, charset).length;
+    return literalMaxLength(kind, raw, charset);
+  }
+  let extra = 0;
+  for (let i = 0; i < raw.length; i += 1) if (ESCAPES[raw[i]] !== undefined) extra += 1;
+  return 2 + raw.length + extra;
+}
+
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 function writeHex(raw: Buffer, out: Buffer, offset: number): number {
