@@ -311,11 +311,14 @@ describe('an offsite copy that fails', { timeout: 300_000 }, () => {
     const job = writeJob('fail', {});
     const spec = JSON.parse(readFileSync(job, 'utf8')) as { offsite: Array<Record<string, unknown>> };
     spec.offsite[0]!.accessKeyId = 'UNKNOWN_KEY_ID'; // s3rver refuses unknown key ids: an auth failure, not retried
+    delete spec.offsite[1]!.hostKey; // unpinned: works, with a warning naming the fingerprint to pin
     writeFileSync(job, JSON.stringify(spec));
     const run = await civibackup(['backup', '--job', job], secrets());
     assert.equal(run.status, 1, run.stdout);
     assert.equal(run.last.code, 'DESTINATION');
     assert.match(String(run.last.message), /is complete in .*offsite copy failed: objects:/);
+    const pinWarning = run.events.find((e) => e.type === 'warning' && e.code === 'SFTP_HOST_KEY_NOT_PINNED');
+    assert.ok(pinWarning && String(pinWarning.message).includes(ssh.hostKeyFingerprint), 'the unpinned host key is reported with its fingerprint');
     const local = await civibackup(['list', join(work, 'sets-fail')]);
     const listed = (local.last.summary as { sets: Array<{ setId: string }> }).sets;
     assert.equal(listed.length, 1, 'the local set is complete and listed');

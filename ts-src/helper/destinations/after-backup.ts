@@ -15,7 +15,9 @@ import type { Reporter } from '../core/reporter.js';
 import { applyLocalRetention, loadLocalRetentionSets } from '../retention/local.js';
 import { policyIsEmpty, type RetentionDecision } from '../retention/policy.js';
 import type { VerificationState } from '../../protocol/sets.js';
-import { openDestination } from './open.js';
+import { createDestination } from './open.js';
+import { RetryingDestination } from './retry.js';
+import { SftpDestination } from './sftp.js';
 import { applyRemoteRetention, uploadSet } from './remote-sets.js';
 
 export interface AfterBackupOptions {
@@ -66,9 +68,12 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
   }
   for (const [index, spec] of specs.entries()) {
     let destination;
+    let sftpUnpinned: SftpDestination | undefined;
     const started = Date.now();
     try {
-      destination = openDestination(spec, options.env, {
+      const bare = createDestination(spec, options.env);
+      sftpUnpinned = spec.type === 'sftp' && !spec.hostKey && bare instanceof SftpDestination ? bare : undefined;
+      destination = new RetryingDestination(bare, {
         signal: options.signal,
         onRetry: (info) =>
           reporter.emit({
@@ -83,6 +88,14 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
         onProgress: (p) =>
           reporter.emit({ type: 'progress', phase: 'upload', item: spec.name, bytes: p.bytesDone, bytesTotal: p.bytesTotal, itemsDone: index, itemsTotal: specs.length }),
       });
+      if (sftpUnpinned?.seenHostKey) {
+        reporter.emit({
+          type: 'warning',
+          code: 'SFTP_HOST_KEY_NOT_PINNED',
+          item: spec.name,
+          message: `${spec.name}: the SFTP server's host key is not pinned, so any server answering at that address is trusted. Check and pin it: ${sftpUnpinned.seenHostKey}`,
+        });
+      }
       const outcome: OffsiteOutcome = {
         name: spec.name,
         location: destination.location,

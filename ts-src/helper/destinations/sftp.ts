@@ -54,6 +54,8 @@ export class SftpDestination implements Destination {
     return stream;
   }
   private readonly root: string;
+  /** Fingerprint of the server's host key as last seen, so an unpinned one can be reported. */
+  seenHostKey: string | undefined;
 
   constructor(private readonly options: SftpOptions) {
     this.root = options.path.replace(/\/+$/, '') || '/';
@@ -87,7 +89,10 @@ export class SftpDestination implements Destination {
         retries: 1,
         tryKeyboard: false,
         keepaliveInterval: 10_000,
-        hostVerifier: this.options.hostKey ? (key: Buffer) => hostKeyFingerprint(key) === this.options.hostKey : undefined,
+        hostVerifier: (key: Buffer) => {
+          this.seenHostKey = hostKeyFingerprint(key);
+          return !this.options.hostKey || this.seenHostKey === this.options.hostKey;
+        },
       })
       .then(
         () => {
