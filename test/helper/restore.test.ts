@@ -362,3 +362,28 @@ test('a statement the server rejects: exit 1 naming the part, the statement numb
   assert.match(message, /Unknown column 'no_such_column'/);
   assert.match(message, /statement: INSERT INTO `cycle_a`/);
 });
+
+test('a non-root account with rights on one database restores into it, and is told what to do elsewhere', { timeout: 300_000 }, async () => {
+  const user = `${prefix}_u`.slice(0, 32);
+  const allowed = newDatabaseName('limited');
+  const other = newDatabaseName('forbidden');
+  mariadbCli(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw-restore'; CREATE USER '${user}'@'localhost' IDENTIFIED BY 'pw-restore'; GRANT ALL PRIVILEGES ON \`${allowed}\`.* TO '${user}'@'%'; GRANT ALL PRIVILEGES ON \`${allowed}\`.* TO '${user}'@'localhost';`);
+  try {
+    const dsn = (db: string) => dsnText(db, user, 'pw-restore');
+    const refused = await civibackup(['restore', setDir], { CIVIBACKUP_DSN: dsn(other) });
+    assert.equal(refused.status, 2, JSON.stringify(refused.last));
+    assert.equal(refused.last.code, 'DB_PRIVILEGE');
+    assert.match(String(refused.last.message), /could not be created/);
+    assert.doesNotMatch(JSON.stringify(refused.events), /pw-restore/);
+    assert.equal(databaseExists(other), false);
+
+    const run = await civibackup(['restore', setDir], { CIVIBACKUP_DSN: dsn(allowed) });
+    assert.equal(run.status, 0, JSON.stringify(run.last));
+    const restored = await snapshotDatabase(allowed);
+    const expected = await snapshotDatabase(source);
+    assert.deepEqual(restored.tables, expected.tables);
+    assert.deepEqual(Object.keys(restored.triggers), Object.keys(expected.triggers));
+  } finally {
+    mariadbCli(`DROP USER IF EXISTS '${user}'@'%'; DROP USER IF EXISTS '${user}'@'localhost';`);
+  }
+});

@@ -196,7 +196,15 @@ export async function prepareTarget(
   try {
     const state = await inspectTarget(admin, target.database);
     if (!state.exists) {
-      await admin.run(utf8AsBytes(`CREATE DATABASE ${quoteIdentifier(target.database)}${charsetClause(options)}`));
+      try {
+        await admin.run(utf8AsBytes(`CREATE DATABASE ${quoteIdentifier(target.database)}${charsetClause(options)}`));
+      } catch (error) {
+        throw new BackupError(
+          'DB_PRIVILEGE',
+          `The database ${describeDsn(target)} does not exist and could not be created (${error instanceof Error ? error.message : String(error)}). Create it empty as an administrator, or grant CREATE, then run the restore again.`,
+          { cause: error },
+        );
+      }
       return { created: true, dropped: 0 };
     }
     const count = objectCount(state);
