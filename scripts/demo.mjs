@@ -80,6 +80,6 @@ const lines = [
   `skipped:    data of ${db.tables.filter((t) => t.dataSkipped).map((t) => t.name).join(', ') || 'nothing'} (CiviCRM caches)`,
   ...manifest.files.map((f) => `directory:  ${f.label} = ${f.source}: ${f.files} files, ${f.bytes} bytes; excluded: ${f.excluded.map((e) => `${e.path} (${e.reason})`).join(', ') || 'nothing'}`),
   `restorable: yes: test restore into a scratch database matched every table's row count and digest`,
-  `plain-tool restore: zcat ${newest.location}/db/*.sql.gz | mariadb NEW_DATABASE`,
+  `plain-tool restore: (LC_ALL=C; zcat ${newest.location}/db/*.sql.gz) | mariadb NEW_DATABASE`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);

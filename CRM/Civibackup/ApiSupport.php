@@ -19,6 +19,11 @@ final class CRM_Civibackup_ApiSupport {
   /**
    * Runs $fn; a CRM_Civibackup_Error becomes a CRM_Core_Exception (error_code = the stable code).
    *
+   * CiviCRM's API4 AJAX handler shows an exception's message to users without "view debug
+   * output" only when its data says show_detailed_error, and it sends getCode(), which is 0
+   * for string codes. So the message itself carries "[CODE] message" and, on its second line,
+   * the hint: the page (ts-src/ui/api/crm-api.ts) splits them apart again.
+   *
    * @return mixed
    */
   public static function call(callable $fn) {
@@ -26,7 +31,8 @@ final class CRM_Civibackup_ApiSupport {
       return $fn(self::service());
     }
     catch (CRM_Civibackup_Error $e) {
-      throw new \CRM_Core_Exception($e->getMessage(), $e->getErrorCode(), ['hint' => $e->getHint()], $e);
+      $message = '[' . $e->getErrorCode() . '] ' . $e->getMessage() . ($e->getHint() !== '' ? "\n" . $e->getHint() : '');
+      throw new \CRM_Core_Exception($message, $e->getErrorCode(), ['hint' => $e->getHint(), 'show_detailed_error' => TRUE], $e);
     }
   }
 

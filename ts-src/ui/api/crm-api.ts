@@ -44,10 +44,18 @@ export class ApiError extends Error {
     message: string,
     readonly code: string,
     readonly action: string,
+    /** What to do, when the server said (a CiviBackup error's hint). */
+    readonly hint = '',
   ) {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** The text to show for a failure: its message and, for CiviBackup errors, what to do. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError && error.hint) return `${error.message} ${error.hint}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 function toApiError(reason: unknown, action: string): ApiError {
@@ -56,6 +64,10 @@ function toApiError(reason: unknown, action: string): ApiError {
     const r = reason as { error_message?: unknown; error_code?: unknown; message?: unknown; status?: unknown };
     const message = typeof r.error_message === 'string' ? r.error_message : typeof r.message === 'string' ? r.message : '';
     const code = r.error_code !== undefined ? String(r.error_code) : r.status !== undefined ? `HTTP_${String(r.status)}` : 'UNKNOWN';
+    // CiviBackup's PHP errors arrive as "[CODE] message\nhint" (CRM_Civibackup_ApiSupport):
+    // CiviCRM's AJAX layer would otherwise send error_code 0 for a string code.
+    const tagged = /^\[([A-Z][A-Z_]*)\] ([^\n]*)(?:\n([\s\S]*))?$/.exec(message);
+    if (tagged) return new ApiError(tagged[2], tagged[1], action, tagged[3] ?? '');
     if (message) return new ApiError(message, code, action);
   }
   if (typeof reason === 'string' && reason) return new ApiError(reason, 'UNKNOWN', action);

@@ -9,7 +9,7 @@ import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { Task } from '@lit/task';
 import type { OverviewRecord } from '../../protocol/api.js';
-import { BackupApi } from '../api/crm-api.js';
+import { BackupApi, describeError } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
 import { RUN_FINISHED, RUN_STARTED, pageEvent } from '../shared/events.js';
@@ -92,7 +92,7 @@ export class CivibackupOverview extends LitElement {
       this.runIdFinished = false;
       this.dispatchEvent(pageEvent(RUN_STARTED, { runId: record.runId }));
     } catch (error) {
-      this.startError = error instanceof Error ? error.message : String(error);
+      this.startError = describeError(error);
     } finally {
       this.starting = false;
     }
@@ -214,7 +214,7 @@ export class CivibackupOverview extends LitElement {
         pending: () => html`<p aria-busy="true">${ts('Loading\u2026')}</p>`,
         error: (error) => html`<div class="alert error" role="alert">
           <strong>${ts('Could not load the overview.')}</strong>
-          <div>${error instanceof Error ? error.message : String(error)}</div>
+          <div>${describeError(error)}</div>
           <button type="button" @click=${() => this.refresh()}>${ts('Try again')}</button>
         </div>`,
         complete: (o) => html`${this.renderWarnings(o)}${this.renderCards(o)}

@@ -8,7 +8,7 @@
 import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { HelperEvent } from '../../protocol/events.js';
-import { BackupApi } from '../api/crm-api.js';
+import { BackupApi, describeError } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
 import { RUN_FINISHED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
@@ -138,7 +138,7 @@ export class CivibackupRunProgress extends LitElement {
       }
     } catch (error) {
       if (generation !== this.generation) return;
-      this.pollError = error instanceof Error ? error.message : String(error);
+      this.pollError = describeError(error);
     }
     this.timer = setTimeout(() => void this.poll(generation), this.pollIntervalMs);
   }
@@ -161,7 +161,7 @@ export class CivibackupRunProgress extends LitElement {
       await this.api.cancel({ runId: this.runId });
     } catch (error) {
       this.cancelRequested = false;
-      this.cancelError = error instanceof Error ? error.message : String(error);
+      this.cancelError = describeError(error);
     }
   }
 

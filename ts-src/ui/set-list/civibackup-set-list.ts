@@ -10,7 +10,7 @@ import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { Task } from '@lit/task';
 import type { SetSummary } from '../../protocol/sets.js';
-import { BackupApi } from '../api/crm-api.js';
+import { BackupApi, describeError } from '../api/crm-api.js';
 import { ts } from '../i18n.js';
 import { extractAgeIdentity } from '../shared/age-keys.js';
 import { SETS_CHANGED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
@@ -144,7 +144,7 @@ export class CivibackupSetList extends LitElement {
       }
     } catch (error) {
       this.message = '';
-      this.actionError = this.failure(action, set.setId, error instanceof Error ? error.message : String(error));
+      this.actionError = this.failure(action, set.setId, describeError(error));
       this.clearBusy(set.setId);
     }
   }
@@ -361,7 +361,7 @@ export class CivibackupSetList extends LitElement {
         pending: () => html`<p aria-busy="true">${ts('Loading\u2026')}</p>`,
         error: (error) => html`<div class="alert error" role="alert">
           <strong>${ts('Could not load the backup sets.')}</strong>
-          <div>${error instanceof Error ? error.message : String(error)}</div>
+          <div>${describeError(error)}</div>
           <button type="button" @click=${() => this.refresh()}>${ts('Try again')}</button>
         </div>`,
         complete: (sets) => this.renderTable(sets),
