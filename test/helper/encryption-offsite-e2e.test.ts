@@ -177,6 +177,11 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
 
   test('verify --job --remote checks the offsite copies; a tampered remote part is exit 3', async () => {
     for (const remote of ['objects', 'box']) {
+      const list = await civibackup(['list', '--job', rcptJob, '--remote', remote], secrets());
+      assert.equal(list.status, 0, list.stdout);
+      const listed = (list.last.summary as { sets: Array<{ setId: string; encrypted: boolean; location: string }> }).sets;
+      assert.deepEqual(listed.map((x) => [x.setId, x.encrypted]), [[manifest.setId, true]]);
+      assert.doesNotMatch(listed[0]!.location, /S3RVER|PRIVATE/);
       const run = await civibackup(['verify', 'latest', '--job', rcptJob, '--remote', remote], secrets());
       assert.equal(run.status, 0, run.stdout);
       assert.equal((run.last.summary as { setId: string }).setId, manifest.setId);

@@ -2,16 +2,20 @@ import { formatBytes } from '../core/reporter.js';
 import { parseCommandArgs } from '../core/args.js';
 import { BackupError } from '../core/errors.js';
 import { listSets } from '../set/set-store.js';
+import { listRemoteSummaries } from '../destinations/list-remote.js';
 import type { CommandModule } from './command.js';
 
 export const listCommand: CommandModule = {
   name: 'list',
   summary: 'List the complete backup sets in a destination, newest first',
-  usage: 'civibackup list DIR [--json]',
-  async run({ args, print }) {
-    const { positionals } = parseCommandArgs(args, {}, this.usage);
-    if (positionals.length !== 1) throw new BackupError('USAGE', `list takes one destination directory.\nusage: ${this.usage}`);
-    const sets = await listSets(positionals[0]);
+  usage: 'civibackup list DIR [--json] | civibackup list --job FILE --remote NAME [--json]',
+  async run({ args, env, signal, print }) {
+    const { values, positionals } = parseCommandArgs(args, { job: { type: 'string' }, remote: { type: 'string' } }, this.usage);
+    // An offsite destination named in a job file (destinations/list-remote.ts).
+    const remote = values.remote !== undefined;
+    if (remote && (!values.job || positionals.length > 0)) throw new BackupError('USAGE', `list --remote NAME needs --job FILE and no directory.\nusage: ${this.usage}`);
+    if (!remote && positionals.length !== 1) throw new BackupError('USAGE', `list takes one destination directory.\nusage: ${this.usage}`);
+    const sets = remote ? await listRemoteSummaries(values.job!, values.remote!, env, signal) : await listSets(positionals[0]!);
     for (const set of sets) {
       const what = [
         ...set.databases.map((d) => `${d.role === 'main' ? 'db' : 'logdb'} ${d.name} (${d.tables} tables, ${d.rows} rows)`),
