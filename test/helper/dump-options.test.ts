@@ -115,3 +115,25 @@ test('--recipient encrypts every part; the age CLI decrypts them to the same SQL
   const sql = files.map((f) => execFileSync('sh', ['-c', 'age -d -i "$1" "$2" | zcat', 'sh', keyFile, join(setDir, 'db', f)]).toString('utf8')).join('');
   assert.match(sql, /INSERT INTO `civicrm_contact` \(`id`,`display_name`\) VALUES\n\(1,'Ada 😀'\),\n\(2,'Grace'\);/);
 });
+
+test('an invalid view (its table dropped) is left out with a warning, so the plain restore still runs', { timeout: 120_000 }, async () => {
+  const source = uniqueName('cbt_dump_view');
+  const target = uniqueName('cbt_dump_viewr');
+  await createDatabase(source);
+  await createDatabase(target);
+  try {
+    mariadbCli('CREATE TABLE gone (a INT); CREATE TABLE kept (a INT); CREATE VIEW v_broken AS SELECT a FROM gone; CREATE VIEW v_ok AS SELECT a FROM kept; DROP TABLE gone;', source);
+    const run = runHelper(['backup', '--to', join(dir, 'views'), '--db', dsnText(source)]);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.ok(run.events.some((e) => e.type === 'warning' && e.message.includes('`v_broken` is invalid')));
+    const setDir = (lastEvent(run) as { set: string }).set;
+    const manifest = manifestOf(setDir);
+    assert.deepEqual(manifest.databases[0].objects?.views, ['v_ok']);
+    assert.ok(manifest.warnings.some((w) => w.includes('v_broken')));
+    plainRestore(setDir, target);
+    assert.equal(mariadbCli("SELECT GROUP_CONCAT(TABLE_NAME) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()", target).trim(), 'v_ok');
+  } finally {
+    dropDatabase(source);
+    dropDatabase(target);
+  }
+});

@@ -107,7 +107,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     }
     const dataTables = tables.filter((t) => t.type !== 'SEQUENCE' && !skip.has(t.name));
     const lockedTables = dataTables.filter((t) => !t.transactional);
-    await checkDumpPrivileges(a, info, { database: dsn.database, views: objectsBefore.views.length > 0, lockTables: lockedTables.length > 0 });
+    warnings.push(...(await checkDumpPrivileges(a, info, { database: dsn.database, views: objectsBefore.views.length > 0, lockTables: lockedTables.length > 0 })));
 
     if (lockedTables.length > 0) {
       lockConnection = await openConnection(dsn);
@@ -198,7 +198,10 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
 
     if (folder === 'db') reporter.emit({ type: 'phase', phase: 'objects' });
     await write('750-routines.sql', await routinesSql(a, objects));
-    await write('800-views.sql', await viewsSql(a, objects));
+    const views = await viewsSql(a, objects);
+    warnings.push(...views.skipped);
+    objects.views = views.written;
+    await write('800-views.sql', views.sql);
     await write('900-triggers-events.sql', await triggersEventsSql(a, objects));
     await write('999-postlude.sql', postludeSql());
     await query(a, 'COMMIT');

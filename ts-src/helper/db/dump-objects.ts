@@ -144,10 +144,39 @@ export async function routinesSql(connection: Connection, objects: ObjectNames):
   return out;
 }
 
-export async function viewsSql(connection: Connection, objects: ObjectNames): Promise<string> {
+/** True when the server reports the view as invalid (it reads a table or function that is gone). */
+async function viewIsInvalid(connection: Connection, name: string): Promise<boolean> {
+  try {
+    await query(connection, `SELECT * FROM ${quoteIdentifier(name)} LIMIT 0`);
+    return false;
+  } catch (error) {
+    if ((error as { errno?: number }).errno === 1356) return true;
+    // Other errors (e.g. a definer account that no longer exists, 1449) do not make the
+    // definition unusable: the dump drops the DEFINER anyway.
+    return false;
+  }
+}
+
+export interface ViewsOutput {
+  sql: string;
+  written: string[];
+  /** Invalid views left out, with the reason, for the run's warnings. */
+  skipped: string[];
+}
+
+/**
+ * Views in dependency order. An invalid view (its table or function was dropped) would stop
+ * a plain `zcat | mariadb` restore with an error, so it is left out with a warning instead.
+ */
+export async function viewsSql(connection: Connection, objects: ObjectNames): Promise<ViewsOutput> {
   const rows = new Map<string, Record<string, string | null>>();
   const definitions = new Map<string, string>();
+  const skipped: string[] = [];
   for (const name of objects.views) {
+    if (await viewIsInvalid(connection, name)) {
+      skipped.push(`View ${quoteIdentifier(name)} is invalid (it references a table, column or function that no longer exists) and is not in the backup; fix or drop it.`);
+      continue;
+    }
     const row = await showCreate(connection, `SHOW CREATE VIEW ${quoteIdentifier(name)}`);
     rows.set(name, row);
     definitions.set(name, required(row, 'Create View', `view ${quoteIdentifier(name)}`));
@@ -165,7 +194,7 @@ export async function viewsSql(connection: Connection, objects: ObjectNames): Pr
     ].join('\n');
     out += '\n\n';
   }
-  return out;
+  return { sql: out, written: [...definitions.keys()].sort(), skipped };
 }
 
 export async function triggersEventsSql(connection: Connection, objects: ObjectNames): Promise<string> {

@@ -216,7 +216,7 @@ export interface PrivilegeNeeds {
  * this must be checked before, not discovered after. Table-level grants are not enough for
  * TRIGGER (we cannot see which tables have triggers), so the check is per database.
  */
-export async function checkDumpPrivileges(connection: Connection, info: ServerInfo, needs: PrivilegeNeeds): Promise<void> {
+export async function checkDumpPrivileges(connection: Connection, info: ServerInfo, needs: PrivilegeNeeds): Promise<string[]> {
   const held = new Set<string>();
   const global = await query<{ PRIVILEGE_TYPE: string }>(connection, 'SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES');
   for (const g of global) held.add(g.PRIVILEGE_TYPE.toUpperCase());
@@ -227,16 +227,23 @@ export async function checkDumpPrivileges(connection: Connection, info: ServerIn
     [needs.database],
   );
   for (const s of schema) held.add(s.PRIVILEGE_TYPE.toUpperCase());
-  const wanted = ['SELECT', 'TRIGGER', 'EVENT'];
+  const wanted = ['SELECT', 'TRIGGER'];
   if (needs.views) wanted.push('SHOW VIEW');
   if (needs.lockTables) wanted.push('LOCK TABLES');
-  const missing = wanted.filter((p) => !held.has(p));
-  if (missing.length === 0) return;
-  // Roles and proxies are not in information_schema's view of the grants; trust SHOW GRANTS
-  // text as a second opinion before refusing.
   const grants = (await queryArrays(connection, 'SHOW GRANTS').catch(() => [] as unknown[][])).map((r) => String(r[0]).toUpperCase());
-  const hasAll = grants.some((g) => /GRANT ALL PRIVILEGES ON \*\.\*/.test(g));
-  if (hasAll) return;
+  // Roles and proxies are not in information_schema's view of the grants; SHOW GRANTS text is
+  // a second opinion before refusing.
+  if (grants.some((g) => /GRANT ALL PRIVILEGES ON \*\.\*/.test(g))) return [];
+  const warnings: string[] = [];
+  // CiviCRM's documented GRANT list has no EVENT, and without it the CiviCRM user cannot have
+  // created events either: a warning, not a refusal.
+  if (!held.has('EVENT')) {
+    warnings.push(
+      `The database user ${info.currentUser} lacks the EVENT privilege on \`${needs.database}\`, so scheduled events (if another account created any) cannot be seen and are not in this backup. To include them: GRANT EVENT ON ${quoteIdentifier(needs.database)}.* TO ${info.currentUser};`,
+    );
+  }
+  const missing = wanted.filter((p) => !held.has(p));
+  if (missing.length === 0) return warnings;
   throw new BackupError(
     'DB_PRIVILEGE',
     `The database user ${info.currentUser} lacks ${missing.join(', ')} on \`${needs.database}\`; without ${missing.length > 1 ? 'them' : 'it'} the backup would silently miss objects or not be consistent. Run as an administrator: GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON ${quoteIdentifier(needs.database)}.* TO ${info.currentUser};`,
