@@ -40,6 +40,10 @@ after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+function createUser(): void {
+  mariadbCli(`CREATE USER IF NOT EXISTS '${USER}'@'localhost' IDENTIFIED BY 'right-pass'; CREATE USER IF NOT EXISTS '${USER}'@'127.0.0.1' IDENTIFIED BY 'right-pass';`);
+}
+
 function setDirs(to: string): string[] {
   return existsSync(to) ? readdirSync(to).filter((n) => /^\d{8}T\d{6}Z-/.test(n)) : [];
 }
@@ -123,7 +127,7 @@ test('full disk: exit 1, DISK_FULL, no complete-looking set, the earlier set int
 });
 
 test('wrong password: exit 2, DB_CONNECT naming the account and what to do, password not echoed', { timeout: 120_000 }, () => {
-  mariadbCli(`CREATE USER '${USER}'@'localhost' IDENTIFIED BY 'right-pass'; CREATE USER '${USER}'@'127.0.0.1' IDENTIFIED BY 'right-pass';`);
+  createUser();
   const to = join(dir, 'badpw');
   const run = runHelper(['backup', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'Wr0ng-Pass') });
   assert.equal(run.status, 2, run.stdout + run.stderr);
@@ -136,6 +140,7 @@ test('wrong password: exit 2, DB_CONNECT naming the account and what to do, pass
 });
 
 test('missing privileges: exit 2, DB_PRIVILEGE with the GRANT to run', { timeout: 120_000 }, () => {
+  createUser();
   // SELECT only: the server would silently hide triggers and events from this user
   mariadbCli(`GRANT SELECT ON \`${SMALL}\`.* TO '${USER}'@'localhost'; GRANT SELECT ON \`${SMALL}\`.* TO '${USER}'@'127.0.0.1';`);
   const to = join(dir, 'nopriv');
