@@ -184,6 +184,15 @@ export function literalLength(kind: ValueKind, raw: Buffer | null, charset?: str
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
+/** Lower-case hex digits of `raw` into `out` at `offset`, no intermediate string; returns the new offset. */
+export function writeHexDigits(raw: Buffer, out: Buffer, offset: number): number {
+  for (let i = 0; i < raw.length; i += 1) {
+    out[offset++] = HEX_DIGITS[raw[i] >> 4];
+    out[offset++] = HEX_DIGITS[raw[i] & 15];
+  }
+  return offset;
+}
+
 function writeHex(raw: Buffer, out: Buffer, offset: number): number {
   if (raw.length >= 64) return offset + out.write(raw.toString('hex'), offset, 'latin1');
   for (let i = 0; i < raw.length; i += 1) {
