@@ -6,7 +6,7 @@ import type { ErrorCode } from './errors.js';
 
 export const EVENT_VERSION = 1 as const;
 
-export type Command = 'backup' | 'restore' | 'verify' | 'list' | 'prune' | 'keygen' | 'delete';
+export type Command = 'backup' | 'restore' | 'verify' | 'list' | 'prune' | 'keygen' | 'delete' | 'test-destination';
 
 /** Phases in the order a backup passes them; restore and verify use a subset. */
 export type Phase =

@@ -5,6 +5,7 @@ import { keygenCommand } from './keygen.js';
 import { listCommand } from './list.js';
 import { pruneCommand } from './prune.js';
 import { restoreCommand } from './restore.js';
+import { testDestinationCommand } from './test-destination.js';
 import { verifyCommand } from './verify.js';
 
-export const COMMANDS: CommandModule[] = [backupCommand, listCommand, verifyCommand, restoreCommand, pruneCommand, keygenCommand];
+export const COMMANDS: CommandModule[] = [backupCommand, listCommand, verifyCommand, restoreCommand, pruneCommand, keygenCommand, testDestinationCommand];
