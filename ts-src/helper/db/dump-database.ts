@@ -118,7 +118,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
 
     // Everything below reads inside the snapshot (metadata too, so it matches the rows).
     const objects = await listObjects(a, dsn.database);
-    reporter.emit({ type: 'phase', phase: folder === 'db' ? 'schema' : 'logdb' });
+    if (folder === 'db') reporter.emit({ type: 'phase', phase: 'schema' });
     await write('000-prelude.sql', preludeSql(`CiviBackup ${TOOL_VERSION} dump of database ${quoteIdentifier(dsn.database)} from ${info.version}`));
     await write('100-schema.sql', await schemaSql(a, tables));
 
