@@ -405,6 +405,8 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     const runTask = async (connection: RestoreConnection, task: Task): Promise<void> => {
       if (task.kind === 'data') {
         currentItem = task.table ?? task.parts[0].part.path;
+        // Autocommit per statement, as measured faster on MariaDB 10.11 than one transaction
+        // per table (InnoDB's bulk-insert mode for an empty table did not pay off here).
         for (const data of task.parts) await runPart(connection, data.part);
         if (task.table === null) {
           unmapped -= 1;
