@@ -345,35 +345,68 @@ HTACCESS;
   }
 
   /**
-   * Backup.testDestination: asks the helper to list, write and remove a probe object.
-   * The destination (with its secret, typed or stored) goes in a job file + environment.
+   * Backup.testDestination: the helper (`civibackup test-destination`) writes, reads back,
+   * lists and removes a probe object at one offsite destination. The job file holds only
+   * that destination; its secret (typed, or the one stored under its name) travels in the
+   * environment variable the job names, exactly as for a backup.
+   *
+   * @return array
+   *   ['ok' => bool, 'message' => string]
    */
   public function testDestination(array $destination): array {
+    [$job, $secrets] = $this->testDestinationJob($destination);
+    if (!$secrets) {
+      return ['ok' => FALSE, 'message' => $this->civi->ts('Enter the secret of the offsite destination "%1" to test it.', [1 => $job['offsite'][0]['name']])];
+    }
+    $this->launcher()->checkNode();
+    if (!$this->helperHasVerb('test-destination')) {
+      return ['ok' => FALSE, 'message' => $this->civi->ts('This version of the CiviBackup helper cannot test destinations yet; the destination will be tried by the next backup.')];
+    }
+    $file = (string) tempnam(sys_get_temp_dir(), 'civibackup-test-');
+    try {
+      chmod($file, 0600);
+      file_put_contents($file, json_encode($job, JSON_UNESCAPED_SLASHES));
+      $final = $this->launcher()->runAttached(['test-destination', '--job', $file], $secrets);
+    }
+    finally {
+      @unlink($file);
+    }
+    if (($final['type'] ?? '') === 'result') {
+      $summary = (array) ($final['summary'] ?? []);
+      return [
+        'ok' => TRUE,
+        'message' => $this->civi->ts('%1 works: a probe object was written, read back, listed and removed in %2 ms.', [
+          1 => (string) ($summary['destination'] ?? $job['offsite'][0]['name']),
+          2 => (int) ($summary['latencyMs'] ?? 0),
+        ]),
+      ];
+    }
+    return ['ok' => FALSE, 'message' => trim(($final['message'] ?? '') . ' ' . ($final['hint'] ?? ''))];
+  }
+
+  /**
+   * The job of Backup.testDestination (only that destination) and the environment with its
+   * secret; the environment is empty when there is no secret, typed or stored.
+   *
+   * @return array
+   *   [job, secrets]
+   */
+  public function testDestinationJob(array $destination): array {
     $name = trim((string) ($destination['name'] ?? ''));
     $secret = (string) ($destination['secret'] ?? '');
     if ($secret === '') {
       $secret = (string) (CRM_Civibackup_Config::offsiteSecrets($this->civi)[$name] ?? '');
     }
     $builder = new CRM_Civibackup_JobBuilder();
-    $spec = $builder->offsiteSpecs([['name' => $name, 'type' => $destination['type'] ?? '', 'options' => (array) ($destination['options'] ?? [])]]);
-    $env = CRM_Civibackup_JobBuilder::offsiteSecretEnv(0);
-    if (!$this->helperHasVerb('test-destination')) {
-      return ['ok' => FALSE, 'message' => $this->civi->ts('This version of the CiviBackup helper cannot test destinations yet; the destination will be tried by the next backup.')];
-    }
-    $this->launcher()->checkNode();
-    $file = (string) tempnam(sys_get_temp_dir(), 'civibackup-test-');
-    try {
-      file_put_contents($file, json_encode(['version' => CRM_Civibackup_JobBuilder::JOB_VERSION, 'command' => 'backup', 'to' => $this->destination(), 'offsite' => $spec], JSON_UNESCAPED_SLASHES));
-      chmod($file, 0600);
-      $final = $this->launcher()->runAttached(['test-destination', '--job', $file], $secret !== '' ? [$env => $secret] : []);
-    }
-    finally {
-      @unlink($file);
-    }
-    if (($final['type'] ?? '') === 'result') {
-      return ['ok' => TRUE, 'message' => (string) ($final['summary']['message'] ?? $this->civi->ts('The destination accepted a probe object.'))];
-    }
-    return ['ok' => FALSE, 'message' => trim(($final['message'] ?? '') . ' ' . ($final['hint'] ?? ''))];
+    $specs = $builder->offsiteSpecs([['name' => $name, 'type' => $destination['type'] ?? '', 'options' => (array) ($destination['options'] ?? [])]]);
+    $job = [
+      'version' => CRM_Civibackup_JobBuilder::JOB_VERSION,
+      'command' => 'backup',
+      'to' => $this->destination(),
+      'offsite' => $specs,
+    ];
+    $env = $specs[0]['secretEnv'] ?? $specs[0]['privateKeyEnv'];
+    return [$job, $secret === '' ? [] : [$env => $secret]];
   }
 
   private function helperHasVerb(string $verb): bool {
