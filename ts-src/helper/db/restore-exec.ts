@@ -127,7 +127,7 @@ function statementError(error: unknown, sql: string, where?: StatementOrigin): B
 
 /** Statements of a stream, split ahead of the consumer into a queue of bounded size. */
 export async function* readStatements(content: Readable, options: { aheadBytes?: number; onBytes?: (n: number) => void } = {}): AsyncGenerator<SqlStatement> {
-  const limit = options.aheadBytes ?? 8 * 1024 * 1024;
+  const limit = options.aheadBytes ?? 3 * 1024 * 1024;
   const splitter = new SqlSplitter();
   const queue: SqlStatement[] = [];
   let queuedBytes = 0;
