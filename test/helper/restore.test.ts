@@ -106,7 +106,11 @@ test('restore into a new database equals the source by CHECKSUM TABLE and SHOW C
   const summary = run.last.summary as { databases: Array<{ deferredTables: number; createdDatabase: boolean }> };
   assert.equal(summary.databases[0].createdDatabase, true);
   assert.ok(summary.databases[0].deferredTables >= 5, 'secondary indexes were deferred');
-  assert.ok(run.events.some((e) => e.type === 'progress' && e.phase === 'restore'), 'restore progress events');
+  const progress = run.events.filter((e) => e.type === 'progress' && e.phase === 'restore') as Array<{ item: string; bytes: number; bytesTotal: number }>;
+  assert.ok(progress.length > 0, 'restore progress events');
+  const total = readManifestFile(setDir).parts.filter((p) => p.path.startsWith('db/')).reduce((n, p) => n + p.rawBytes, 0);
+  assert.deepEqual([progress.at(-1)!.bytes, progress.at(-1)!.bytesTotal], [total, total], 'the last progress event says all bytes of the manifest');
+  assert.ok(progress.every((e, i) => i === 0 || e.bytes >= progress[i - 1].bytes), 'bytes only grow');
   const expected = await snapshotDatabase(source);
   assert.deepEqual(await snapshotDatabase(target), expected);
   const collation = (db: string) => mariadbCli(`SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${db}';`).trim();
