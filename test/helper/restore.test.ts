@@ -106,7 +106,7 @@ test('restore into a new database equals the source by CHECKSUM TABLE and SHOW C
   const summary = run.last.summary as { databases: Array<{ deferredTables: number; createdDatabase: boolean }> };
   assert.equal(summary.databases[0].createdDatabase, true);
   assert.ok(summary.databases[0].deferredTables >= 5, 'secondary indexes were deferred');
-  const progress = run.events.filter((e) => e.type === 'progress' && e.phase === 'restore') as Array<{ item: string; bytes: number; bytesTotal: number }>;
+  const progress = run.events.filter((e) => e.type === 'progress' && e.phase === 'restore') as unknown as Array<{ item: string; bytes: number; bytesTotal: number }>;
   assert.ok(progress.length > 0, 'restore progress events');
   const total = readManifestFile(setDir).parts.filter((p) => p.path.startsWith('db/')).reduce((n, p) => n + p.rawBytes, 0);
   assert.deepEqual([progress.at(-1)!.bytes, progress.at(-1)!.bytesTotal], [total, total], 'the last progress event says all bytes of the manifest');
