@@ -21,7 +21,7 @@ import type { WriteCodec } from '../set/codec.js';
 import { closeConnection, openConnection, query } from './connection.js';
 import { dsnHostLabel, type Dsn } from './dsn.js';
 import { routinesSql, schemaSql, triggersEventsSql, viewsSql, postludeSql, preludeSql } from './dump-objects.js';
-import { dumpTable, safeName, type TableDumpResult } from './dump-table.js';
+import { safeName, startTableDump, type TableDumpResult } from './dump-table.js';
 import {
   checkDumpPrivileges,
   listColumns,
@@ -90,6 +90,8 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
   let snapshotConnection: Connection | undefined;
   let lockConnection: Connection | undefined;
   let succeeded = false;
+  /** Tables whose rows are read but whose parts are still being compressed. */
+  const finishing: Promise<void>[] = [];
   const write = async (name: string, text: string): Promise<void> => {
     parts.push(await writePart(options.setDir, `${folder}/${name}`, [Buffer.from(text, 'utf8')], { codec: options.codec, signal: options.signal }));
   };
@@ -147,7 +149,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     const dumpOne = async (connection: Connection, table: TableInfo): Promise<void> => {
       const columns = await listColumns(a, dsn.database, table.name);
       const key = await primaryKey(a, dsn.database, table.name);
-      const result: TableDumpResult = await dumpTable({
+      const started = await startTableDump({
         connection,
         table: table.name,
         columns,
@@ -173,28 +175,37 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
             itemsTotal: dataTables.length,
           }),
       });
-      bytesDone += result.rawBytes;
-      done += 1;
-      parts.push(...result.parts);
-      const record = records.get(table.name)!;
-      record.rows = result.rows;
-      record.digest = result.digest;
-      record.parts = result.parts.map((p) => p.path);
-      const generated = columns.filter((c) => c.generated).map((c) => c.name);
-      if (generated.length > 0) record.generatedColumns = generated;
-      reporter.progress(
-        { type: 'progress', phase: folder === 'db' ? 'data' : 'logdb', item: table.name, rows: result.rows, bytes: bytesDone, bytesTotal: totalBytes, itemsDone: done, itemsTotal: dataTables.length },
-        true,
-      );
+      const finished = started.completion.then((result: TableDumpResult) => {
+        bytesDone += result.rawBytes;
+        done += 1;
+        parts.push(...result.parts);
+        const record = records.get(table.name)!;
+        record.rows = result.rows;
+        record.digest = result.digest;
+        record.parts = result.parts.map((p) => p.path);
+        const generated = columns.filter((c) => c.generated).map((c) => c.name);
+        if (generated.length > 0) record.generatedColumns = generated;
+        reporter.progress(
+          { type: 'progress', phase: folder === 'db' ? 'data' : 'logdb', item: table.name, rows: result.rows, bytes: bytesDone, bytesTotal: totalBytes, itemsDone: done, itemsTotal: dataTables.length },
+          true,
+        );
+      });
+      finished.catch(() => undefined);
+      finishing.push(finished);
+      // At most one table compresses behind the one being read: memory stays bounded and
+      // a failure (disk full) stops the run within one table.
+      while (finishing.length > 1) await finishing.shift();
     };
 
     if (lockConnection) {
       for (const table of lockedTables) await dumpOne(lockConnection, table);
+      // The locked tables' rows are all read: release the lock while compression finishes.
       await query(lockConnection, 'UNLOCK TABLES');
       await closeConnection(lockConnection);
       lockConnection = undefined;
     }
     for (const table of dataTables.filter((t) => t.transactional)) await dumpOne(a, table);
+    for (const pendingTable of finishing.splice(0)) await pendingTable;
 
     if (folder === 'db') reporter.emit({ type: 'phase', phase: 'objects' });
     await write('750-routines.sql', await routinesSql(a, objects));
@@ -241,6 +252,8 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     succeeded = true;
     return { record, parts, warnings };
   } finally {
+    // Let part writers still running after a failure settle before the set is removed.
+    await Promise.allSettled(finishing);
     // After a failure a connection may be dead or mid-result: destroy, do not wait on it.
     if (lockConnection) lockConnection.destroy();
     if (snapshotConnection) {
