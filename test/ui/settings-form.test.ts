@@ -187,6 +187,51 @@ describe('civibackup-settings-form', () => {
     await until(() => text(el).includes('Could not test: Timeout'));
   });
 
+  it('S3 "Path-style addressing" is a checkbox carried as options.forcePathStyle ("1"/"0") to testDestination and saveConfig', async () => {
+    const fake = new FakeCrm()
+      .on('getConfig', { records: [sampleConfig()] })
+      .on('saveConfig', { records: [sampleConfig()] })
+      .on('testDestination', { records: [{ ok: true, message: 'probe removed' }] }, { records: [{ ok: true, message: 'probe removed' }] });
+    const el = await setup(fake);
+    const box = () => q<HTMLInputElement>(el, '#offsite-0-forcePathStyle')!;
+    expect(box().type).to.equal('checkbox');
+    expect(box().checked).to.equal(false);
+    expect(q(el, 'label[for="offsite-0-forcePathStyle"]')!.textContent).to.equal('Path-style addressing');
+    expect(box().getAttribute('aria-describedby')).to.equal('offsite-0-forcePathStyle-help');
+    expect(q(el, '#offsite-0-forcePathStyle-help')!.textContent).to.contain('MinIO');
+    box().focus();
+    await sendKeys({ press: 'Space' });
+    await el.updateComplete;
+    expect(box().checked).to.equal(true);
+    const testButton = () => [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('.dest button')].find((b) => b.textContent!.includes('Test'))!;
+    const testedOption = (n: number) => (fake.callsTo('testDestination')[n].params['destination'] as { options: Record<string, string> }).options['forcePathStyle'];
+    testButton().click();
+    await until(() => fake.callsTo('testDestination').length === 1);
+    expect(testedOption(0)).to.equal('1');
+    box().click();
+    await el.updateComplete;
+    await until(() => !testButton().disabled);
+    testButton().click();
+    await until(() => fake.callsTo('testDestination').length === 2);
+    expect(testedOption(1)).to.equal('0');
+    box().click();
+    await el.updateComplete;
+    submit(el);
+    await until(() => fake.callsTo('saveConfig').length === 1);
+    const saved = fake.callsTo('saveConfig')[0].params['config'] as { offsite: Array<{ options: Record<string, string> }> };
+    expect(saved.offsite[0].options['forcePathStyle']).to.equal('1');
+  });
+
+  it('shows a stored forcePathStyle "1" as a ticked box; an SFTP destination has no such box', async () => {
+    const config = sampleConfig();
+    config.offsite[0].options['forcePathStyle'] = '1';
+    config.offsite.push({ name: 'box', type: 'sftp', options: { host: 'backup.example.org', username: 'civi', path: '/srv/sets' }, hasSecret: true });
+    const el = await setup(new FakeCrm().on('getConfig', { records: [config] }));
+    expect(q<HTMLInputElement>(el, '#offsite-0-forcePathStyle')!.checked).to.equal(true);
+    expect(q(el, '#offsite-1-host')).to.not.equal(null);
+    expect(q(el, '#offsite-1-forcePathStyle')).to.equal(null);
+  });
+
   it('requires the fields of a new offsite destination, including its secret', async () => {
     const el = await setup(new FakeCrm().on('getConfig', { records: [sampleConfig({ offsite: [] })] }));
     [...el.shadowRoot!.querySelectorAll<HTMLButtonElement>('button')].find((b) => b.textContent!.includes('Add an offsite'))!.click();

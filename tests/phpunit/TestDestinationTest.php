@@ -148,6 +148,25 @@ final class TestDestinationTest extends TestCase {
     $this->assertArrayNotHasKey('database', $job);
   }
 
+  /**
+   * The page's "Path-style addressing" box sends options.forcePathStyle "1"/"0"; saveConfig
+   * stores it as text and the backup job carries it as a boolean for the helper's S3 client.
+   */
+  public function testPathStyleGoesFromSaveConfigIntoTheBackupJob(): void {
+    $this->civi->directories['custom'] = $this->dir;
+    $config = new CRM_Civibackup_Config($this->civi);
+    $item = $this->s3(['forcePathStyle' => '1'], 'typed-secret');
+    $this->assertSame([], $config->save(['destination' => $this->dir . '/sets', 'offsite' => [$item]]));
+    $this->assertSame('1', $config->get(FALSE)['offsite'][0]['options']['forcePathStyle']);
+    [$job, $secrets] = $this->service->backupJob('test');
+    $this->assertTrue($job['offsite'][0]['forcePathStyle']);
+    $this->assertSame('typed-secret', $secrets['CIVIBACKUP_OFFSITE_1_SECRET']);
+
+    $this->assertSame([], $config->save(['offsite' => [$this->s3(['forcePathStyle' => '0'], '')]]));
+    [$job] = $this->service->backupJob('test');
+    $this->assertFalse($job['offsite'][0]['forcePathStyle']);
+  }
+
   public function testAStoredSecretIsUsedWhenNoneIsTyped(): void {
     $this->civi->settings['civibackup_offsite_secrets'] = $this->civi->encryptSecret(json_encode(['offsite copy' => 'S3RVER']));
     $result = $this->service->testDestination($this->s3([], ''));

@@ -113,7 +113,7 @@ export interface BackupConfig {
 export interface OffsiteConfig {
   name: string;
   type: 's3' | 'sftp';
-  /** s3: endpoint, region, bucket, prefix, accessKeyId; sftp: host, port, username, path. */
+  /** s3: endpoint, region, bucket, prefix, accessKeyId, forcePathStyle ("1"/"0"); sftp: host, port, username, path, hostKey. */
   options: Record<string, string>;
   /** Write-only: set to replace the stored secret; never returned. */
   secret?: string;

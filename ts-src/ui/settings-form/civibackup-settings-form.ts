@@ -48,6 +48,11 @@ const OFFSITE_FIELDS: Record<OffsiteConfig['type'], Array<{ key: string; label: 
   ],
 };
 
+/** Offsite options are strings; PHP stores a boolean true as "1" (JobBuilder reads them with FILTER_VALIDATE_BOOLEAN). */
+function isTrueOption(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'true', 'on', 'yes'].includes(value.trim().toLowerCase());
+}
+
 export class CivibackupSettingsForm extends LitElement {
   static override styles = [
     baseStyles,
@@ -400,6 +405,22 @@ export class CivibackupSettingsForm extends LitElement {
     }
   }
 
+  /** S3 "path-style" URLs (endpoint/bucket/key): MinIO, Ceph and most self-hosted servers need them. */
+  private pathStyleField(i: number, dest: OffsiteConfig): TemplateResult {
+    const id = `offsite-${i}-forcePathStyle`;
+    return html`<div class="field inline">
+      <input
+        type="checkbox"
+        id=${id}
+        .checked=${isTrueOption(dest.options['forcePathStyle'])}
+        aria-describedby="${id}-help"
+        @change=${(e: Event) => this.edit((d) => (d.offsite[i].options['forcePathStyle'] = (e.target as HTMLInputElement).checked ? '1' : '0'))}
+      />
+      <label for=${id}>${ts('Path-style addressing')}</label>
+      <span class="help" id="${id}-help">${ts('Needed by MinIO, Ceph and most self-hosted S3 servers (the bucket goes in the URL path); leave off for Amazon S3.')}</span>
+    </div>`;
+  }
+
   private renderOffsite(c: BackupConfig): TemplateResult {
     return html`<fieldset>
       <legend>${ts('Offsite copies')}</legend>
@@ -430,6 +451,7 @@ export class CivibackupSettingsForm extends LitElement {
               help: help?.(),
             }),
           )}
+          ${dest.type === 's3' ? this.pathStyleField(i, dest) : nothing}
           <div class="field">
             <label for=${secretId}>${secretLabel}</label>
             ${dest.type === 'sftp'
