@@ -19,6 +19,11 @@ final class CRM_Civibackup_BackupService {
    */
   public const PENDING_STEP_TIMEOUT = 600;
 
+  /**
+   * The message of a run the administrator cancelled (Backup.cancel).
+   */
+  public const CANCELLED_BY_USER = 'Cancelled at your request.';
+
   public const DENY_ALL_HTACCESS = <<<'HTACCESS'
 <Files "*">
 # OpenLiteSpeed 1.4.38+
@@ -606,7 +611,9 @@ HTACCESS;
       'time' => gmdate('Y-m-d\TH:i:s\Z'),
       'type' => 'error',
       'code' => $cancelled ? 'CANCELLED' : 'INTERNAL',
-      'message' => 'The CiviBackup helper stopped without reporting a result.' . ($tail !== '' ? ' Its last output: ' . $tail : ''),
+      // A helper stopped by the administrator's cancel often dies before it can report: that
+      // is the cancel working, not a crash, so its output is no news.
+      'message' => $cancelled ? self::CANCELLED_BY_USER : 'The CiviBackup helper stopped without reporting a result.' . ($tail !== '' ? ' Its last output: ' . $tail : ''),
       'hint' => $cancelled ? 'The run was cancelled; no complete set was written and earlier sets are untouched.' : 'An unexpected error; please report it with the log.',
       'retryable' => TRUE,
       'exitCode' => 1,
@@ -633,6 +640,12 @@ HTACCESS;
             'type' => 'phase',
             'phase' => 'restore',
           ];
+        }
+        if (!empty($meta['cancelled']) && ($event['type'] ?? '') === 'error' && ($event['code'] ?? '') === 'CANCELLED') {
+          // Whichever way the run ended after Backup.cancel (the helper's own CANCELLED
+          // event, or one written for it), the page says plainly who stopped it.
+          $event['message'] = self::CANCELLED_BY_USER;
+          $event['retryable'] = FALSE;
         }
         $event['seq'] = count($merged) + 1;
         $merged[] = $event;

@@ -116,6 +116,29 @@ describe('civibackup-run-progress', () => {
     el.remove();
   });
 
+  it('a cancelled run reads as the administrator\'s own cancel: a warning, no "trying again later"', async () => {
+    const cancelled: HelperEvent = {
+      ...(sampleRunError() as Extract<HelperEvent, { type: 'error' }>),
+      code: 'CANCELLED',
+      message: 'Cancelled at your request.',
+      hint: 'The run was cancelled; no complete set was written and earlier sets are untouched.',
+      retryable: true,
+    };
+    const fake = new FakeCrm().on('status', { records: [{ runId: 'run-1', events: [...sampleRunEvents(), cancelled], done: true, running: false }] });
+    const finished = nextFinished();
+    const el = await setup(fake);
+    expect((await finished).detail).to.deep.include({ outcome: 'cancelled' });
+    await el.updateComplete;
+    const alert = q(el, '[role="alert"]')!;
+    expect(alert.classList.contains('warning')).to.equal(true);
+    expect(alert.textContent).to.contain('Backup cancelled.');
+    expect(alert.textContent).to.contain('Cancelled at your request.');
+    expect(alert.textContent).to.contain('earlier sets are untouched');
+    expect(alert.textContent).to.not.contain('Trying again later may work.');
+    expect(alert.textContent).to.not.contain('without reporting a result');
+    el.remove();
+  });
+
   it('shows the error outcome with message, code and what to do, in an alert', async () => {
     const fake = new FakeCrm().on('status', {
       records: [{ runId: 'run-1', events: [...sampleRunEvents(), sampleRunError()], done: true, running: false }],

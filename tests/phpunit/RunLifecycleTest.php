@@ -122,6 +122,10 @@ final class RunLifecycleTest extends TestCase {
     });
     $last = end($status['events']);
     $this->assertSame('CANCELLED', $last['code']);
+    // The helper died of the SIGTERM without reporting: that is the cancel, not a crash.
+    $this->assertSame('Cancelled at your request.', $last['message']);
+    $this->assertFalse($last['retryable']);
+    $this->assertSame('Cancelled at your request.', $this->civi->settings['civibackup_last_run']['message']);
     $this->assertFalse($status['running']);
     $this->assertNull($this->service->lock()->heldBy());
     $this->assertSame([], $this->civi->mails, 'a cancelled run is not a failure to alert about');
@@ -162,9 +166,11 @@ SH);
     $result = json_decode((string) $out, TRUE);
     $this->assertIsArray($result, "child output: $out $err");
     $this->assertSame('CANCELLED', $result['result']['code'], json_encode($result));
+    $this->assertSame('Cancelled at your request.', $result['result']['message']);
     $status = $this->service->status($runId, 0);
     $this->assertTrue($status['done']);
     $this->assertSame('CANCELLED', end($status['events'])['code']);
+    $this->assertSame('Cancelled at your request.', end($status['events'])['message']);
   }
 
   public function testRestoreChainCancelledBetweenStepsNeverRestores(): void {

@@ -265,7 +265,7 @@ export class CivibackupRunProgress extends LitElement {
         <strong><span aria-hidden="true">${cancelled ? '\u26A0\uFE0E' : '\u2716\uFE0E'}</span> ${cancelled ? this.texts.cancelled : this.texts.failed}</strong>
         <p>${v.outcome.message} <span class="muted">(${v.outcome.code})</span></p>
         <p><strong>${ts('What to do:')}</strong> ${v.outcome.hint}</p>
-        ${v.outcome.retryable ? html`<p>${ts('Trying again later may work.')}</p>` : nothing}
+        ${v.outcome.retryable && !cancelled ? html`<p>${ts('Trying again later may work.')}</p>` : nothing}
       </div>`;
     }
     if (this.endedWithoutResult) {
