@@ -82,14 +82,21 @@ final class CRM_Civibackup_Overview {
 
   /**
    * When cron will run the job next: its scheduled date, or last run + its frequency
-   * (CRM_Core_ScheduledJob::needsRunning), or NULL = at the next cron run.
+   * (CRM_Core_ScheduledJob::needsRunning). NULL for an active job means "at the next cron
+   * run": it never ran, its time has already passed, or its frequency is every cron run.
+   * The page tells that apart from an inactive job with OverviewRecord.jobActive.
+   *
+   * @param int|null $now
+   *   Unix time to compare with (tests); NULL = now.
    */
-  public static function nextRun(?array $job): ?string {
+  public static function nextRun(?array $job, ?int $now = NULL): ?string {
     if (!$job || empty($job['is_active'])) {
       return NULL;
     }
+    $now = $now ?? time();
     if (!empty($job['scheduled_run_date'])) {
-      return (string) $job['scheduled_run_date'];
+      $scheduled = strtotime((string) $job['scheduled_run_date']);
+      return $scheduled !== FALSE && $scheduled > $now ? (string) $job['scheduled_run_date'] : NULL;
     }
     if (empty($job['last_run'])) {
       return NULL;
@@ -100,7 +107,7 @@ final class CRM_Civibackup_Overview {
       return NULL;
     }
     $next = strtotime($interval, (int) strtotime((string) $job['last_run']));
-    return $next ? date('Y-m-d H:i:s', $next) : NULL;
+    return $next && $next > $now ? date('Y-m-d H:i:s', $next) : NULL;
   }
 
 }

@@ -47,6 +47,18 @@ describe('civibackup-overview', () => {
     expect(text(el)).to.contain('Not scheduled');
   });
 
+  it('an active job that has not run yet (no date) runs "At the next cron run", not "job is off"', async () => {
+    const fake = new FakeCrm().on('overview', { records: [sampleOverview({ jobActive: true, nextScheduledRun: null, jobFrequency: 'Daily' })] });
+    const el = await setup(fake);
+    await waitUntil(() => text(el).includes('Next scheduled run'));
+    const card = q(el, '#next-h')!.closest('section')!;
+    const t = card.textContent!.replace(/\s+/g, ' ');
+    expect(t).to.contain('At the next cron run');
+    expect(t).to.contain('Frequency: Daily');
+    expect(t).to.not.contain('Not scheduled');
+    expect(t).to.not.contain('job is off');
+  });
+
   it('"Back up now" (keyboard: focus, Space) starts Backup.run {async:true} and follows the run until done, then reloads', async () => {
     const fake = new FakeCrm()
       .on('overview', { records: [sampleOverview()] })

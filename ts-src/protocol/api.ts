@@ -72,6 +72,7 @@ export interface RestoreParams {
 export interface OverviewRecord {
   lastBackup: SetSummary | null;
   lastRestorable: SetSummary | null;
+  /** null with jobActive: the job runs at the next cron run (never ran yet, or its time has passed). */
   nextScheduledRun: string | null;
   jobActive: boolean;
   jobFrequency: string;

@@ -141,8 +141,8 @@ export class CivibackupOverview extends LitElement {
       </section>
       <section class="card" aria-labelledby="next-h">
         <h3 id="next-h">${ts('Next scheduled run')}</h3>
-        ${o.jobActive && o.nextScheduledRun
-          ? html`<p class="big">${formatDateTime(o.nextScheduledRun)}</p>
+        ${o.jobActive
+          ? html`<p class="big">${o.nextScheduledRun ? formatDateTime(o.nextScheduledRun) : ts('At the next cron run')}</p>
               <p>${ts('Frequency: %1', { 1: o.jobFrequency })}</p>`
           : html`<p class="big">${ts('Not scheduled')}</p>
               <p>${ts('The scheduled job is off. Turn it on under Settings \u203a Schedule.')}</p>`}
