@@ -316,7 +316,7 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
         finished[at] = { ...first, path: renamed };
       }
     }
-    const input = new PassThrough({ highWaterMark: 256 * 1024 });
+    const input = new PassThrough({ highWaterMark: 64 * 1024 });
     // pipeline() reports a failing part through writePart's promise; a late write to the
     // destroyed input must not become an unhandled 'error' event.
     input.on('error', () => undefined);
