@@ -380,7 +380,7 @@ HTACCESS;
       $summary = (array) ($final['summary'] ?? []);
       return [
         'ok' => TRUE,
-        'message' => $this->civi->ts('%1 works: a probe object was written, read back, listed and removed in %2 ms.', [
+        'message' => $this->civi->ts('%1: a probe object was written, read back, listed and removed in %2 ms.', [
           1 => (string) ($summary['destination'] ?? $job['offsite'][0]['name']),
           2 => (int) ($summary['latencyMs'] ?? 0),
         ]),

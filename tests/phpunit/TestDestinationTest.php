@@ -171,7 +171,7 @@ final class TestDestinationTest extends TestCase {
     $this->civi->settings['civibackup_offsite_secrets'] = $this->civi->encryptSecret(json_encode(['offsite copy' => 'S3RVER']));
     $result = $this->service->testDestination($this->s3([], ''));
     $this->assertTrue($result['ok'], $result['message']);
-    $this->assertMatchesRegularExpression('#^s3://offsite/site1 at http://127\.0\.0\.1:\d+ works: a probe object was written, read back, listed and removed in \d+ ms\.$#', $result['message']);
+    $this->assertMatchesRegularExpression('#^s3://offsite/site1 at http://127\.0\.0\.1:\d+: a probe object was written, read back, listed and removed in \d+ ms\.$#', $result['message']);
     $this->assertSame([], self::storedWith('civibackup-probe'), 'the probe object is removed');
   }
 

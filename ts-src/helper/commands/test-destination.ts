@@ -31,7 +31,7 @@ export interface ProbeStepResult {
 /** What a failing step most likely means, in words an administrator can act on. */
 function explain(error: unknown, spec: DestinationSpec): string {
   if (!(error instanceof DestinationError)) return (error as Error).message;
-  const what = spec.type === 's3' ? `bucket "${spec.bucket}"` : spec.type === 'sftp' ? `directory "${spec.path}"` : `directory "${spec.path}"`;
+  const what = spec.type === 's3' ? `bucket "${spec.bucket}"` : `directory "${spec.path}"`;
   switch (error.kind) {
     case 'auth':
       return spec.type === 's3'
