@@ -9,12 +9,13 @@
  *   npm test -- node --only test/helper/dsn.test.ts
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
-const resultsDir = join(root, '.test-results');
+// Per run, so two runs at once (developers side by side) never read each other's counts.
+const resultsDir = join(root, '.test-results', String(process.pid));
 mkdirSync(resultsDir, { recursive: true });
 
 const argv = process.argv.slice(2);
@@ -123,4 +124,5 @@ if (wanted('php')) {
 
 process.stdout.write(`\n${lines.join('\n')}\n`);
 process.stdout.write(`${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ''}\n`);
+rmSync(resultsDir, { recursive: true, force: true });
 process.exitCode = tally.failed > 0 ? 1 : 0;
