@@ -7,7 +7,8 @@
  * dates, NUL bytes in serialized PHP, binary documents, a few multi-megabyte rows).
  *
  * Rows are made by the server itself (INSERT ... SELECT from MariaDB's SEQUENCE engine), so
- * `--scale 1` (about 630 MB of SQL, 1.1 GB on disk) takes minutes and `--scale 0.005` seconds.
+ * `--scale 1` (628 MB of SQL as mariadb-dump writes it, 0.93 GB of InnoDB data and indexes) takes
+ * about a minute on 2 cores and `--scale 0.005` a few seconds.
  * Values are derived from the row number, so two runs at one scale give the same rows
  * (except the random bytes of civicrm_file.document).
  *
@@ -28,7 +29,7 @@ export interface SampleOptions {
   /** An open connection to use instead of `dsn` (its session settings are changed). */
   connection?: mysql.Connection;
   database: string;
-  /** 1 is about 630 MB of SQL / 1.1 GB on disk; row counts are linear in it. */
+  /** 1 is about 630 MB of SQL / 0.93 GB on disk; row counts are linear in it (plus a few constant multi-MB rows). */
   scale: number;
   /** Drop and regenerate even when a database with the same marker exists. */
   force?: boolean;
