@@ -248,6 +248,18 @@ export function streamRows(connection: Connection, sql: string): Readable {
   return stream;
 }
 
+/**
+ * What a reader of streamRows() should throw for `error`. When the server drops the
+ * connection, mysql2 may close the row stream before the connection reports anything, so the
+ * reader sees only Node's "Premature close"; that can only mean the result was cut off.
+ */
+export function rowReadError(error: unknown): unknown {
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return new BackupError('DB_LOST', 'The database connection was lost while reading rows (the server closed the result before its end).', { cause: error });
+  }
+  return error;
+}
+
 /** One open part file being fed statements (its compressor runs in the thread pool). */
 interface Lane {
   input: PassThrough;
@@ -416,7 +428,7 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
     for (const lane of lanes) lane?.input.destroy();
     rowStream.destroy();
     await Promise.allSettled(pending);
-    throw failure ?? error;
+    throw rowReadError(failure ?? error);
   } finally {
     rowStream.destroy();
   }
