@@ -124,6 +124,19 @@ export const CASES: RetentionCase[] = [
     sets: [...daily('2026-11-26', 3), { id: idFor('2026-11-01T02:30:00Z', 'old1'), time: '2026-11-01T02:30:00.000Z', complete: false }],
   },
   {
+    name: 'damaged-sets-not-counted',
+    description: 'keep-last 2 with damaged sets among them: they take no slot (an older good set is kept instead) and are kept, never removed by retention.',
+    now: '2026-11-26T06:00:00Z',
+    policy: { keepLast: 2 },
+    sets: [
+      set('2026-11-26T02:30:00Z', { verification: 'damaged' }),
+      set('2026-11-25T02:30:00Z'),
+      set('2026-11-24T02:30:00Z', { verification: 'damaged' }),
+      set('2026-11-23T02:30:00Z', { verification: 'restorable' }),
+      set('2026-11-22T02:30:00Z'),
+    ],
+  },
+  {
     name: 'utc-buckets-and-week-edges',
     description: 'Sets around midnight UTC and across an ISO week/year edge (2026-12-31 Thu .. 2027-01-04 Mon): keep 3 daily, 2 weekly, 2 yearly.',
     now: '2027-01-05T00:00:00Z',

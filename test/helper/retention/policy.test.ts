@@ -53,6 +53,12 @@ describe('retention invariants on every case', () => {
       const complete = c.sets.filter((s) => s.complete).sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
       const notFuture = complete.filter((s) => Date.parse(s.time) <= now + 5 * 60_000);
       if (notFuture[0]) assert.equal(byId.get(notFuture[0].id)?.action, 'keep', 'the newest complete set is kept');
+      for (const s of notFuture.slice(1)) {
+        if (s.verification === 'damaged') {
+          assert.equal(byId.get(s.id)?.action, 'keep', `damaged ${s.id} is never removed by retention`);
+          assert.ok(!byId.get(s.id)!.reasons.some((r) => /^(last|hourly|daily|weekly|monthly|yearly) /.test(r)), 'damaged sets are never counted');
+        }
+      }
       const restorable = notFuture.find((s) => s.verification === 'restorable');
       if (restorable) assert.equal(byId.get(restorable.id)?.action, 'keep', 'the newest restorable set is kept');
       for (const s of c.sets) {
@@ -65,7 +71,8 @@ describe('retention invariants on every case', () => {
       }
       if (c.policy.keepLast) {
         const keptByLast = decisions.filter((d) => d.reasons.some((r) => r.startsWith('last '))).length;
-        assert.equal(keptByLast, Math.min(c.policy.keepLast, notFuture.length));
+        const usable = notFuture.filter((s) => s.verification !== 'damaged');
+        assert.equal(keptByLast, Math.min(c.policy.keepLast, usable.length));
       }
     });
   }

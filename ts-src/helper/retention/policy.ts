@@ -12,6 +12,9 @@
  *    Sunday), month, year; a server in another time zone still buckets by UTC.
  *  - The newest complete set and the newest set whose verification is 'restorable' are never
  *    removed, whatever the policy (so a policy can never delete the last good backup).
+ *  - A set that `verify` found damaged is not counted by any keep-* rule, so it cannot take
+ *    the slot of a good set; it is kept, not removed, because a wrong verdict must never make
+ *    retention delete a set: a person removes it.
  *  - Pinned sets are kept (a `pinned` file beside the manifest, see PINNED_FILE).
  *  - Clock skew: a set dated more than FUTURE_TOLERANCE_MS after `now` is kept and NOT counted,
  *    so a set written while the clock was wrong cannot push real sets out of keep-last.
@@ -94,11 +97,15 @@ export function applyRetention(sets: readonly RetentionSet[], policy: RetentionP
   const dated = entries.filter((e) => !Number.isNaN(e.at));
   const complete = dated.filter((e) => e.set.complete);
   const future = complete.filter((e) => e.at > nowMs + FUTURE_TOLERANCE_MS);
-  const counted = complete.filter((e) => e.at <= nowMs + FUTURE_TOLERANCE_MS);
+  const present = complete.filter((e) => e.at <= nowMs + FUTURE_TOLERANCE_MS);
+  const counted = present.filter((e) => e.set.verification !== 'damaged');
 
   for (const entry of future) entry.reasons.push('dated in the future (clock skew?): kept, not counted');
+  for (const entry of present) {
+    if (entry.set.verification === 'damaged') entry.reasons.push('verify found it damaged: kept for a person to look at, not counted');
+  }
 
-  if (counted[0]) counted[0].reasons.push('newest complete set');
+  if (present[0]) present[0].reasons.push('newest complete set');
   const restorable = counted.find((e) => e.set.verification === 'restorable') ?? future.find((e) => e.set.verification === 'restorable');
   if (restorable) restorable.reasons.push('newest set proven restorable');
 
