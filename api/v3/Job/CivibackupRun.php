@@ -31,6 +31,20 @@ function civicrm_api3_job_civibackup_run($params) {
     $run = CRM_Civibackup_BackupService::create()->runBackup(FALSE, 'cron');
   }
   catch (CRM_Civibackup_Error $e) {
+    // The helper never started (Node missing or too old, destination not writable, bad settings):
+    // the service alerts only for helper runs, so alert here; a scheduled backup that stops after
+    // a server upgrade removed Node must not fail silently. LOCKED means another run is working.
+    if ($e->getErrorCode() !== 'LOCKED') {
+      try {
+        (new CRM_Civibackup_Alerts(new CRM_Civibackup_CiviRuntime()))->runFailed(
+          ['runId' => '-', 'kind' => 'backup', 'trigger' => 'cron', 'startedAt' => gmdate('c')],
+          ['code' => $e->getErrorCode(), 'message' => $e->getMessage(), 'hint' => $e->getHint()]
+        );
+      }
+      catch (\Throwable $alertError) {
+        // The job log below still carries the real error.
+      }
+    }
     throw new CRM_Core_Exception('CiviBackup: ' . $e->getMessage() . ' ' . $e->getHint(), $e->getErrorCode());
   }
   $final = $run['result'] ?? [];
