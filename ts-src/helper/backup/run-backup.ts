@@ -99,34 +99,14 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
     const databases: DatabaseRecord[] = [];
     let files: FilesRecord[] = [];
 
-    const dbStarted = Date.now();
-    const main = await dumpDatabase({
-      dsn: options.dsn,
-      role: 'main',
-      folder: 'db',
-      setDir,
-      codec: options.codec,
-      reporter,
-      signal: options.signal,
-      excludeData: options.excludeData ?? [],
-      skipCacheData: options.skipCacheData ?? true,
-      statementBytes: options.statementBytes,
-      partRawBytes: options.partRawBytes,
-      parallelMinBytes: options.parallelMinBytes,
-    });
-    parts.push(...main.parts);
-    databases.push(main.record);
-    for (const w of main.warnings) warn('DB', w);
-    const databaseMs = Date.now() - dbStarted;
-
-    const logStarted = Date.now();
-    if (options.loggingDsn) {
-      reporter.emit({ type: 'phase', phase: 'logdb' });
-      const logging = await dumpDatabase({
-        dsn: options.loggingDsn,
-        role: 'logging',
-        folder: 'logdb',
-        setDir,
+    // The main and the logging database are dumped alike, each into its own folder.
+    const dir = set.dir;
+    const dumpOne = (dsn: typeof options.dsn, role: 'main' | 'logging', folder: string) =>
+      dumpDatabase({
+        dsn,
+        role,
+        folder,
+        setDir: dir,
         codec: options.codec,
         reporter,
         signal: options.signal,
@@ -136,6 +116,18 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
         partRawBytes: options.partRawBytes,
         parallelMinBytes: options.parallelMinBytes,
       });
+
+    const dbStarted = Date.now();
+    const main = await dumpOne(options.dsn, 'main', 'db');
+    parts.push(...main.parts);
+    databases.push(main.record);
+    for (const w of main.warnings) warn('DB', w);
+    const databaseMs = Date.now() - dbStarted;
+
+    const logStarted = Date.now();
+    if (options.loggingDsn) {
+      reporter.emit({ type: 'phase', phase: 'logdb' });
+      const logging = await dumpOne(options.loggingDsn, 'logging', 'logdb');
       parts.push(...logging.parts);
       databases.push(logging.record);
       for (const w of logging.warnings) warn('DB', w);
