@@ -82,6 +82,22 @@ describe('civibackup-run-progress', () => {
     expect(alert).to.contain('Trying again later may work.');
   });
 
+  it('shows the row estimate as approximate, and drops it once the real count passes it', async () => {
+    const events = sampleRunEvents().slice(0, 4); // up to civicrm_contact: 5000 of an estimated 20000
+    const fake = new FakeCrm().on('status', { records: [{ runId: 'run-1', events, done: false, running: true }] });
+    const el = await setup(fake);
+    await waitUntil(() => el.view.item === 'civicrm_contact');
+    await el.updateComplete;
+    expect(text(el)).to.contain('5,000 / ~20,000');
+    const past = [...events, { ...events[3]!, seq: 5, rows: 20_001 }];
+    fake.on('status', { records: [{ runId: 'run-1', events: past, done: false, running: true }] });
+    await waitUntil(() => el.view.rows === 20_001, 'the next poll applies');
+    await el.updateComplete;
+    expect(text(el)).to.contain('20,001');
+    expect(text(el)).not.to.contain('/ ~20,000');
+    el.remove();
+  });
+
   it('shows rows, data, speed and time left while running', async () => {
     const fake = new FakeCrm().on('status', { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] });
     const el = await setup(fake);

@@ -232,7 +232,10 @@ export class CivibackupRunProgress extends LitElement {
 
   private renderFigures() {
     const v = this.view;
-    const rows = v.rows === null ? null : v.rowsTotal ? `${v.rows.toLocaleString()} / ${v.rowsTotal.toLocaleString()}` : v.rows.toLocaleString();
+    // rowsTotal is the server's row estimate (InnoDB statistics): shown as approximate, and not
+    // at all once the real count passes it ("8 / 1" would read as a fault).
+    const rows =
+      v.rows === null ? null : v.rowsTotal && v.rows <= v.rowsTotal ? `${v.rows.toLocaleString()} / ~${v.rowsTotal.toLocaleString()}` : v.rows.toLocaleString();
     const bytes = v.bytesTotal ? `${formatBytes(v.bytes)} / ${formatBytes(v.bytesTotal)}` : formatBytes(v.bytes);
     return html`<dl>
       <dt>${ts('Step')}</dt>
