@@ -34,3 +34,8 @@ fi
 mariadb -h127.0.0.1 -uroot -e 'SELECT 1' >/dev/null
 # sshd (for the SFTP tests) needs its privilege-separation directory; the tests start their own daemon.
 mkdir -p /run/sshd
+# CiviCRM's detailed logging uses ARCHIVE tables, and the tests' fixtures have one; Debian
+# ships the engine as a plugin that is not loaded by default (INSTALL SONAME persists it).
+if ! mariadb -h127.0.0.1 -uroot -N -e "SELECT SUPPORT FROM information_schema.ENGINES WHERE ENGINE='ARCHIVE'" | grep -qE 'YES|DEFAULT'; then
+  mariadb -h127.0.0.1 -uroot -e "INSTALL SONAME 'ha_archive'"
+fi
