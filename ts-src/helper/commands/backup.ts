@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { validateJob, type BackupJob, type DirectorySpec } from '../../protocol/job.js';
+import type { DirectorySpec } from '../../protocol/job.js';
 import type { Compression } from '../../protocol/manifest.js';
 import { runBackup } from '../backup/run-backup.js';
 import { parseCommandArgs } from '../core/args.js';
 import { BackupError } from '../core/errors.js';
 import { formatBytes } from '../core/reporter.js';
 import { resolveEncryptionKeys } from '../crypto/keys.js';
+import { readJobFile } from '../destinations/job-file.js';
 import { describeDsn, resolveDsn } from '../db/dsn.js';
 import { parseDirectoryArgs } from '../files/index.js';
 import { DEFAULT_GZIP_LEVEL, type WriteCodec } from '../set/codec.js';
@@ -18,17 +18,6 @@ function positiveInt(text: string | undefined): number | undefined {
   return text && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-async function readJob(path: string): Promise<BackupJob> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new BackupError('CONFIG', `Cannot read the job file ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const problems = validateJob(parsed);
-  if (problems.length > 0) throw new BackupError('CONFIG', `The job file ${path} is invalid: ${problems.join('; ')}`);
-  return parsed as BackupJob;
-}
 
 export const backupCommand: CommandModule = {
   name: 'backup',
@@ -58,7 +47,7 @@ export const backupCommand: CommandModule = {
       this.usage,
     );
     if (positionals.length > 0) throw new BackupError('USAGE', `Unexpected argument "${positionals[0]}".\nusage: ${this.usage}`);
-    const job = values.job ? await readJob(values.job) : undefined;
+    const job = values.job ? await readJobFile(values.job) : undefined;
 
     const to = values.to ?? job?.to;
     if (!to) throw new BackupError('USAGE', `backup needs --to DIR (the destination directory).\nusage: ${this.usage}`);
