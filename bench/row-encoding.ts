@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { closeConnection, openConnection } from '../ts-src/helper/db/connection.js';
-import { insertStatements, streamRows } from '../ts-src/helper/db/dump-table.js';
+import { insertStatements, readRowBatches } from '../ts-src/helper/db/dump-table.js';
 import { parseDsn } from '../ts-src/helper/db/dsn.js';
 import { listColumns, primaryKey, selectStatement, storedColumns, type ColumnInfo } from '../ts-src/helper/db/introspect.js';
 import { TableDigest } from '../ts-src/helper/db/row-digest.js';
@@ -22,8 +22,9 @@ export interface EncodingTiming {
   microsPerRow: number;
 }
 
-async function* fromArray(rows: Row[]): AsyncGenerator<Row> {
-  for (const row of rows) yield row;
+/** The rows in batches of 256, as readRowBatches() hands them to insertStatements(). */
+async function* fromArray(rows: Row[]): AsyncGenerator<Row[]> {
+  for (let i = 0; i < rows.length; i += 256) yield rows.slice(i, i + 256);
 }
 
 /** A digest that does nothing, to time the statement building alone. */
@@ -145,10 +146,17 @@ export async function measureRowEncoding(dsnText: string, table: string, limitRo
     const rows: Row[] = [];
     const readMicros = await cpuMicros(1, async () => {
       rows.length = 0;
-      for await (const row of streamRows(connection, sql) as AsyncIterable<Row>) rows.push(row);
+      for await (const batch of readRowBatches(connection, sql)) for (const row of batch) rows.push(row);
     });
     const n = rows.length;
-    const timings: EncodingTiming[] = [{ label: 'read rows (mysql2 stream, typeCast off, for await)', microsPerRow: readMicros / n }];
+    const timings: EncodingTiming[] = [{ label: 'read rows (engine: readRowBatches, typeCast off, for await per batch)', microsPerRow: readMicros / n }];
+    // The former engine path, for comparison: mysql2's object-mode stream, one promise per row.
+    const streamMicros = await cpuMicros(n, async () => {
+      let count = 0;
+      for await (const row of connection.query({ sql, rowsAsArray: true, typeCast: false }).stream({ highWaterMark: 64 }) as AsyncIterable<Row>) if (row) count += 1;
+      if (count !== n) throw new Error(`read ${count} rows, expected ${n}`);
+    });
+    timings.push({ label: 'read rows (mysql2 query().stream(), for await per row: the former engine path)', microsPerRow: streamMicros });
     // The same rows through the query's 'result' events: no object-mode stream, no promise per row.
     const eventMicros = await cpuMicros(n, async () => {
       let count = 0;

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { escapeText, hexLiteral, literalLength, literalMaxLength, literalText, quoteIdentifier, selectExpression, sqlLiteral, valueKind, writeLiteral, type ValueKind } from '../../ts-src/helper/db/sql-literal.js';
 import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
-import { insertStatements, streamRows } from '../../ts-src/helper/db/dump-table.js';
+import { insertStatements, readRowBatches, streamRows } from '../../ts-src/helper/db/dump-table.js';
 import { TableDigest } from '../../ts-src/helper/db/row-digest.js';
 import { createDatabase, dropDatabase, mariadbCli, query, uniqueName, withRoot } from './support/mariadb.js';
 
@@ -130,8 +130,8 @@ INSERT INTO src VALUES
     const columns = await listColumns(connection, DB, 'src');
     const sourceDigest = new TableDigest();
     const statements: Buffer[] = [];
-    const rows = streamRows(connection, selectStatement('src', storedColumns(columns), ['id']));
-    for await (const statement of insertStatements(rows as AsyncIterable<(Buffer | null)[]>, 'dst', columns, 1 << 20, sourceDigest)) statements.push(statement);
+    const rows = readRowBatches(connection, selectStatement('src', storedColumns(columns), ['id']));
+    for await (const statement of insertStatements(rows, 'dst', columns, 1 << 20, sourceDigest)) statements.push(statement);
     assert.equal(sourceDigest.rows, 8);
     // restore with the real client, under the prelude's settings
     mariadbCli(`SET NAMES utf8mb4; SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'; SET TIME_ZONE='+00:00';\n${Buffer.concat(statements).toString('utf8')}`, DB);

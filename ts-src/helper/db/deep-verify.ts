@@ -17,7 +17,7 @@ import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import type { ReadCodec } from '../set/codec.js';
 import { closeConnection, openConnection } from './connection.js';
-import { rowReadError, streamRows } from './dump-table.js';
+import { readRowBatches } from './dump-table.js';
 import type { Dsn } from './dsn.js';
 import { listColumns, listObjects, listTables, selectStatement, storedColumns } from './introspect.js';
 import { inspectTarget, objectCount, restoreDatabase, type RestoreProgress } from './restore.js';
@@ -63,11 +63,8 @@ export function scratchDatabaseName(sourceName: string): string {
 async function tableDigest(connection: Connection, database: string, table: string): Promise<TableDigest> {
   const columns = await listColumns(connection, database, table);
   const digest = new TableDigest();
-  const rows = streamRows(connection, selectStatement(table, storedColumns(columns), []));
-  try {
-    for await (const row of rows as AsyncIterable<(Buffer | null)[]>) digest.addRow(row);
-  } catch (error) {
-    throw rowReadError(error);
+  for await (const batch of readRowBatches(connection, selectStatement(table, storedColumns(columns), []))) {
+    for (const row of batch) digest.addRow(row);
   }
   return digest;
 }
