@@ -17,6 +17,8 @@ final class CRM_Civibackup_BootData {
       'canAdminister' => CRM_Core_Permission::check([[CRM_Civibackup_Hooks::PERMISSION, 'administer CiviCRM system']]),
       'version' => self::version(E::path('info.xml')),
       'pollIntervalMs' => self::POLL_INTERVAL_MS,
+      // Shown in the per-set restore commands (`node <path> restore ...`); not a secret.
+      'helper' => E::path('dist/civibackup.mjs'),
     ];
   }
 

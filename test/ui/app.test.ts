@@ -27,12 +27,12 @@ describe('civibackup-app', () => {
   });
 
   it('reads boot data from CRM.civibackup or CRM.vars.civibackup and uses the real window.CRM by default', async () => {
-    fake.vars = { civibackup: { canAdminister: true, version: '1.2.3', pollIntervalMs: 250 } };
-    expect(readBootData()).to.deep.equal({ canAdminister: true, version: '1.2.3', pollIntervalMs: 250 });
+    fake.vars = { civibackup: { canAdminister: true, version: '1.2.3', pollIntervalMs: 250, helper: '/ext/civibackup/dist/civibackup.mjs' } };
+    expect(readBootData()).to.deep.equal({ canAdminister: true, version: '1.2.3', pollIntervalMs: 250, helper: '/ext/civibackup/dist/civibackup.mjs' });
     fake.civibackup = { canAdminister: false, version: '9', pollIntervalMs: 'x' as unknown as number };
-    expect(readBootData()).to.deep.equal({ canAdminister: false, version: '9', pollIntervalMs: 1000 });
+    expect(readBootData()).to.deep.equal({ canAdminister: false, version: '9', pollIntervalMs: 1000, helper: '' });
     removeFakeCrm();
-    expect(readBootData()).to.deep.equal({ canAdminister: false, version: '', pollIntervalMs: 1000 });
+    expect(readBootData()).to.deep.equal({ canAdminister: false, version: '', pollIntervalMs: 1000, helper: '' });
     fake = installFakeCrm().on('overview', { records: [sampleOverview()] });
     fake.civibackup = { canAdminister: true, version: '0.1.0', pollIntervalMs: 500 };
     const el = await fixture<CivibackupApp>(html`<civibackup-app .now=${NOW}></civibackup-app>`);

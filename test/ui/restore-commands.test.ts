@@ -7,9 +7,10 @@ describe('restore commands (pure)', () => {
     const set = sampleSets()[2];
     const byId = Object.fromEntries(restoreCommands(set).map((c) => [c.id, c.command]));
     expect(byId['plain-db']).to.equal(
-      `cd ${set.location}\nexport LC_ALL=C\nmariadb -e 'CREATE DATABASE DBNAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'\nzcat db/*.sql.gz | mariadb DBNAME`,
+      `SET=${set.location}\nexport LC_ALL=C\nmariadb -e 'CREATE DATABASE DBNAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'\nzcat "$SET"/db/*.sql.gz | mariadb DBNAME`,
     );
-    expect(byId['plain-files-custom']).to.equal(`cd ${set.location}\nmkdir -p restored/custom\ntar -xzf files/custom.tar.gz -C restored/custom`);
+    // Read from the set, extracted into ./restored: never written inside the backup set.
+    expect(byId['plain-files-custom']).to.equal(`SET=${set.location}\nmkdir -p restored/custom\ntar -xzf "$SET"/files/custom.tar.gz -C restored/custom`);
     expect(byId['helper']).to.contain(`civibackup restore ${set.location}`);
     expect(byId['helper']).to.contain("export CIVIBACKUP_DSN='mysql://USER:PASSWORD@localhost/DBNAME'");
     expect(byId['helper']).to.not.contain('--identity');
@@ -19,14 +20,20 @@ describe('restore commands (pure)', () => {
   it('encrypted set with a logging database: age -d per part, then gunzip; identity for the helper', () => {
     const set = sampleSets()[0];
     const byId = Object.fromEntries(restoreCommands(set).map((c) => [c.id, c.command]));
-    // docs/format.md section 8, literally.
+    // docs/format.md section 8, with the set named once as $SET.
     expect(byId['plain-db']).to.contain('set -o pipefail\n');
-    expect(byId['plain-db']).to.contain('for f in db/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb DBNAME');
-    expect(byId['plain-logdb']).to.contain('for f in logdb/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb LOGGING_DBNAME');
-    expect(byId['plain-files-images']).to.contain('age -d -i key.txt files/images.tar.gz.age | tar -xzf - -C restored/images');
+    expect(byId['plain-db']).to.contain('for f in "$SET"/db/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb DBNAME');
+    expect(byId['plain-logdb']).to.contain('for f in "$SET"/logdb/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb LOGGING_DBNAME');
+    expect(byId['plain-files-images']).to.contain('age -d -i key.txt "$SET"/files/images.tar.gz.age | tar -xzf - -C restored/images');
     expect(byId['helper']).to.contain('--identity key.txt');
     expect(byId['helper']).to.contain('--files custom=/path/to/custom');
     expect(byId['helper']).to.contain('CIVIBACKUP_LOGGING_DSN');
+  });
+
+  it('runs the helper by its path on this server when the page knows it', () => {
+    const set = sampleSets()[2];
+    const helper = restoreCommands(set, "/srv/civicrm/ext/civi backup/dist/civibackup.mjs").find((c) => c.id === 'helper')!;
+    expect(helper.command).to.contain(`node '/srv/civicrm/ext/civi backup/dist/civibackup.mjs' restore ${set.location}`);
   });
 
   it('quotes paths for the shell', () => {

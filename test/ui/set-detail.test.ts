@@ -32,7 +32,7 @@ describe('civibackup-set-detail', () => {
       button.focus();
       await sendKeys({ press: 'Enter' });
       await until(() => copied !== '');
-      expect(copied).to.equal(`cd ${sampleSets()[2].location}\nexport LC_ALL=C\nmariadb -e 'CREATE DATABASE DBNAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'\nzcat db/*.sql.gz | mariadb DBNAME`);
+      expect(copied).to.equal(`SET=${sampleSets()[2].location}\nexport LC_ALL=C\nmariadb -e 'CREATE DATABASE DBNAME CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'\nzcat "$SET"/db/*.sql.gz | mariadb DBNAME`);
       await until(() => q(el, '[role="status"]')!.textContent!.includes('copied'));
     } finally {
       restore();

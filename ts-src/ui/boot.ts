@@ -7,6 +7,8 @@ export interface BootData {
   canAdminister: boolean;
   version: string;
   pollIntervalMs: number;
+  /** Absolute path of the helper bundle on the server, for the restore commands ('' if unknown). */
+  helper: string;
 }
 
 export const DEFAULT_POLL_INTERVAL_MS = 1000;
@@ -23,5 +25,6 @@ export function readBootData(): BootData {
     canAdminister: raw.canAdminister === true,
     version: typeof raw.version === 'string' ? raw.version : '',
     pollIntervalMs: Number.isFinite(interval) && interval >= 0 ? interval : DEFAULT_POLL_INTERVAL_MS,
+    helper: typeof raw.helper === 'string' ? raw.helper : '',
   };
 }

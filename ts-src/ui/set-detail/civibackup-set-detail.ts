@@ -8,6 +8,7 @@ import type { SetSummary } from '../../protocol/sets.js';
 import { ts } from '../i18n.js';
 import { formatBytes } from '../shared/format.js';
 import { baseStyles, buttonStyles } from '../shared/styles.js';
+import { readBootData } from '../boot.js';
 import { restoreCommands } from './restore-commands.js';
 
 export class CivibackupSetDetail extends LitElement {
@@ -71,7 +72,7 @@ export class CivibackupSetDetail extends LitElement {
         ${ts('DBNAME is a new, empty database; put the connection options in ~/.my.cnf so no password is on the command line. After restoring a CiviCRM database, rebuild its triggers and clear caches.')}
         ${set.encrypted ? ts('key.txt is the secret key you downloaded when you set up encryption.') : nothing}
       </p>
-      ${restoreCommands(set).map(
+      ${restoreCommands(set, readBootData().helper).map(
         (c) => html`<div class="command">
           <div class="command-head">
             <span id="cmd-${c.id}">${c.title}</span>
