@@ -177,7 +177,7 @@ describe('civibackup-set-list', () => {
     const detail = q(el, 'civibackup-set-detail')!;
     await (detail as unknown as { updateComplete: Promise<unknown> }).updateComplete;
     const pre = detail.shadowRoot!.querySelector('pre[data-command="plain-db"]')!;
-    expect(pre.textContent).to.contain('for f in db/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb DBNAME');
+    expect(pre.textContent).to.contain('for f in "$SET"/db/*.sql.gz.age; do age -d -i key.txt "$f" | zcat || exit 1; done | mariadb DBNAME');
     let copied = '';
     const original = Object.getOwnPropertyDescriptor(Navigator.prototype, 'clipboard');
     Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (s: string) => void (copied = s) } });
