@@ -18,34 +18,10 @@ import { S3Destination } from '../../ts-src/helper/destinations/s3.js';
 import { SftpDestination } from '../../ts-src/helper/destinations/sftp.js';
 import { listRemoteSets, verifyRemoteSet } from '../../ts-src/helper/destinations/remote-sets.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
-import { HELPER_BUNDLE } from './support/paths.js';
+import { runHelperAsync } from './support/helper-run.js';
 import { startS3, startSshd, S3_BUCKET, type S3Server, type SshServer } from './destinations/servers.js';
 
-interface RunResult {
-  status: number;
-  events: Array<Record<string, unknown> & { type: string }>;
-  last: Record<string, unknown> & { type: string };
-  stdout: string;
-}
-
-/** Async, so the in-process s3rver keeps serving while the helper runs. */
-function civibackup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
-      resolve({ status: code ?? 1, events, last: events.at(-1) ?? { type: 'none', stderr }, stdout: stdout + stderr });
-    });
-  });
-}
+const civibackup = runHelperAsync;
 
 const source = uniqueName('cbt_crypto_src');
 const targets: string[] = [];
@@ -91,7 +67,7 @@ before(async () => {
   s3 = await startS3();
   ssh = await startSshd();
   const keygen = await civibackup(['keygen', '--out', join(work, 'key.txt')]);
-  assert.equal(keygen.status, 0, keygen.stdout);
+  assert.equal(keygen.status, 0, keygen.output);
   await civibackup(['keygen', '--out', join(work, 'other-key.txt')]);
   writeFileSync(join(work, 'pass.txt'), 'a long test passphrase\n', { mode: 0o600 });
   writeFileSync(join(work, 'wrong-pass.txt'), 'not the passphrase\n', { mode: 0o600 });
@@ -143,13 +119,13 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
     const sets: string[] = [];
     for (let i = 0; i < 2; i += 1) {
       const run = await civibackup(['backup', '--job', job], secrets());
-      assert.equal(run.status, 0, run.stdout);
+      assert.equal(run.status, 0, run.output);
       assert.equal(run.last.type, 'result');
       sets.push(String(run.last.set));
       const summary = run.last.summary as { offsite?: Array<{ name: string; uploaded: boolean }> };
       assert.deepEqual(summary.offsite?.map((o) => [o.name, o.uploaded]), [['objects', true], ['box', true]]);
       // No secret anywhere in the output: not the SFTP key, not the S3 secret variable's value.
-      assert.doesNotMatch(run.stdout, /PRIVATE KEY|AGE-SECRET-KEY/);
+      assert.doesNotMatch(run.output, /PRIVATE KEY|AGE-SECRET-KEY/);
     }
     setDir = sets[1]!;
     manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
@@ -178,12 +154,12 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
   test('verify --job --remote checks the offsite copies; a tampered remote part is exit 3', async () => {
     for (const remote of ['objects', 'box']) {
       const list = await civibackup(['list', '--job', rcptJob, '--remote', remote], secrets());
-      assert.equal(list.status, 0, list.stdout);
+      assert.equal(list.status, 0, list.output);
       const listed = (list.last.summary as { sets: Array<{ setId: string; encrypted: boolean; location: string }> }).sets;
       assert.deepEqual(listed.map((x) => [x.setId, x.encrypted]), [[manifest.setId, true]]);
       assert.doesNotMatch(listed[0]!.location, /S3RVER|PRIVATE/);
       const run = await civibackup(['verify', 'latest', '--job', rcptJob, '--remote', remote], secrets());
-      assert.equal(run.status, 0, run.stdout);
+      assert.equal(run.status, 0, run.output);
       assert.equal((run.last.summary as { setId: string }).setId, manifest.setId);
     }
     const objects = new S3Destination({ endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'rcpt', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
@@ -194,7 +170,7 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
       tampered[tampered.length - 1] ^= 0x01;
       await objects.save(`${manifest.setId}/${part.path}`, () => Readable.from([tampered]));
       const run = await civibackup(['verify', manifest.setId, '--job', rcptJob, '--remote', 'objects'], secrets());
-      assert.equal(run.status, 3, run.stdout);
+      assert.equal(run.status, 3, run.output);
       assert.equal(run.last.code, 'SET_DAMAGED');
       assert.match(String(run.last.message), new RegExp(part.path.replace(/[.]/g, '\\.')));
     } finally {
@@ -229,16 +205,16 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
   test('restore and verify with the right identity work; the wrong identity is WRONG_KEY (exit 2), target untouched', async () => {
     const wrong = target('wrongkey');
     const restoreWrong = await civibackup(['restore', setDir, '--db', dsnText(wrong), '--identity', join(work, 'other-key.txt')]);
-    assert.equal(restoreWrong.status, 2, restoreWrong.stdout);
+    assert.equal(restoreWrong.status, 2, restoreWrong.output);
     assert.equal(restoreWrong.last.code, 'WRONG_KEY');
     assert.equal(databaseExists(wrong), false, 'the target database was not created');
     const verifyWrong = await civibackup(['verify', setDir, '--identity', join(work, 'other-key.txt')]);
-    assert.equal(verifyWrong.status, 2, verifyWrong.stdout);
+    assert.equal(verifyWrong.status, 2, verifyWrong.output);
     assert.equal(verifyWrong.last.code, 'WRONG_KEY');
 
     const good = target('good');
     const restore = await civibackup(['restore', setDir, '--db', dsnText(good), '--identity', join(work, 'key.txt')]);
-    assert.equal(restore.status, 0, restore.stdout);
+    assert.equal(restore.status, 0, restore.output);
     assert.equal(checksums(good), checksums(source));
   });
 
@@ -252,11 +228,11 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
     const damagedTarget = target('flip');
     mariadbCli(`CREATE DATABASE \`${damagedTarget}\`;`);
     const restore = await civibackup(['restore', copy, '--db', dsnText(damagedTarget), '--identity', join(work, 'key.txt')]);
-    assert.equal(restore.status, 3, restore.stdout);
+    assert.equal(restore.status, 3, restore.output);
     assert.equal(restore.last.code, 'SET_DAMAGED');
     assert.equal(mariadbCli(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='${damagedTarget}';`).trim(), '0', 'the target is still empty');
     const verify = await civibackup(['verify', copy, '--identity', join(work, 'key.txt')]);
-    assert.equal(verify.status, 3, verify.stdout);
+    assert.equal(verify.status, 3, verify.output);
     assert.equal(verify.last.code, 'SET_DAMAGED');
   });
 });
@@ -264,7 +240,7 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
 describe('passphrase mode', { timeout: 300_000 }, () => {
   test('age -d (passphrase on a pseudo-TTY) opens a part; wrong passphrase is WRONG_KEY; the right one restores', async () => {
     const run = await civibackup(['backup', '--to', join(work, 'sets-pass'), '--passphrase-file', join(work, 'pass.txt')], { CIVIBACKUP_DSN: dsnText(source) });
-    assert.equal(run.status, 0, run.stdout);
+    assert.equal(run.status, 0, run.output);
     const setDir = String(run.last.set);
     const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
     assert.deepEqual(manifest.encryption, { recipients: [], passphrase: true });
@@ -277,12 +253,12 @@ describe('passphrase mode', { timeout: 300_000 }, () => {
 
     const wrong = target('wrongpass');
     const restoreWrong = await civibackup(['restore', setDir, '--db', dsnText(wrong), '--passphrase-file', join(work, 'wrong-pass.txt')]);
-    assert.equal(restoreWrong.status, 2, restoreWrong.stdout);
+    assert.equal(restoreWrong.status, 2, restoreWrong.output);
     assert.equal(restoreWrong.last.code, 'WRONG_KEY');
     assert.equal(databaseExists(wrong), false);
     const good = target('pass');
     const restore = await civibackup(['restore', setDir, '--db', dsnText(good)], { CIVIBACKUP_PASSPHRASE: 'a long test passphrase' });
-    assert.equal(restore.status, 0, restore.stdout);
+    assert.equal(restore.status, 0, restore.output);
     assert.equal(checksums(good), checksums(source));
   });
 });
@@ -319,7 +295,7 @@ describe('an offsite copy that fails', { timeout: 300_000 }, () => {
     delete spec.offsite[1]!.hostKey; // unpinned: works, with a warning naming the fingerprint to pin
     writeFileSync(job, JSON.stringify(spec));
     const run = await civibackup(['backup', '--job', job], secrets());
-    assert.equal(run.status, 1, run.stdout);
+    assert.equal(run.status, 1, run.output);
     assert.equal(run.last.code, 'DESTINATION');
     assert.match(String(run.last.message), /is complete in .*offsite copy failed: objects:/);
     const pinWarning = run.events.find((e) => e.type === 'warning' && e.code === 'SFTP_HOST_KEY_NOT_PINNED');

@@ -6,7 +6,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -17,34 +16,10 @@ import { snapshotDatabase } from './support/db-snapshot.js';
 import { databaseShape } from './support/compare-db.js';
 import { createFixture } from './support/fixture-db.js';
 import { createDatabase, dropDatabase, dsnText, mariadbCli, uniqueName, withRoot } from './support/mariadb.js';
-import { HELPER_BUNDLE } from './support/paths.js';
+import { runHelperAsync } from './support/helper-run.js';
 import { createRestoreFixture } from './support/restore-fixture.js';
 
-interface RunResult {
-  status: number;
-  events: Array<Record<string, unknown> & { type: string }>;
-  last: Record<string, unknown> & { type: string };
-  stderr: string;
-}
-
-/** Runs the bundle (asynchronously, so a slow restore never blocks the test runner). */
-function civibackup(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const events = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
-      resolve({ status: code ?? 1, events, last: events.at(-1) ?? { type: 'none' }, stderr });
-    });
-  });
-}
+const civibackup = runHelperAsync;
 
 function databaseExists(name: string): boolean {
   return mariadbCli(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${name}';`).trim() === '1';

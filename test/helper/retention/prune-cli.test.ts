@@ -4,36 +4,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { formatSetId } from '../../../ts-src/protocol/manifest.js';
 import { S3Destination } from '../../../ts-src/helper/destinations/s3.js';
 import { listAllRemoteSets, uploadSet } from '../../../ts-src/helper/destinations/remote-sets.js';
-import { HELPER_BUNDLE } from '../support/paths.js';
+import { runHelperAsync } from '../support/helper-run.js';
 import { makeFakeSet, type FakeSet } from '../destinations/fixtures.js';
 import { startS3, S3_BUCKET, type S3Server } from '../destinations/servers.js';
 
-interface RunResult {
-  status: number;
-  stdout: string;
-  last: Record<string, unknown> & { type: string };
-}
-
-function civibackup(args: string[], env: NodeJS.ProcessEnv = {}, json = true): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, ...(json ? ['--json'] : [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const lines = stdout.split('\n').filter((l) => l.startsWith('{'));
-      resolve({ status: code ?? 1, stdout, last: lines.length ? (JSON.parse(lines.at(-1)!) as RunResult['last']) : { type: 'none' } });
-    });
-  });
-}
+const civibackup = (args: string[], env: NodeJS.ProcessEnv = {}, json = true) => runHelperAsync(args, env, { json });
 
 const DAY = 86_400_000;
 let work: string;
@@ -72,13 +53,13 @@ test('usage: no keep rule, a bad number, a missing directory', async () => {
 test('dry run lists every decision with its reason and removes nothing', async () => {
   const before = present();
   const run = await civibackup(['prune', dest, '--keep-last', '2', '--dry-run'], {}, false);
-  assert.equal(run.status, 0, run.stdout);
+  assert.equal(run.status, 0, run.output);
   assert.deepEqual(present(), before);
-  assert.match(run.stdout, new RegExp(`WOULD REMOVE\\s+${sets[2]!.setId}\\s+not kept by any rule`));
-  assert.match(run.stdout, new RegExp(`keep\\s+${sets[4]!.setId}\\s+pinned`));
-  assert.match(run.stdout, new RegExp(`keep\\s+${sets[5]!.setId}\\s+newest set proven restorable`));
-  assert.match(run.stdout, new RegExp(`keep\\s+${incompleteYoung}\\s+incomplete, younger than 24 h`));
-  assert.match(run.stdout, /dry run: 3 of 8 sets would be removed/);
+  assert.match(run.output, new RegExp(`WOULD REMOVE\\s+${sets[2]!.setId}\\s+not kept by any rule`));
+  assert.match(run.output, new RegExp(`keep\\s+${sets[4]!.setId}\\s+pinned`));
+  assert.match(run.output, new RegExp(`keep\\s+${sets[5]!.setId}\\s+newest set proven restorable`));
+  assert.match(run.output, new RegExp(`keep\\s+${incompleteYoung}\\s+incomplete, younger than 24 h`));
+  assert.match(run.output, /dry run: 3 of 8 sets would be removed/);
 });
 
 test('a live lock holder blocks prune (LOCKED, exit 1) and nothing is removed', async () => {
@@ -87,7 +68,7 @@ test('a live lock holder blocks prune (LOCKED, exit 1) and nothing is removed', 
   writeFileSync(join(dest, '.civibackup.lock'), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), runId: 'test' }));
   try {
     const run = await civibackup(['prune', dest, '--keep-last', '1']);
-    assert.equal(run.status, 1, run.stdout);
+    assert.equal(run.status, 1, run.output);
     assert.equal(run.last.code, 'LOCKED');
     assert.deepEqual(present(), before);
   } finally {
@@ -97,7 +78,7 @@ test('a live lock holder blocks prune (LOCKED, exit 1) and nothing is removed', 
 
 test('prune removes what the policy does not keep, and releases the lock', async () => {
   const run = await civibackup(['prune', dest, '--keep-last', '2']);
-  assert.equal(run.status, 0, run.stdout);
+  assert.equal(run.status, 0, run.output);
   const summary = run.last.summary as { removed: string[] };
   assert.deepEqual([...summary.removed].sort(), [sets[2]!.setId, sets[3]!.setId, incompleteOld].sort());
   assert.deepEqual(present(), [sets[0]!.setId, sets[1]!.setId, sets[4]!.setId, sets[5]!.setId, incompleteYoung].sort());
@@ -124,12 +105,12 @@ test('prune --job FILE --remote NAME applies the policy on S3 with the secret fr
       }),
     );
     const noSecret = await civibackup(['prune', '--job', job, '--remote', 'objects']);
-    assert.equal(noSecret.status, 2, noSecret.stdout);
+    assert.equal(noSecret.status, 2, noSecret.output);
     assert.equal(noSecret.last.code, 'CONFIG');
     const unknown = await civibackup(['prune', '--job', job, '--remote', 'elsewhere'], { CBT_PRUNE_S3_SECRET: 'S3RVER' });
     assert.equal(unknown.status, 2);
     const run = await civibackup(['prune', '--job', job, '--remote', 'objects'], { CBT_PRUNE_S3_SECRET: 'S3RVER' });
-    assert.equal(run.status, 0, run.stdout);
+    assert.equal(run.status, 0, run.output);
     assert.deepEqual((run.last.summary as { removed: string[] }).removed, [sets[1]!.setId]);
     const check = destination();
     assert.deepEqual((await listAllRemoteSets(check)).map((s) => s.setId), [sets[0]!.setId]);

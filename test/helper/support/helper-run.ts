@@ -45,6 +45,45 @@ export function startHelper(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { child, done, events: () => parseEvents(stdout) };
 }
 
+/** What runHelperAsync() returns: events loosely typed, so tests read any field. */
+export interface CliRun {
+  status: number;
+  events: Array<Record<string, unknown> & { type: string }>;
+  /** The last event, or {type: 'none'} when the helper printed none. */
+  last: Record<string, unknown> & { type: string };
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr together, in arrival order (for "no secret anywhere" checks). */
+  output: string;
+}
+
+/**
+ * Runs the bundle asynchronously, so the test runner and in-process servers (s3rver) keep
+ * running while the helper works. `json: false` leaves out --json (the human output).
+ */
+export function runHelperAsync(args: string[], env: NodeJS.ProcessEnv = {}, options: { json?: boolean } = {}): Promise<CliRun> {
+  const json = options.json ?? true;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, ...(json ? ['--json'] : [])], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+      output += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      output += d.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const events = parseEvents(stdout) as unknown as CliRun['events'];
+      resolve({ status: code ?? 1, events, last: events.at(-1) ?? { type: 'none' }, stdout, stderr, output });
+    });
+  });
+}
+
 export function lastEvent(run: HelperRun): HelperEvent | undefined {
   return run.events.at(-1);
 }
