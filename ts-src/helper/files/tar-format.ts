@@ -75,18 +75,7 @@ function headerChecksum(block: Buffer): number {
   return sum;
 }
 
-function ustarBlock(fields: {
-  name: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  typeFlag: string;
-  linkName: string;
-  uname: string;
-  gname: string;
-}): Buffer {
+function ustarBlock(fields: RawHeader): Buffer {
   const block = Buffer.alloc(BLOCK);
   writeString(block, 0, 100, fields.name);
   writeOctal(block, 100, 8, fields.mode);
