@@ -2,11 +2,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { formatSetId, type Manifest } from '../../../ts-src/protocol/manifest.js';
 import { DestinationError, type Destination, type ObjectInfo, type SaveOptions, type SaveSource } from '../../../ts-src/helper/destinations/destination.js';
 import { writeManifest } from '../../../ts-src/helper/set/set-store.js';
+import { readObject } from '../../../ts-src/helper/destinations/remote-sets.js';
 
 export interface FakeSet {
   setId: string;
@@ -57,19 +57,8 @@ export async function makeFakeSet(root: string, sizes: number[], when = new Date
   return { setId, dir, manifest };
 }
 
-export async function readAll(destination: Destination, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await pipeline(
-    await destination.load(key),
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        chunks.push(chunk);
-        done();
-      },
-    }),
-  );
-  return Buffer.concat(chunks);
-}
+/** The content of one object (the destinations' own reader). */
+export const readAll = readObject;
 
 export const bufferSource = (data: Buffer | string): SaveSource => () => Readable.from([Buffer.from(data)]);
 

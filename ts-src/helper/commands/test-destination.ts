@@ -7,14 +7,14 @@
  * names and never appear in the output.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { DestinationSpec } from '../../protocol/job.js';
 import { parseCommandArgs } from '../core/args.js';
 import { BackupError } from '../core/errors.js';
 import { DestinationError, type Destination } from '../destinations/destination.js';
 import { findOffsite, readJobFile } from '../destinations/job-file.js';
 import { createDestination } from '../destinations/open.js';
+import { readObject } from '../destinations/remote-sets.js';
 import { RetryingDestination } from '../destinations/retry.js';
 import { SftpDestination } from '../destinations/sftp.js';
 import type { CommandModule } from './command.js';
@@ -53,22 +53,12 @@ function withoutSecret(text: string, secret: string | undefined): string {
   return secret && secret.length >= 4 ? text.split(secret).join('***') : text;
 }
 
-async function readBack(destination: Destination, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  await pipeline(
-    await destination.load(key),
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        // The probe is tiny; a destination returning far more is wrong, and memory stays bounded.
-        if (size > 64 * 1024) return done(new DestinationError('permanent', `${key} came back larger than the probe that was written (${size} bytes so far).`));
-        chunks.push(chunk);
-        done();
-      },
-    }),
-  );
-  return Buffer.concat(chunks);
+function readBack(destination: Destination, key: string): Promise<Buffer> {
+  // The probe is tiny; a destination returning far more is wrong, and memory stays bounded.
+  return readObject(destination, key, {
+    bytes: 64 * 1024,
+    error: (size) => new DestinationError('permanent', `${key} came back larger than the probe that was written (${size} bytes so far).`),
+  });
 }
 
 /**

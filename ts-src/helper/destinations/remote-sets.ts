@@ -100,24 +100,35 @@ export interface RemoteSet {
   problem?: string;
 }
 
-async function readText(destination: Destination, key: string): Promise<string> {
+/**
+ * A small object (a manifest, a probe) read whole into memory; parts are streamed instead.
+ * `tooLarge`, when given, bounds the read: past `bytes` it fails with the error it makes.
+ */
+export async function readObject(
+  destination: Destination,
+  key: string,
+  tooLarge?: { bytes: number; error: (sizeSoFar: number) => Error },
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
+  let size = 0;
   await pipeline(
     await destination.load(key),
     new Writable({
       write(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (tooLarge && size > tooLarge.bytes) return done(tooLarge.error(size));
         chunks.push(chunk);
         done();
       },
     }),
   );
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export async function readRemoteManifest(destination: Destination, setId: string): Promise<Manifest> {
   let text: string;
   try {
-    text = await readText(destination, `${setId}/${MANIFEST_FILE}`);
+    text = (await readObject(destination, `${setId}/${MANIFEST_FILE}`)).toString('utf8');
   } catch (error) {
     if (error instanceof DestinationError && error.kind === 'not-found') {
       throw new BackupError('SET_INCOMPLETE', `${setId} on ${destination.location} has no manifest.json: its upload never finished.`, { cause: error });
