@@ -48,15 +48,7 @@ final class HelperIntegrationTest extends TestCase {
   private $service;
 
   public static function setUpBeforeClass(): void {
-    $root = dirname(__DIR__, 2);
-    if (!is_file($root . '/dist/civibackup.mjs')) {
-      $build = proc_open(['npx', 'rollup', '-c', '--silent'], [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['pipe', 'w']], $pipes, $root);
-      $errors = stream_get_contents($pipes[2]);
-      fclose($pipes[2]);
-      if (proc_close($build) !== 0 || !is_file($root . '/dist/civibackup.mjs')) {
-        throw new RuntimeException("Building the helper failed: $errors");
-      }
-    }
+    HelperBundle::ensureBuilt();
     mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
     self::$mysql = new mysqli('127.0.0.1', 'root', '', '', 3306);
     $suffix = bin2hex(random_bytes(4));

@@ -44,14 +44,7 @@ final class TestDestinationTest extends TestCase {
 
   public static function setUpBeforeClass(): void {
     $root = dirname(__DIR__, 2);
-    if (!is_file($root . '/dist/civibackup.mjs')) {
-      $build = proc_open(['npx', 'rollup', '-c', '--silent'], [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['pipe', 'w']], $pipes, $root);
-      $errors = stream_get_contents($pipes[2]);
-      fclose($pipes[2]);
-      if (proc_close($build) !== 0 || !is_file($root . '/dist/civibackup.mjs')) {
-        throw new RuntimeException("Building the helper failed: $errors");
-      }
-    }
+    HelperBundle::ensureBuilt();
     self::$port = self::freePort();
     self::$s3Dir = TempDir::create('cbt_php_testdest_s3_');
     // s3rver's own CLI, with the bucket created at startup.
