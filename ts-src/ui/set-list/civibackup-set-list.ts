@@ -30,6 +30,11 @@ export class CivibackupSetList extends LitElement {
     tableStyles,
     formStyles,
     css`
+      /* The list's own width, not the viewport's, decides the layout: the page may sit beside
+         CiviCRM's side menu or in a narrow column on a wide screen. */
+      :host {
+        container: set-list / inline-size;
+      }
       .actions {
         display: flex;
         flex-wrap: wrap;
@@ -45,6 +50,63 @@ export class CivibackupSetList extends LitElement {
       td.num,
       td.date {
         white-space: nowrap;
+      }
+      /* Set ids and paths have no spaces; without this they set the table's minimum width. */
+      .set-id,
+      td.where {
+        overflow-wrap: anywhere;
+      }
+      /* The column name inside each cell, for the stacked layout below (the header row is
+         beside the cells in the table layout). aria-hidden: screen readers already get the
+         column header from the table. */
+      .cell-label {
+        display: none;
+      }
+      /* Phone width: six columns do not fit, so each set becomes a card of label/value lines.
+         The elements stay a table (header kept for screen readers, only visually hidden), so
+         the accessible names, the reading order and the tab order do not change. */
+      @container set-list (max-width: 44rem) {
+        table,
+        tbody,
+        tr,
+        td {
+          display: block;
+        }
+        thead {
+          position: absolute;
+          width: 1px;
+          height: 1px;
+          overflow: hidden;
+          clip: rect(0 0 0 0);
+          white-space: nowrap;
+        }
+        tbody tr {
+          border-bottom: var(--crm-table-header-bottom, 2px solid #c2c0c0);
+          padding-block: 0.25rem;
+        }
+        td {
+          border-bottom: none;
+          position: relative;
+          padding-inline-start: 7.5rem;
+          min-height: 1.5em;
+        }
+        td.num {
+          text-align: start;
+        }
+        td.date {
+          white-space: normal;
+        }
+        .cell-label {
+          display: block;
+          position: absolute;
+          inset-inline-start: 0.5rem;
+          width: 6.5rem;
+          font-weight: 600;
+          overflow-wrap: anywhere;
+        }
+        tr.detail td {
+          padding-inline-start: 0.5rem;
+        }
       }
       .small {
         font-size: var(--crm-small-font-size, 0.85em);
@@ -239,13 +301,15 @@ export class CivibackupSetList extends LitElement {
     const running = this.activeRun !== null && !this.activeRun.finished;
     const disabled = !this.canAdminister || busy !== undefined;
     const verifyDisabled = disabled || running;
+    const label = (text: string) => html`<span class="cell-label" aria-hidden="true">${text}</span>`;
     return html`<tr>
-        <td class="date">${formatDateTime(set.createdAt)}<div class="small muted">${set.setId}</div></td>
-        <td class="num">${formatBytes(set.bytes)}</td>
-        <td>${set.encrypted ? ts('Yes') : ts('No')}</td>
-        <td class="small">${set.location}</td>
-        <td>${this.renderVerification(set)}</td>
+        <td class="date">${label(ts('Date'))}${formatDateTime(set.createdAt)}<div class="small muted set-id">${set.setId}</div></td>
+        <td class="num">${label(ts('Size'))}${formatBytes(set.bytes)}</td>
+        <td>${label(ts('Encrypted'))}${set.encrypted ? ts('Yes') : ts('No')}</td>
+        <td class="where">${label(ts('Where'))}<span class="small">${set.location}</span></td>
+        <td>${label(ts('Verified'))}${this.renderVerification(set)}</td>
         <td>
+          ${label(ts('Actions'))}
           <div class="actions">
             <button type="button" ?disabled=${verifyDisabled} @click=${() => void this.runAction(set, 'verify')}
               aria-label=${ts('Verify checksums of %1', { 1: set.setId })}>

@@ -44,6 +44,10 @@ export const baseStyles = css`
     font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
     font-size: 0.9em;
   }
+  /* Paths, set ids and keys have no spaces; let them break rather than widen the page. */
+  code {
+    overflow-wrap: anywhere;
+  }
   pre {
     padding: 0.5rem;
     white-space: pre-wrap;
@@ -119,6 +123,7 @@ export const formStyles = css`
   }
   .field.inline {
     display: flex;
+    flex-wrap: wrap;
     align-items: center;
     gap: 0.5rem;
   }
@@ -173,6 +178,8 @@ export const formStyles = css`
     border-radius: var(--crm-roundness, 4px);
     padding: var(--crm-fieldset-padding, 0.75rem);
     margin: 0 0 1rem;
+    /* A fieldset is min-content wide by default, so one long line would widen the page. */
+    min-inline-size: 0;
   }
 `;
 
