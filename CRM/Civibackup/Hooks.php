@@ -15,6 +15,7 @@ final class CRM_Civibackup_Hooks {
    */
   public const CHECK_NAMES = [
     'civibackupNode',
+    'civibackupSetsUnknown',
     'civibackupNoRecentBackup',
     'civibackupLastRunFailed',
     'civibackupNotProvenRestorable',
@@ -57,12 +58,8 @@ final class CRM_Civibackup_Hooks {
       $checks = new CRM_Civibackup_StatusChecks(
         $civi,
         function () use ($service): ?array {
-          try {
-            return $service->listSets();
-          }
-          catch (CRM_Civibackup_Error $e) {
-            return NULL;
-          }
+          // A CRM_Civibackup_Error goes to StatusChecks, which reports it.
+          return $service->listSets();
         },
         function () use ($service): string {
           return $service->launcher()->checkNode();

@@ -27,12 +27,13 @@ final class CRM_Civibackup_Overview {
       $nodeVersion = NULL;
     }
     $sets = NULL;
+    $listError = NULL;
     if ($nodeVersion !== NULL) {
       try {
         $sets = $this->service->listSets();
       }
       catch (CRM_Civibackup_Error $e) {
-        $sets = NULL;
+        $listError = $e;
       }
     }
     $lastRestorable = NULL;
@@ -45,7 +46,11 @@ final class CRM_Civibackup_Overview {
     $job = $civi->scheduledJob();
     $checks = new CRM_Civibackup_StatusChecks(
       $civi,
-      function () use ($sets): ?array {
+      function () use ($sets, $listError): ?array {
+        // The status checks report why the sets are unknown.
+        if ($listError !== NULL) {
+          throw $listError;
+        }
         return $sets;
       },
       function () use ($nodeVersion): string {

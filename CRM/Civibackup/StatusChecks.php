@@ -14,7 +14,8 @@ final class CRM_Civibackup_StatusChecks {
 
   /**
    * @var callable
-   *   fn(): ?array  the sets at the destination, newest first; NULL when unknown.
+   *   fn(): ?array  the sets at the destination, newest first; NULL when unknown. Throws
+   *   CRM_Civibackup_Error when the helper cannot list them (that error is reported).
    */
   private $sets;
 
@@ -62,11 +63,25 @@ final class CRM_Civibackup_StatusChecks {
       $add('civibackupNode', 'error', $e->getMessage() . ' ' . $e->getHint(), 'fa-server');
     }
 
-    $sets = $nodeOk ? ($this->sets)() : NULL;
+    $sets = NULL;
+    if ($nodeOk) {
+      try {
+        $sets = ($this->sets)();
+      }
+      catch (CRM_Civibackup_Error $e) {
+        $add('civibackupSetsUnknown', 'error', $this->civi->ts('CiviBackup could not list the backup sets at %1, so it cannot tell how old the newest backup is: %2', [
+          1 => $this->destination,
+          2 => trim($e->getMessage() . ' ' . $e->getHint()),
+        ]), 'fa-server');
+      }
+    }
     $lastRun = (array) ($this->civi->getSetting('civibackup_last_run') ?: []);
     $maxAgeHours = max(1, (int) ($this->civi->getSetting('civibackup_max_age_hours') ?: 26));
 
-    // 1. Age of the newest complete backup.
+    // 1. Age of the newest complete backup. When the sets are unknown (the helper cannot run
+    // or cannot list them, reported above) only the last successful run recorded here can
+    // answer; without one nothing is said, because "there is no backup yet" would be a guess
+    // and would bury the message that says what to fix.
     $newestAt = NULL;
     if (is_array($sets) && $sets) {
       $newestAt = strtotime((string) ($sets[0]['finishedAt'] ?? $sets[0]['createdAt'] ?? '')) ?: NULL;
@@ -75,7 +90,9 @@ final class CRM_Civibackup_StatusChecks {
       $newestAt = strtotime((string) ($lastRun['finishedAt'] ?? '')) ?: NULL;
     }
     if ($newestAt === NULL) {
-      $add('civibackupNoRecentBackup', 'warning', $this->civi->ts('There is no complete backup of this site yet. Run one from Administer » System Settings » Backups.'));
+      if (is_array($sets)) {
+        $add('civibackupNoRecentBackup', 'warning', $this->civi->ts('There is no complete backup of this site yet. Run one from Administer » System Settings » Backups.'));
+      }
     }
     elseif ($this->now - $newestAt > $maxAgeHours * 3600) {
       $add('civibackupNoRecentBackup', 'warning', $this->civi->ts('The newest complete backup is %1 hours old (the limit is %2). Check that the scheduled job "CiviBackup: back up this site" runs.', [

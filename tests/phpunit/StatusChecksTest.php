@@ -37,10 +37,14 @@ final class StatusChecksTest extends TestCase {
     return ['setId' => 'set-' . $ageHours, 'location' => '/x', 'createdAt' => $at, 'finishedAt' => $at, 'bytes' => 1, 'parts' => 1, 'encrypted' => FALSE, 'databases' => [], 'directories' => [], 'verification' => ['state' => $state, 'at' => $at]];
   }
 
-  private function names(?array $sets, ?callable $node = NULL, ?string $destination = NULL): array {
+  /**
+   * @param array|callable|null $sets
+   *   The sets, or fn(): ?array (which may throw like BackupService::listSets()).
+   */
+  private function names($sets, ?callable $node = NULL, ?string $destination = NULL): array {
     $checks = new CRM_Civibackup_StatusChecks(
       $this->civi,
-      function () use ($sets): ?array {
+      is_callable($sets) ? $sets : function () use ($sets): ?array {
         return $sets;
       },
       $node ?? function (): string {
@@ -91,17 +95,41 @@ final class StatusChecksTest extends TestCase {
   }
 
   public function testNodeMissingOrOld(): void {
-    $m = $this->names(NULL, function (): string {
+    $listed = FALSE;
+    $sets = function () use (&$listed): array {
+      $listed = TRUE;
+      return [];
+    };
+    $m = $this->names($sets, function (): string {
       throw new CRM_Civibackup_Error('NODE_VERSION', '/usr/bin/node is Node.js v18.0.0; CiviBackup needs Node.js 20 or newer.', 'Install Node.js 20.');
     });
     $this->assertSame('error', $m['civibackupNode']['level']);
     $this->assertStringContainsString('v18.0.0', $m['civibackupNode']['message']);
-    // Without Node the sets are unknown; the last successful run still answers the age question.
-    $this->assertArrayHasKey('civibackupNoRecentBackup', $m);
-    $this->civi->settings['civibackup_last_run'] = ['status' => 'success', 'finishedAt' => gmdate('c', self::NOW - 3600)];
-    $this->assertArrayNotHasKey('civibackupNoRecentBackup', $this->names(NULL, function (): string {
+    $this->assertFalse($listed, 'without a usable Node the helper is not asked for the sets');
+    // The sets are unknown, so "there is no complete backup yet" would be a guess that buries
+    // the message saying what to fix: the Node message is the only one about backups.
+    $this->assertSame(['civibackupNode', 'civibackupNotEncrypted', 'civibackupNoOffsite'], array_keys($m));
+  }
+
+  public function testWithoutNodeTheLastSuccessfulRunStillAnswersTheAgeQuestion(): void {
+    $noNode = function (): string {
       throw new CRM_Civibackup_Error('NODE_VERSION', 'no node', '');
-    }));
+    };
+    $this->civi->settings['civibackup_last_run'] = ['status' => 'success', 'finishedAt' => gmdate('c', self::NOW - 3600)];
+    $this->assertArrayNotHasKey('civibackupNoRecentBackup', $this->names(NULL, $noNode));
+    $this->civi->settings['civibackup_last_run'] = ['status' => 'success', 'finishedAt' => gmdate('c', self::NOW - 30 * 3600)];
+    $this->assertStringContainsString('30 hours old', $this->names(NULL, $noNode)['civibackupNoRecentBackup']['message']);
+  }
+
+  public function testSetsTheHelperCannotListAreReportedInsteadOfNoBackup(): void {
+    $m = $this->names(function (): array {
+      throw new CRM_Civibackup_Error('USAGE', 'Cannot read /var/backups/civicrm: permission denied.', 'Make it readable by the web server user.');
+    });
+    $this->assertSame('error', $m['civibackupSetsUnknown']['level']);
+    $this->assertStringContainsString('could not list the backup sets at ' . $this->dir . '/private/civibackup/sets', $m['civibackupSetsUnknown']['message']);
+    $this->assertStringContainsString('permission denied. Make it readable by the web server user.', $m['civibackupSetsUnknown']['message']);
+    $this->assertArrayNotHasKey('civibackupNoRecentBackup', $m);
+    $this->assertArrayNotHasKey('civibackupNotProvenRestorable', $m);
   }
 
   public function testDestinationInsideTheWebRootIsCritical(): void {
@@ -139,6 +167,9 @@ final class StatusChecksTest extends TestCase {
     $names = array_keys($this->names([$this->set(100)], NULL, $this->civi->webRoot));
     $names = array_merge($names, array_keys($this->names(NULL, function (): string {
       throw new CRM_Civibackup_Error('NODE_VERSION', 'x', '');
+    })));
+    $names = array_merge($names, array_keys($this->names(function (): array {
+      throw new CRM_Civibackup_Error('INTERNAL', 'x', '');
     })));
     $hooks = file_get_contents(dirname(__DIR__, 2) . '/CRM/Civibackup/Hooks.php');
     foreach (array_unique($names) as $name) {
