@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TableDigest, digestRows, murmur3x86_128 } from '../../ts-src/helper/db/row-digest.js';
+import { TableDigest, digestRows, murmur3x86_128, murmur3x86_128Range } from '../../ts-src/helper/db/row-digest.js';
+import { columnBounds, decodeTextRow, encodeTextRow, writeLengthEncoded } from '../../ts-src/helper/db/text-row.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -36,9 +37,55 @@ test('an empty table digests to 32 zeros', () => {
   assert.equal(digestRows([]), '0'.repeat(32));
 });
 
-test('one row: the hash of the documented serialization', () => {
-  const serialized = Buffer.concat([Buffer.from([0x01, 0, 0, 0, 2]), b('ab'), Buffer.from([0x00]), Buffer.from([0x01, 0, 0, 0, 0])]);
+test('one row, version 2: the hash of the text-protocol row encoding', () => {
+  const serialized = Buffer.concat([Buffer.from([2]), b('ab'), Buffer.from([0xfb]), Buffer.from([0])]);
   assert.equal(digestRows([[b('ab'), null, b('')]]), murmurHex(serialized));
+  assert.equal(digestRows([[b('ab'), null, b('')]], 2), murmurHex(serialized));
+});
+
+test('one row, version 1 (sets written before 0.2): the hash of the 0x01 + 4-byte length serialization', () => {
+  const serialized = Buffer.concat([Buffer.from([0x01, 0, 0, 0, 2]), b('ab'), Buffer.from([0x00]), Buffer.from([0x01, 0, 0, 0, 0])]);
+  assert.equal(digestRows([[b('ab'), null, b('')]], 1), murmurHex(serialized));
+  // deep verify of an old set hashes row packets through the version 1 serialization
+  const digest = new TableDigest(1);
+  const encoded = encodeTextRow([b('ab'), null, b('')]);
+  digest.addEncodedRow(encoded, 0, encoded.length, 3);
+  assert.equal(digest.hex(), murmurHex(serialized));
+});
+
+test('length-encoded integers at every size boundary; encoded rows hash like decoded values', () => {
+  for (const n of [0, 1, 250, 251, 252, 65535, 65536, 16777215, 16777216]) {
+    const out = Buffer.alloc(9);
+    const used = writeLengthEncoded(n, out, 0);
+    assert.equal(used, n < 251 ? 1 : n < 65536 ? 3 : n < 16777216 ? 4 : 9, String(n));
+    if (n < 70000) {
+      const value = Buffer.alloc(n, 0x41);
+      const row = [value, null, b('x')];
+      const encoded = encodeTextRow(row);
+      assert.deepEqual(decodeTextRow(encoded, 0, encoded.length, 3), row);
+      const fast = new TableDigest();
+      fast.addEncodedRow(encoded, 0, encoded.length, 3);
+      assert.equal(fast.hex(), digestRows([row]), String(n));
+    }
+  }
+  // a row inside a larger buffer (as in a network chunk): only [start, end) counts
+  const encoded = encodeTextRow([b('hello'), null]);
+  const chunk = Buffer.concat([Buffer.from('junk-before'), encoded, Buffer.from('junk-after')]);
+  const out = new Uint32Array(4);
+  murmur3x86_128Range(chunk, 11, 11 + encoded.length, 0, out);
+  const inPlace = [3, 2, 1, 0].map((i) => out[i].toString(16).padStart(8, '0')).join('');
+  assert.equal(inPlace, murmurHex(encoded));
+  assert.deepEqual(decodeTextRow(chunk, 11, 11 + encoded.length, 2), [b('hello'), null]);
+});
+
+test('a row packet with too few, too many or cut values is refused', () => {
+  const encoded = encodeTextRow([b('abc'), b('de')]);
+  const starts = new Int32Array(3);
+  const ends = new Int32Array(3);
+  assert.throws(() => columnBounds(encoded, 0, encoded.length, 3, starts, ends), /expected values/);
+  assert.throws(() => columnBounds(encoded, 0, encoded.length, 1, starts, ends), /expected values/);
+  assert.throws(() => columnBounds(encoded, 0, encoded.length - 1, 2, starts, ends), /expected values/);
+  assert.throws(() => columnBounds(Buffer.from([0xff]), 0, 1, 1, starts, ends), /expected values/);
 });
 
 test('row order does not matter; duplicates count', () => {
@@ -70,7 +117,7 @@ test('the sum matches a BigInt reference; merging partial digests equals one pas
   const rows = Array.from({ length: 300 }, (_v, i) => [b(`row ${i}`), i % 3 === 0 ? null : Buffer.alloc(i, i & 0xff)]);
   let sum = 0n;
   for (const row of rows) {
-    const parts = row.map((v) => (v === null ? Buffer.from([0]) : Buffer.concat([Buffer.from([1, v.length >>> 24, (v.length >>> 16) & 255, (v.length >>> 8) & 255, v.length & 255]), v])));
+    const parts = row.map((v) => (v === null ? Buffer.from([0xfb]) : Buffer.concat([v.length < 251 ? Buffer.from([v.length]) : Buffer.from([0xfc, v.length & 255, v.length >>> 8]), v])));
     sum = (sum + BigInt(`0x${murmurHex(Buffer.concat(parts))}`)) % (1n << 128n);
   }
   assert.equal(digestRows(rows), sum.toString(16).padStart(32, '0'));
@@ -84,7 +131,8 @@ test('the sum matches a BigInt reference; merging partial digests equals one pas
 
 test('a row larger than the scratch buffer (8 MB value) digests like the reference', () => {
   const big = Buffer.alloc(8 * 1024 * 1024 + 3, 0x5a);
-  const expected = murmurHex(Buffer.concat([Buffer.from([1, 0, 0x80, 0, 3]), big]));
+  // 8 MiB + 3 = 0x800003: 0xFD and 3 little-endian bytes
+  const expected = murmurHex(Buffer.concat([Buffer.from([0xfd, 3, 0, 0x80]), big]));
   assert.equal(digestRows([[big]]), expected);
   const digest = new TableDigest();
   digest.addRow([big]);

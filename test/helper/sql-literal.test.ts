@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { escapeText, hexLiteral, literalLength, literalMaxLength, literalText, quoteIdentifier, selectExpression, sqlLiteral, valueKind, writeLiteral, type ValueKind } from '../../ts-src/helper/db/sql-literal.js';
 import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
-import { insertStatements, readRowBatches, streamRows } from '../../ts-src/helper/db/dump-table.js';
+import { InsertEncoder } from '../../ts-src/helper/db/dump-table.js';
+import { collectRows, readRowPackets } from '../../ts-src/helper/db/row-packets.js';
 import { TableDigest } from '../../ts-src/helper/db/row-digest.js';
 import { createDatabase, dropDatabase, mariadbCli, query, uniqueName, withRoot } from './support/mariadb.js';
 
@@ -130,13 +131,17 @@ INSERT INTO src VALUES
     const columns = await listColumns(connection, DB, 'src');
     const sourceDigest = new TableDigest();
     const statements: Buffer[] = [];
-    const rows = readRowBatches(connection, selectStatement('src', storedColumns(columns), ['id']));
-    for await (const statement of insertStatements(rows, 'dst', columns, 1 << 20, sourceDigest)) statements.push(statement);
+    // The dump's own path: row packets encoded where they lie.
+    const encoder = new InsertEncoder('dst', columns, 1 << 20, sourceDigest, (statement) => statements.push(statement));
+    await readRowPackets(connection, selectStatement('src', storedColumns(columns), ['id']), (buffer, start, end) => encoder.addEncodedRow(buffer, start, end)).done;
+    encoder.end();
     assert.equal(sourceDigest.rows, 8);
     // restore with the real client, under the prelude's settings
     mariadbCli(`SET NAMES utf8mb4; SET SQL_MODE='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'; SET TIME_ZONE='+00:00';\n${Buffer.concat(statements).toString('utf8')}`, DB);
     const restoredDigest = new TableDigest();
-    for await (const row of streamRows(connection, selectStatement('dst', storedColumns(columns), ['id']))) restoredDigest.addRow(row as (Buffer | null)[]);
+    // The reference path: values decoded first, then serialized as the digest definition says.
+    const stored = storedColumns(columns);
+    for (const row of await collectRows(connection, selectStatement('dst', stored, ['id']), stored.length)) restoredDigest.addRow(row);
     assert.equal(restoredDigest.hex(), sourceDigest.hex());
     const sums = await query<{ Table: string; Checksum: string }>(connection, 'CHECKSUM TABLE src, dst EXTENDED');
     assert.equal(sums[0].Checksum, sums[1].Checksum);

@@ -53,6 +53,8 @@ export interface DatabaseRecord {
   /** Isolation used and whether non-transactional tables were locked. */
   snapshot: { isolation: string; consistentSnapshot: boolean; nonTransactionalTables: string[] };
   tables: TableRecord[];
+  /** Version of the row digest definition the tables' `digest` follows (docs/format.md); absent: 1. */
+  rowDigestVersion?: 1 | 2;
   counts: { tables: number; views: number; functions: number; procedures: number; triggers: number; events: number; sequences: number };
   /** Names of objects by kind, for comparison after a test restore. */
   objects?: { views: string[]; functions: string[]; procedures: string[]; triggers: string[]; events: string[] };
@@ -151,6 +153,13 @@ export function validateManifest(value: unknown): string[] {
     });
   }
   if (!Array.isArray(m.databases)) problems.push('databases missing');
+  else {
+    m.databases.forEach((d, i) => {
+      const version = (d as Partial<DatabaseRecord> | null)?.rowDigestVersion;
+      // A newer helper's digest cannot be checked by this one: say so instead of a false mismatch.
+      if (version !== undefined && version !== 1 && version !== 2) problems.push(`databases[${i}].rowDigestVersion ${String(version)} is newer than this helper understands`);
+    });
+  }
   if (!Array.isArray(m.files)) problems.push('files missing');
   return problems;
 }

@@ -17,13 +17,13 @@ import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import type { ReadCodec } from '../set/codec.js';
 import { closeConnection, openConnection } from './connection.js';
-import { readRowBatches } from './dump-table.js';
+import { readRowPackets } from './row-packets.js';
 import type { Dsn } from './dsn.js';
 import { listColumns, listObjects, listTables, selectStatement, storedColumns } from './introspect.js';
 import { inspectTarget, objectCount, restoreDatabase, type RestoreProgress } from './restore.js';
 import { openRestoreConnection, quoteIdentifier, utf8AsBytes } from './restore-exec.js';
 import { planRestore } from './restore-plan.js';
-import { TableDigest } from './row-digest.js';
+import { TableDigest, type RowDigestVersion } from './row-digest.js';
 
 export interface DeepVerifyOptions {
   setDir: string;
@@ -60,12 +60,12 @@ export function scratchDatabaseName(sourceName: string): string {
   return `${base}${suffix}`;
 }
 
-async function tableDigest(connection: Connection, database: string, table: string): Promise<TableDigest> {
-  const columns = await listColumns(connection, database, table);
-  const digest = new TableDigest();
-  for await (const batch of readRowBatches(connection, selectStatement(table, storedColumns(columns), []))) {
-    for (const row of batch) digest.addRow(row);
-  }
+/** The table's digest as the manifest's version defines it, hashing each row packet where it lies. */
+async function tableDigest(connection: Connection, database: string, table: string, version: RowDigestVersion): Promise<TableDigest> {
+  const stored = storedColumns(await listColumns(connection, database, table));
+  const digest = new TableDigest(version);
+  const count = stored.length;
+  await readRowPackets(connection, selectStatement(table, stored, []), (buffer, start, end) => digest.addEncodedRow(buffer, start, end, count)).done;
   return digest;
 }
 
@@ -145,7 +145,7 @@ export class DigestPool {
     const table = this.record.tables.find((t) => t.name === name)!;
     let digest: TableDigest;
     try {
-      digest = await tableDigest(connection, this.dsn.database, name);
+      digest = await tableDigest(connection, this.dsn.database, name, this.record.rowDigestVersion ?? 1);
     } catch (error) {
       // A table the restore did not create: compareObjects names it.
       if ((error as { code?: string }).code === 'ER_NO_SUCH_TABLE') return;

@@ -22,6 +22,7 @@ import { closeConnection, openConnection, query } from './connection.js';
 import { dsnHostLabel, type Dsn } from './dsn.js';
 import { routinesSql, schemaSql, triggersEventsSql, viewsSql, postludeSql, preludeSql } from './dump-objects.js';
 import { safeName, startTableDump, type TableDumpResult } from './dump-table.js';
+import { ROW_DIGEST_VERSION } from './row-digest.js';
 import {
   checkDumpPrivileges,
   listColumns,
@@ -232,6 +233,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
         nonTransactionalTables: tables.filter((t) => t.type !== 'SEQUENCE' && !t.transactional).map((t) => t.name),
       },
       tables: [...records.values()],
+      rowDigestVersion: ROW_DIGEST_VERSION,
       counts: {
         tables: records.size,
         views: objects.views.length,

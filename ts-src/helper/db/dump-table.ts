@@ -1,9 +1,10 @@
 /**
- * The rows of one table as multi-row INSERT statements, streamed: rows come from the server
- * in batches (the socket is paused when we fall behind), each statement is assembled from
- * the rows' literal pieces and handed on when it reaches the size limit, and large tables
+ * The rows of one table as multi-row INSERT statements, streamed: each row packet from the
+ * server is encoded into the statement being built the moment it arrives, without parsing
+ * it into values first (row-packets.ts, text-row.ts); a finished statement goes to a part
+ * file's compressor, and the socket is paused while every compressor is full. Large tables
  * roll over to a new part file every `partRawBytes`. Memory stays at about one statement
- * plus the stream buffers, whatever the table size.
+ * per lane plus the stream buffers, whatever the table size.
  */
 import type { Connection } from 'mysql2';
 import { PassThrough } from 'node:stream';
@@ -16,7 +17,9 @@ import type { WriteCodec } from '../set/codec.js';
 import type { ColumnInfo } from './introspect.js';
 import { selectStatement, storedColumns } from './introspect.js';
 import { TableDigest } from './row-digest.js';
-import { literalLength, writeHexDigits, literalMaxLength, quoteIdentifier, sqlLiteral, variableExpression, writeLiteral } from './sql-literal.js';
+import { literalLength, literalMaxBytes, quoteIdentifier, sqlLiteral, variableExpression, writeHexDigits, writeLiteralRange, writeNull, type ValueKind } from './sql-literal.js';
+import { readRowPackets, type RowPacketReader } from './row-packets.js';
+import { columnBounds, decodeTextRow, encodeTextRow } from './text-row.js';
 
 /** Target size of one INSERT statement: big enough for fast loads, far below any packet limit. */
 export const DEFAULT_STATEMENT_BYTES = 1024 * 1024;
@@ -67,125 +70,153 @@ const OPEN = Buffer.from('(');
 const CLOSE = Buffer.from(')');
 const COMMA = Buffer.from(',');
 const END = Buffer.from(';\n');
+const COMMA_NEWLINE = Buffer.from(',\n');
 
-/**
- * Turns batches of raw rows (readRowBatches) into SQL statements (Buffers), updating the digest and counts.
- * Each statement is written straight into one buffer, literal by literal (no per-value
- * allocation); a row that would overflow the limit moves to the next statement.
- * Exported for tests: it is pure apart from reading `rows`.
- */
-export async function* insertStatements(
-  batches: AsyncIterable<RawRow[]>,
-  table: string,
-  columns: ColumnInfo[],
-  limit: number,
-  digest: TableDigest,
-): AsyncGenerator<Buffer> {
-  const stored = storedColumns(columns);
-  const kinds = stored.map((c) => c.kind);
-  const charsets = stored.map((c) => c.charset);
-  const header = Buffer.from(`INSERT INTO ${quoteIdentifier(table)} (${stored.map((c) => quoteIdentifier(c.name)).join(',')}) VALUES\n`, 'utf8');
-  // Rows whose worst-case size stays below this always fit a statement alone.
-  const smallRow = limit - header.length - END.length;
-  const capacity = limit + 64 * 1024;
-  let buffer = Buffer.allocUnsafe(capacity);
-  let pos = 0;
-  let rowsInStatement = 0;
-  const finish = (end: number): Buffer => {
-    const statement = buffer.subarray(0, end + END.copy(buffer, end));
-    buffer = Buffer.allocUnsafe(capacity);
-    return statement;
-  };
-  for await (const batch of batches) for (const row of batch) {
-    digest.addRow(row);
-    let worst = 3 + row.length;
-    for (let i = 0; i < row.length; i += 1) worst += literalMaxLength(kinds[i], row[i], charsets[i]);
-    if (worst > smallRow) {
-      // Possibly too big to share a statement: measure exactly (rare path).
-      // Lengths without building the literals: an 8 MB value would cost 16 MB of hex here.
-      const lengths = row.map((value, i) => literalLength(kinds[i], value, charsets[i]));
-      const exact = lengths.reduce((sum, n) => sum + n, 3 + row.length);
-      if (exact > smallRow) {
-        if (rowsInStatement > 0) yield finish(pos);
-        pos = 0;
-        rowsInStatement = 0;
-        yield* bigRowStatements(header, stored, row, lengths, limit);
-        continue;
-      }
-      const literals = row.map((value, i) => sqlLiteral(kinds[i], value, charsets[i]));
-      if (rowsInStatement > 0 && pos + 2 + exact + END.length > limit) {
-        yield finish(pos);
-        pos = 0;
-        rowsInStatement = 0;
-      }
-      pos = rowsInStatement === 0 ? header.copy(buffer, 0) : pos + COMMA_NEWLINE.copy(buffer, pos);
-      buffer[pos++] = 0x28;
-      literals.forEach((literal, i) => {
-        if (i > 0) buffer[pos++] = 0x2c;
-        pos += literal.copy(buffer, pos);
-      });
-      buffer[pos++] = 0x29;
-      rowsInStatement += 1;
-      continue;
-    }
-    if (rowsInStatement > 0 && pos + 2 + worst + END.length > capacity) {
-      yield finish(pos);
-      pos = 0;
-      rowsInStatement = 0;
-    }
-    const separatorAt = pos;
-    pos = rowsInStatement === 0 ? header.copy(buffer, 0) : pos + COMMA_NEWLINE.copy(buffer, pos);
-    const rowStart = pos;
-    buffer[pos++] = 0x28; // (
-    for (let i = 0; i < row.length; i += 1) {
-      if (i > 0) buffer[pos++] = 0x2c; // ,
-      pos = writeLiteral(kinds[i], row[i], charsets[i], buffer, pos);
-    }
-    buffer[pos++] = 0x29; // )
-    if (rowsInStatement > 0 && pos + END.length > limit) {
-      // This row overflows: end the statement before it and start the next with it.
-      const rowBytes = Buffer.from(buffer.subarray(rowStart, pos));
-      yield finish(separatorAt);
-      pos = header.copy(buffer, 0);
-      pos += rowBytes.copy(buffer, pos);
-      rowsInStatement = 1;
-    } else {
-      rowsInStatement += 1;
-    }
-  }
-  if (rowsInStatement > 0) yield finish(pos);
+/** Receives finished statements in order; `continued` marks one that must share its part file with the next. */
+export type StatementSink = (statement: Buffer, continued: boolean) => void;
+
+/** Per-kind bound of a literal's size: multiplier of the value's length plus a constant. */
+function literalBound(kind: ValueKind, charset: string | null | undefined): { perByte: number; extra: number } {
+  const extra = literalMaxBytes(kind, 0, charset);
+  return { perByte: literalMaxBytes(kind, 1, charset) - extra, extra };
 }
 
-const COMMA_NEWLINE = Buffer.from(',\n');
+/**
+ * Turns rows, given as their text-protocol encoding (text-row.ts), into multi-row INSERT
+ * statements of at most `limit` bytes, updating the digest. Each statement is written
+ * straight into one buffer, literal by literal, from the bytes where the row lies (no value
+ * is ever copied out on its own); a row that would overflow the limit moves to the next
+ * statement, and a row too large for any statement becomes a session-variable chain.
+ * Synchronous and pure apart from `emit`: the dump calls it from the socket's row callback.
+ */
+export class InsertEncoder {
+  private readonly kinds: ValueKind[];
+  private readonly charsets: (string | null)[];
+  private readonly perByte: Int32Array;
+  private readonly extra: Int32Array;
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+  private readonly stored: ColumnInfo[];
+  private readonly header: Buffer;
+  /** Rows whose worst-case size stays below this always fit a statement alone. */
+  private readonly smallRow: number;
+  private readonly capacity: number;
+  private buffer: Buffer;
+  private pos = 0;
+  private rowsInStatement = 0;
+
+  constructor(
+    table: string,
+    columns: ColumnInfo[],
+    private readonly limit: number,
+    private readonly digest: TableDigest,
+    private readonly emit: StatementSink,
+  ) {
+    this.stored = storedColumns(columns);
+    this.kinds = this.stored.map((c) => c.kind);
+    this.charsets = this.stored.map((c) => c.charset);
+    const bounds = this.stored.map((c) => literalBound(c.kind, c.charset));
+    this.perByte = Int32Array.from(bounds, (b) => b.perByte);
+    this.extra = Int32Array.from(bounds, (b) => b.extra);
+    this.starts = new Int32Array(this.stored.length);
+    this.ends = new Int32Array(this.stored.length);
+    this.header = Buffer.from(`INSERT INTO ${quoteIdentifier(table)} (${this.stored.map((c) => quoteIdentifier(c.name)).join(',')}) VALUES\n`, 'utf8');
+    this.smallRow = limit - this.header.length - END.length;
+    this.capacity = limit + 64 * 1024;
+    this.buffer = Buffer.allocUnsafe(this.capacity);
+  }
+
+  get columnCount(): number {
+    return this.stored.length;
+  }
+
+  /** Adds the row whose encoding is encoded[start, end); reads the bytes before returning only. */
+  addEncodedRow(encoded: Buffer, start: number, end: number): void {
+    const count = this.stored.length;
+    const { starts, ends, kinds, charsets, perByte, extra } = this;
+    columnBounds(encoded, start, end, count, starts, ends);
+    this.digest.addEncodedRow(encoded, start, end, count);
+    let worst = 3 + count;
+    for (let i = 0; i < count; i += 1) worst += starts[i] < 0 ? 4 : extra[i] + perByte[i] * (ends[i] - starts[i]);
+    if (worst > this.smallRow) {
+      this.addLargeRow(decodeTextRow(encoded, start, end, count));
+      return;
+    }
+    if (this.rowsInStatement > 0 && this.pos + 2 + worst + END.length > this.capacity) this.finishStatement(this.pos);
+    let buffer = this.buffer;
+    const separatorAt = this.pos;
+    let pos = this.rowsInStatement === 0 ? this.header.copy(buffer, 0) : separatorAt + COMMA_NEWLINE.copy(buffer, separatorAt);
+    const rowStart = pos;
+    buffer[pos++] = 0x28; // (
+    for (let i = 0; i < count; i += 1) {
+      if (i > 0) buffer[pos++] = 0x2c; // ,
+      pos = starts[i] < 0 ? writeNull(buffer, pos) : writeLiteralRange(kinds[i], encoded, starts[i], ends[i], charsets[i], buffer, pos);
+    }
+    buffer[pos++] = 0x29; // )
+    if (this.rowsInStatement > 0 && pos + END.length > this.limit) {
+      // This row overflows: end the statement before it and start the next with it.
+      const rowBytes = Buffer.from(buffer.subarray(rowStart, pos));
+      this.finishStatement(separatorAt);
+      buffer = this.buffer;
+      pos = this.header.copy(buffer, 0);
+      pos += rowBytes.copy(buffer, pos);
+      this.rowsInStatement = 1;
+    } else {
+      this.rowsInStatement += 1;
+    }
+    this.pos = pos;
+  }
+
+  /** Emits the statement in progress, if any. */
+  end(): void {
+    if (this.rowsInStatement > 0) this.finishStatement(this.pos);
+  }
+
+  private finishStatement(end: number): void {
+    const statement = this.buffer.subarray(0, end + END.copy(this.buffer, end));
+    this.buffer = Buffer.allocUnsafe(this.capacity);
+    this.pos = 0;
+    this.rowsInStatement = 0;
+    this.emit(statement, false);
+  }
+
+  /** A row whose worst case exceeds a statement: measured exactly (rare path). */
+  private addLargeRow(row: (Buffer | null)[]): void {
+    const { kinds, charsets, stored } = this;
+    // Lengths without building the literals: an 8 MB value would cost 16 MB of hex here.
+    const lengths = row.map((value, i) => literalLength(kinds[i], value, charsets[i]));
+    const exact = lengths.reduce((sum, n) => sum + n, 3 + row.length);
+    if (exact > this.smallRow) {
+      if (this.rowsInStatement > 0) this.finishStatement(this.pos);
+      let previous: Buffer | undefined;
+      for (const sql of bigRowParts(this.header, stored, row, lengths, this.limit)) {
+        if (previous) this.emit(previous, true);
+        previous = sql;
+      }
+      if (previous) this.emit(previous, false);
+      return;
+    }
+    const literals = row.map((value, i) => sqlLiteral(kinds[i], value, charsets[i]));
+    if (this.rowsInStatement > 0 && this.pos + 2 + exact + END.length > this.limit) this.finishStatement(this.pos);
+    const buffer = this.buffer;
+    let pos = this.rowsInStatement === 0 ? this.header.copy(buffer, 0) : this.pos + COMMA_NEWLINE.copy(buffer, this.pos);
+    buffer[pos++] = 0x28;
+    literals.forEach((literal, i) => {
+      if (i > 0) buffer[pos++] = 0x2c;
+      pos += literal.copy(buffer, pos);
+    });
+    buffer[pos++] = 0x29;
+    this.pos = pos;
+    this.rowsInStatement += 1;
+  }
+}
 
 /**
  * One row too large for a single statement: each large value is assembled in a session
  * variable from hex chunks (SET @cb_vN = 0x...; SET @cb_vN = CONCAT(@cb_vN, 0x...)), then
  * the row is inserted naming the variables. Works without a primary key and within any
- * packet limit the value itself fits in.
+ * packet limit the value itself fits in. All statements of the chain go to one part file.
  */
-/**
- * Statements that must be followed, in the same part file, by the next statement: the
- * session-variable chain of a big row (SET ..., SET CONCAT ..., INSERT, SET NULL).
- */
-export const CONTINUED = new WeakSet<Buffer>();
-
-function* bigRowStatements(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], lengths: number[], limit: number): Generator<Buffer> {
-  for (const statement of bigRowChain(header, stored, row, lengths, limit)) {
-    if (!statement.last) CONTINUED.add(statement.sql);
-    yield statement.sql;
-  }
-}
-
-function* bigRowChain(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], lengths: number[], limit: number): Generator<{ sql: Buffer; last: boolean }> {
-  let previous: Buffer | undefined;
-  for (const sql of bigRowParts(header, stored, row, lengths, limit)) {
-    if (previous) yield { sql: previous, last: false };
-    previous = sql;
-  }
-  if (previous) yield { sql: previous, last: true };
-}
-
 function* bigRowParts(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)[], lengths: number[], limit: number): Generator<Buffer> {
   const chunkRaw = Math.max(1024, Math.floor((limit - 64) / 2));
   const inline = Math.floor(limit / (2 * Math.max(1, stored.length)));
@@ -219,155 +250,21 @@ function* bigRowParts(header: Buffer, stored: ColumnInfo[], row: (Buffer | null)
     parts.push(v);
   });
   parts.push(CLOSE, END);
+  // Copied: the values may share the row packet's memory, which is not ours to keep.
   yield Buffer.concat(parts);
   if (variables.length > 0) yield Buffer.from(`SET ${variables.map((v) => `${v} = NULL`).join(', ')};\n`, 'latin1');
 }
 
-/** One row as the server sent it (typeCast off): a Buffer per value, null for NULL. */
-export type RawRow = (Buffer | null)[];
-
-/**
- * Rows per batch handed to the consumer: one promise per batch instead of one per row. Kept
- * small on purpose, like the queue below: rows that wait long enough to survive a young
- * generation GC are promoted and become old-space garbage. (256-row batches with a 4-batch
- * queue measured no faster on the sample database, and their peak RSS was at the top of the
- * run-to-run noise.)
- */
-const BATCH_ROWS = 64;
-/** A batch also ends once its values reach this many bytes (big rows travel alone). */
-const BATCH_BYTES = 1024 * 1024;
-/** The socket is paused while more than this is queued for the consumer. */
-const MAX_QUEUED_BATCHES = 2;
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
-
-export interface RowBatchReader extends AsyncIterable<RawRow[]> {
-  /**
-   * Stops delivering rows (early exit). The rest of the result is read and discarded so the
-   * connection stays usable for the next query; callers that give up on the connection may
-   * close it instead. Safe to call more than once and after the end.
-   */
-  close(): void;
-}
-
-function lostConnection(error?: Error): BackupError {
-  return new BackupError('DB_LOST', `The database connection was lost while reading rows (${error?.message ?? 'the server closed the connection'}).`, {
-    cause: error,
-  });
-}
-
-/**
- * Reads the raw rows of a SELECT (typeCast off: Buffers and nulls, exactly as the server sent
- * them) in batches, straight from the query's 'result' events: an object-mode stream with
- * `for await` costs a promise and several callbacks per row (7.5-10 µs/row measured, against
- * 2-3 µs/row this way; docs/benchmarks.md). Memory stays bounded: the connection's socket is
- * paused while a few batches wait for the consumer and resumed as it drains them.
- *
- * mysql2 neither ends nor errors a query without callback when the server drops the
- * connection mid-result (KILL, restart): only the connection says so ('error' or 'end').
- * That becomes BackupError DB_LOST; without it the reader would wait forever and Node would
- * exit 0 with nothing written.
- */
-export function readRowBatches(connection: Connection, sql: string): RowBatchReader {
-  const query = connection.query({ sql, rowsAsArray: true, typeCast: false });
-  const queue: { rows: RawRow[]; bytes: number }[] = [];
-  let queuedBytes = 0;
-  let current: RawRow[] = [];
-  let currentBytes = 0;
-  let finished = false;
-  let discarding = false;
-  let paused = false;
-  let failure: unknown;
-  let wakeConsumer: (() => void) | null = null;
-
-  const wake = (): void => {
-    const resolve = wakeConsumer;
-    wakeConsumer = null;
-    resolve?.();
-  };
-  const resume = (): void => {
-    if (!paused) return;
-    paused = false;
-    // Handles the packets mysql2 held back synchronously: 'result' may pause again.
-    connection.resume();
-  };
-  const flush = (): void => {
-    if (current.length === 0) return;
-    queue.push({ rows: current, bytes: currentBytes });
-    queuedBytes += currentBytes;
-    current = [];
-    currentBytes = 0;
-    if (!paused && (queue.length > MAX_QUEUED_BATCHES || queuedBytes > MAX_QUEUED_BYTES)) {
-      paused = true;
-      connection.pause();
-    }
-    wake();
-  };
-  const onRow = (row: RawRow): void => {
-    if (discarding) return;
-    current.push(row);
-    for (let i = 0; i < row.length; i += 1) {
-      const value = row[i];
-      if (value !== null) currentBytes += value.length;
-    }
-    if (current.length >= BATCH_ROWS || currentBytes >= BATCH_BYTES) flush();
-  };
-  const finish = (error?: unknown): void => {
-    if (finished) return;
-    finished = true;
-    if (error !== undefined) failure = error;
-    else flush();
-    query.off('result', onRow);
-    connection.off('error', onConnectionError);
-    connection.off('end', onConnectionEnd);
-    if (discarding || failure !== undefined) resume();
-    wake();
-  };
-  const onConnectionError = (error: Error): void => finish(lostConnection(error));
-  const onConnectionEnd = (): void => finish(lostConnection());
-  query.on('result', onRow);
-  // A server error ends the query with 'error' and then 'end'; the first one counts.
-  query.on('error', (error: Error & { fatal?: boolean }) => finish(error.fatal ? lostConnection(error) : error));
-  query.on('end', () => finish());
-  connection.on('error', onConnectionError);
-  connection.on('end', onConnectionEnd);
-
-  const close = (): void => {
-    if (discarding) return;
-    discarding = true;
-    queue.length = 0;
-    queuedBytes = 0;
-    current = [];
-    resume();
-    wake();
-  };
-
-  return {
-    close,
-    async *[Symbol.asyncIterator](): AsyncGenerator<RawRow[]> {
-      try {
-        for (;;) {
-          if (failure !== undefined) throw failure;
-          if (discarding) return;
-          const batch = queue.shift();
-          if (batch) {
-            queuedBytes -= batch.bytes;
-            if (paused && queue.length <= MAX_QUEUED_BATCHES / 2 && queuedBytes <= MAX_QUEUED_BYTES / 2) resume();
-            yield batch.rows;
-            continue;
-          }
-          if (finished) return;
-          await new Promise<void>((resolve) => (wakeConsumer = resolve));
-        }
-      } finally {
-        if (!finished) close();
-      }
-    },
-  };
-}
-
-/** The rows of readRowBatches() one by one (tests and tools; the dump reads batches). */
-export async function* streamRows(connection: Connection, sql: string): AsyncGenerator<RawRow> {
-  for await (const batch of readRowBatches(connection, sql)) yield* batch;
+/** Statements for rows given as values (tests and tools): the dump's encoder, fed re-encoded rows. */
+export function insertStatementsFor(rows: Iterable<readonly (Buffer | null)[]>, table: string, columns: ColumnInfo[], limit: number, digest: TableDigest): Buffer[] {
+  const statements: Buffer[] = [];
+  const encoder = new InsertEncoder(table, columns, limit, digest, (statement) => statements.push(Buffer.from(statement)));
+  for (const row of rows) {
+    const encoded = encodeTextRow(row);
+    encoder.addEncodedRow(encoded, 0, encoded.length);
+  }
+  encoder.end();
+  return statements;
 }
 
 /**
@@ -380,6 +277,13 @@ export function rowReadError(error: unknown): unknown {
   }
   return error;
 }
+
+/**
+ * Statements queued per part file before the socket is paused. Several statements: pausing
+ * the socket stops the server's sending thread, and restarting it costs a round trip, so a
+ * lane that takes statements one at a time would leave the compressor waiting for rows.
+ */
+const LANE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** One open part file being fed statements (its compressor runs in the thread pool). */
 interface Lane {
@@ -415,19 +319,20 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
   const partLimit = options.partRawBytes ?? DEFAULT_PART_RAW_BYTES;
   const laneCount = Math.max(1, options.lanes ?? 1);
   const digest = new TableDigest();
-  const sql = selectStatement(options.table, storedColumns(options.columns), options.primaryKey);
-  const rowReader = readRowBatches(options.connection, sql);
-  const statements = insertStatements(rowReader, options.table, options.columns, limit, digest);
   const finished: PartRecord[] = [];
   const contentBytes = new Map<number, number>();
   let failure: unknown;
-  let failed: () => void = () => undefined;
-  const failedPromise = new Promise<void>((resolve) => (failed = resolve));
   let partsOpened = 0;
   const lanes: (Lane | undefined)[] = new Array(laneCount).fill(undefined);
   const pending: Promise<unknown>[] = [];
   let firstPart: Promise<PartRecord> | undefined;
+  let reader: RowPacketReader | undefined;
+  let paused = false;
 
+  const fail = (error: unknown): void => {
+    failure ??= error;
+    reader?.discard(failure);
+  };
   const report = (): void => {
     let raw = 0;
     for (const bytes of contentBytes.values()) raw += bytes;
@@ -435,24 +340,37 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
   };
   const nameOf = (number: number): string =>
     laneCount === 1 && number === 1 ? options.logicalBase : `${options.logicalBase}.${String(number).padStart(4, '0')}`;
+  const hasRoom = (lane: Lane | undefined): boolean => lane === undefined || !lane.input.writableNeedDrain;
+  const onDrain = (): void => {
+    if (paused && lanes.some(hasRoom)) {
+      paused = false;
+      reader?.resume();
+    }
+  };
 
-  const openLane = async (): Promise<Lane> => {
+  const openLane = (): Lane => {
     partsOpened += 1;
     const number = partsOpened;
     if (laneCount === 1 && number === 2 && firstPart) {
-      // The table turned out to need several parts: the first one gets its number too.
-      const first = await firstPart;
-      const at = finished.findIndex((p) => p.path === first.path);
-      if (at >= 0) {
-        const renamed = first.path.replace(/^(.*\/200-data-[^/]*?)(\.sql.*)$/, (_m, base: string, ext: string) => `${base}.0001${ext}`);
-        await rename(join(options.setDir, first.path), join(options.setDir, renamed));
-        finished[at] = { ...first, path: renamed };
-      }
+      // The table turned out to need several parts: the first one gets its number too,
+      // once it is complete (its record was pushed by the handler registered before this one).
+      pending.push(
+        firstPart.then(
+          async (first) => {
+            const renamed = first.path.replace(/^(.*\/200-data-[^/]*?)(\.sql.*)$/, (_m, base: string, ext: string) => `${base}.0001${ext}`);
+            await rename(join(options.setDir, first.path), join(options.setDir, renamed));
+            const at = finished.findIndex((p) => p.path === first.path);
+            if (at >= 0) finished[at] = { ...first, path: renamed };
+          },
+          () => undefined,
+        ),
+      );
     }
-    const input = new PassThrough({ highWaterMark: 64 * 1024 });
+    const input = new PassThrough({ highWaterMark: LANE_BUFFER_BYTES });
     // pipeline() reports a failing part through writePart's promise; a late write to the
     // destroyed input must not become an unhandled 'error' event.
     input.on('error', () => undefined);
+    input.on('drain', onDrain);
     input.write(Buffer.from(`-- CiviBackup: rows of table ${quoteIdentifier(options.table).replace(/\n/g, ' ')}, part ${number}\n`, 'utf8'));
     const done = writePart(options.setDir, `${nameOf(number)}.sql`, input, {
       codec: options.codec,
@@ -468,10 +386,7 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
         (record) => {
           finished.push(record);
         },
-        (error: unknown) => {
-          failure ??= error;
-          failed();
-        },
+        (error: unknown) => fail(error),
       ),
     );
     return { input, done, number, rawBytes: 0 };
@@ -480,78 +395,53 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
   const closeLane = (index: number): void => {
     lanes[index]?.input.end();
     lanes[index] = undefined;
+    // A closed lane leaves room for a new one.
+    onDrain();
   };
 
-  /** Resolves when some lane can take more (or a part failed); leaves no listeners behind. */
-  const anyDrain = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const open = lanes.filter((lane): lane is Lane => lane !== undefined);
-      const onDrain = (): void => {
-        for (const lane of open) lane.input.off('drain', onDrain);
-        resolve();
-      };
-      if (open.length < laneCount) return resolve();
-      for (const lane of open) lane.input.on('drain', onDrain);
-      void failedPromise.then(onDrain);
-    });
+  let next = 0;
+  let chainLane = -1;
+  /** Called synchronously from the row callback: picks a lane, writes, pauses the socket when all lanes are full. */
+  const write: StatementSink = (statement, continued) => {
+    if (failure !== undefined) throw failure;
+    // Round robin over lanes with room; a statement continuing a chain goes where the chain started.
+    let index = chainLane;
+    for (let tries = 0; index < 0 && tries < laneCount; tries += 1) {
+      const candidate = (next + tries) % laneCount;
+      if (hasRoom(lanes[candidate])) index = candidate;
+    }
+    if (index < 0) index = next % laneCount;
+    next = index + 1;
+    let lane = lanes[index];
+    if (!lane) {
+      lane = openLane();
+      lanes[index] = lane;
+    }
+    if (lane.input.destroyed) throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
+    lane.input.write(statement);
+    lane.rawBytes += statement.length;
+    chainLane = continued ? index : -1;
+    if (lane.rawBytes >= partLimit && chainLane < 0) closeLane(index);
+    if (!paused && !lanes.some(hasRoom)) {
+      paused = true;
+      reader?.pause();
+    }
+  };
 
+  const encoder = new InsertEncoder(options.table, options.columns, limit, digest, write);
+  const sql = selectStatement(options.table, storedColumns(options.columns), options.primaryKey);
   try {
-    let next = 0;
-    let stickTo = -1;
-    for await (const statement of statements) {
-      if (failure !== undefined) throw failure;
-      // Pick a lane with room, round robin; wait when all are full. A statement continuing
-      // a chain goes where the chain started.
-      let index = stickTo;
-      for (let tries = 0; index < 0 && tries < laneCount; tries += 1) {
-        const candidate = (next + tries) % laneCount;
-        const lane = lanes[candidate];
-        if (!lane || !lane.input.writableNeedDrain) {
-          index = candidate;
-          break;
-        }
-      }
-      if (index < 0) {
-        await anyDrain();
-        if (failure !== undefined) throw failure;
-        index = lanes.findIndex((lane) => !lane || !lane.input.writableNeedDrain);
-        if (index < 0) index = next % laneCount;
-      }
-      next = index + 1;
-      let lane = lanes[index];
-      if (!lane) {
-        lane = await openLane();
-        lanes[index] = lane;
-      }
-      if (lane.input.destroyed) {
-        await Promise.race([failedPromise, ...pending]);
-        throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
-      }
-      const room = lane.input.write(statement);
-      lane.rawBytes += statement.length;
-      stickTo = CONTINUED.has(statement) ? index : -1;
-      if (!room && stickTo >= 0) {
-        // The chain's next statement must go to this lane: wait for this lane alone.
-        const full = lane.input;
-        await new Promise<void>((resolve) => {
-          full.once('drain', resolve);
-          void failedPromise.then(resolve);
-        });
-      }
-      if (lane.rawBytes >= partLimit && stickTo < 0) closeLane(index);
-    }
-    if (partsOpened === 0) {
-      // An empty table still gets its (comment-only) data file.
-      lanes[0] = await openLane();
-    }
+    reader = readRowPackets(options.connection, sql, (buffer, start, end) => encoder.addEncodedRow(buffer, start, end));
+    await reader.done;
+    if (failure !== undefined) throw failure;
+    encoder.end();
+    // An empty table still gets its (comment-only) data file.
+    if (partsOpened === 0) lanes[0] = openLane();
     for (let i = 0; i < laneCount; i += 1) closeLane(i);
   } catch (error) {
     for (const lane of lanes) lane?.input.destroy();
-    rowReader.close();
     await Promise.allSettled(pending);
     throw rowReadError(failure ?? error);
-  } finally {
-    rowReader.close();
   }
   const rows = digest.rows;
   const hex = digest.hex();
