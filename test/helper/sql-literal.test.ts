@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { escapeText, hexLiteral, literalLength, literalMaxLength, literalText, quoteIdentifier, selectExpression, sqlLiteral, valueKind, writeLiteral, type ValueKind } from '../../ts-src/helper/db/sql-literal.js';
 import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
-import { InsertEncoder } from '../../ts-src/helper/db/dump-table.js';
+import { InsertEncoder } from '../../ts-src/helper/db/insert-encoder.js';
 import { collectRows, readRowPackets } from '../../ts-src/helper/db/row-packets.js';
 import { TableDigest } from '../../ts-src/helper/db/row-digest.js';
 import { createDatabase, dropDatabase, mariadbCli, query, uniqueName, withRoot } from './support/mariadb.js';
@@ -132,7 +132,7 @@ INSERT INTO src VALUES
     const sourceDigest = new TableDigest();
     const statements: Buffer[] = [];
     // The dump's own path: row packets encoded where they lie.
-    const encoder = new InsertEncoder('dst', columns, 1 << 20, sourceDigest, (statement) => statements.push(statement));
+    const encoder = new InsertEncoder('dst', storedColumns(columns), 1 << 20, sourceDigest, (statement) => statements.push(statement));
     await readRowPackets(connection, selectStatement('src', storedColumns(columns), ['id']), (buffer, start, end) => encoder.addEncodedRow(buffer, start, end)).done;
     encoder.end();
     assert.equal(sourceDigest.rows, 8);
