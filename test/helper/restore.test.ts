@@ -17,6 +17,9 @@ import { databaseShape } from './support/compare-db.js';
 import { createFixture } from './support/fixture-db.js';
 import { createDatabase, dropDatabase, dsnText, mariadbCli, uniqueName, withRoot } from './support/mariadb.js';
 import { runHelperAsync } from './support/helper-run.js';
+import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
+import { collectRows } from '../../ts-src/helper/db/row-packets.js';
+import { digestRows } from '../../ts-src/helper/db/row-digest.js';
 import { createRestoreFixture } from './support/restore-fixture.js';
 
 const civibackup = runHelperAsync;
@@ -234,6 +237,32 @@ test('verify --deep catches a doctored data part whose hashes were rewritten to 
   assert.doesNotMatch(String(deep.last.message), /table activity/);
   assert.equal(databaseExists(scratch), false, 'the scratch database is dropped after a failure too');
   assert.equal(JSON.parse(readFileSync(join(copy, 'verification.json'), 'utf8')).state, 'damaged');
+});
+
+test('verify --deep checks a set whose manifest carries version 1 row digests (pre-release sets) by that definition', { timeout: 300_000 }, async () => {
+  // Rewrite the manifest as a pre-release build wrote it: version 1 digests, no rowDigestVersion.
+  const copy = copySet(setDir);
+  dirs.push(join(copy, '..'));
+  const manifest = readManifestFile(copy);
+  const db = manifest.databases[0];
+  assert.equal(db.rowDigestVersion, 2, 'this version writes version 2');
+  await withRoot(source, async (connection) => {
+    for (const table of db.tables.filter((t) => t.digest !== undefined)) {
+      const stored = storedColumns(await listColumns(connection, source, table.name));
+      table.digest = digestRows(await collectRows(connection, selectStatement(table.name, stored, []), stored.length), 1);
+    }
+  });
+  delete db.rowDigestVersion;
+  writeFileSync(join(copy, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const deep = await civibackup(['verify', copy, '--deep', '--scratch-db', dsnText(newDatabaseName('v1ok'))]);
+  assert.equal(deep.status, 0, JSON.stringify(deep.last));
+
+  // and a wrong version 1 digest is still caught
+  db.tables.find((t) => t.name === 'contact')!.digest = '0'.repeat(32);
+  writeFileSync(join(copy, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const wrong = await civibackup(['verify', copy, '--deep', '--scratch-db', dsnText(newDatabaseName('v1bad'))]);
+  assert.equal(wrong.status, 3, JSON.stringify(wrong.last));
+  assert.match(String(wrong.last.message), /table contact: the row digest differs/);
 });
 
 test('encrypted set: restore with the identity; a truncated part with rewritten hashes fails before the target exists', { timeout: 300_000 }, async () => {

@@ -43,7 +43,7 @@ test('one row, version 2: the hash of the text-protocol row encoding', () => {
   assert.equal(digestRows([[b('ab'), null, b('')]], 2), murmurHex(serialized));
 });
 
-test('one row, version 1 (sets written before 0.2): the hash of the 0x01 + 4-byte length serialization', () => {
+test('one row, version 1 (pre-release sets): the hash of the 0x01 + 4-byte length serialization', () => {
   const serialized = Buffer.concat([Buffer.from([0x01, 0, 0, 0, 2]), b('ab'), Buffer.from([0x00]), Buffer.from([0x01, 0, 0, 0, 0])]);
   assert.equal(digestRows([[b('ab'), null, b('')]], 1), murmurHex(serialized));
   // deep verify of an old set hashes row packets through the version 1 serialization

@@ -82,7 +82,8 @@ export function selectExpression(column: ColumnShape): string {
 const NULL_LITERAL = Buffer.from('NULL');
 const EMPTY_STRING = Buffer.from("''");
 const HEX_PREFIX = Buffer.from('0x');
-const ESCAPES: (number | undefined)[] = new Array(256).fill(undefined);
+/** The letter after the backslash for the six bytes that need one; 0 for every other byte (a typed array: one load, no hole checks). */
+const ESCAPES = new Uint8Array(256);
 ESCAPES[0x00] = 0x30; // \0
 ESCAPES[0x0a] = 0x6e; // \n
 ESCAPES[0x0d] = 0x72; // \r
@@ -93,7 +94,7 @@ ESCAPES[0x5c] = 0x5c; // \\
 /** '...' with the six bytes MySQL string syntax needs escaped. */
 export function escapeText(raw: Buffer): Buffer {
   let extra = 0;
-  for (let i = 0; i < raw.length; i += 1) if (ESCAPES[raw[i]] !== undefined) extra += 1;
+  for (let i = 0; i < raw.length; i += 1) if (ESCAPES[raw[i]] !== 0) extra += 1;
   const out = Buffer.allocUnsafe(raw.length + extra + 2);
   out[0] = 0x27;
   if (extra === 0) {
@@ -103,7 +104,7 @@ export function escapeText(raw: Buffer): Buffer {
     for (let i = 0; i < raw.length; i += 1) {
       const byte = raw[i];
       const escaped = ESCAPES[byte];
-      if (escaped === undefined) out[o++] = byte;
+      if (escaped === 0) out[o++] = byte;
       else {
         out[o++] = 0x5c;
         out[o++] = escaped;
@@ -166,7 +167,7 @@ export function literalLength(kind: ValueKind, raw: Buffer | null, charset?: str
     return literalMaxLength(kind, raw, charset);
   }
   let extra = 0;
-  for (let i = 0; i < raw.length; i += 1) if (ESCAPES[raw[i]] !== undefined) extra += 1;
+  for (let i = 0; i < raw.length; i += 1) if (ESCAPES[raw[i]] !== 0) extra += 1;
   return 2 + raw.length + extra;
 }
 
@@ -219,7 +220,7 @@ function writeLongText(src: Buffer, start: number, end: number, out: Buffer, off
     if (at < 0) break;
     if (at > position) offset += src.copy(out, offset, position, at);
     out[offset++] = 0x5c;
-    out[offset++] = ESCAPES[SPECIAL_BYTES[which]]!;
+    out[offset++] = ESCAPES[SPECIAL_BYTES[which]];
     position = at + 1;
     next[which] = nextSpecial(src, SPECIAL_BYTES[which], position, end);
   }
@@ -294,7 +295,7 @@ export function writeLiteralRange(kind: ValueKind, src: Buffer, start: number, e
       for (let i = start; i < end; i += 1) {
         const byte = src[i];
         const escaped = ESCAPES[byte];
-        if (escaped === undefined) out[offset++] = byte;
+        if (escaped === 0) out[offset++] = byte;
         else {
           out[offset++] = 0x5c;
           out[offset++] = escaped;
