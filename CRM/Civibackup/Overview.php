@@ -20,11 +20,15 @@ final class CRM_Civibackup_Overview {
     $civi = $this->service->civi();
     $this->service->reconcile();
     $nodeVersion = NULL;
+    // Why the sets are unknown: Node.js unusable (so the helper was not started) or the
+    // helper's listing failed. NULL = the sets were listed.
+    $unknownBecause = NULL;
     try {
       $nodeVersion = $this->service->launcher()->checkNode();
     }
     catch (CRM_Civibackup_Error $e) {
       $nodeVersion = NULL;
+      $unknownBecause = $e;
     }
     $sets = NULL;
     $listError = NULL;
@@ -34,6 +38,7 @@ final class CRM_Civibackup_Overview {
       }
       catch (CRM_Civibackup_Error $e) {
         $listError = $e;
+        $unknownBecause = $e;
       }
     }
     $lastRestorable = NULL;
@@ -82,6 +87,24 @@ final class CRM_Civibackup_Overview {
         'sets' => count($sets ?? []),
       ]],
       'nodeVersion' => $nodeVersion,
+      'setList' => self::setList($unknownBecause),
+    ];
+  }
+
+  /**
+   * OverviewRecord.setList: whether the sets at the destination are known. When they are
+   * not, lastBackup, lastRestorable and the storage figures say nothing (they are empty
+   * because nothing could be listed, not because nothing exists), and the page shows why.
+   */
+  private static function setList(?CRM_Civibackup_Error $unknownBecause): array {
+    if ($unknownBecause === NULL) {
+      return ['state' => 'known'];
+    }
+    return [
+      'state' => 'unknown',
+      'code' => $unknownBecause->getErrorCode(),
+      'reason' => $unknownBecause->getMessage(),
+      'hint' => $unknownBecause->getHint(),
     ];
   }
 

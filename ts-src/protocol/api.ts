@@ -79,8 +79,35 @@ export interface OverviewRecord {
   runningRunId: string | null;
   /** Status-check messages of this extension (level: info|notice|warning|error|critical). */
   warnings: Array<{ name: string; level: string; title: string; message: string }>;
+  /** Figures of the sets found per destination; 0 and meaningless while setList is unknown. */
   storage: Array<{ destination: string; bytes: number; sets: number }>;
   nodeVersion: string | null;
+  /**
+   * Whether the sets at the destination are known. 'unknown' when Node.js is missing or
+   * unusable (the helper was not started) or the helper could not list them: lastBackup and
+   * lastRestorable are then null and the storage figures 0 because nothing could be listed,
+   * NOT because no backup exists, so the page must say "unknown", never "none yet".
+   * Absent (an extension older than this field) means 'known'; read it with setListOf().
+   */
+  setList?: SetListState;
+}
+
+/** OverviewRecord.setList. */
+export type SetListState =
+  | { state: 'known' }
+  | {
+      state: 'unknown';
+      /** The stable error code (errors.ts), e.g. NODE_VERSION, IO; '' when there was none. */
+      code: string;
+      /** What went wrong, from PHP or the helper (not translated), e.g. "No node binary was found on the PATH (...)." */
+      reason: string;
+      /** What the administrator should do (not translated); '' when there is nothing to add. */
+      hint: string;
+    };
+
+/** OverviewRecord.setList with the default filled in: a missing field means the sets are known. */
+export function setListOf(overview: Pick<OverviewRecord, 'setList'>): SetListState {
+  return overview.setList ?? { state: 'known' };
 }
 
 /** Directory choices with the paths CiviCRM's Directories settings resolve to. */
