@@ -47,6 +47,75 @@ describe('civibackup-overview', () => {
     expect(text(el)).to.contain('Not scheduled');
   });
 
+  describe('when the backup sets could not be listed (setList unknown)', () => {
+    const nodeMissing = () =>
+      sampleOverview({
+        lastBackup: null,
+        lastRestorable: null,
+        nodeVersion: null,
+        storage: [{ destination: '/var/www/private/civibackup/sets', bytes: 0, sets: 0 }],
+        warnings: [
+          {
+            name: 'civibackupNode',
+            level: 'error',
+            title: 'CiviBackup cannot run',
+            message: 'No node binary was found on the PATH (/usr/bin:/bin). Install Node.js 20 or newer, or set the path of its node binary in the Backups settings.',
+          },
+        ],
+        setList: {
+          state: 'unknown',
+          code: 'NODE_VERSION',
+          reason: 'No node binary was found on the PATH (/usr/bin:/bin).',
+          hint: 'Install Node.js 20 or newer, or set the path of its node binary in the Backups settings.',
+        },
+      });
+    const card = (el: Element, heading: string) => q(el, heading)!.closest('section')!.textContent!.replace(/\s+/g, ' ');
+
+    it('the last backup card says "Unknown" with the reason and what to do, not "None yet"', async () => {
+      const el = await setup(new FakeCrm().on('overview', { records: [nodeMissing()] }));
+      await waitUntil(() => text(el).includes('Last complete backup'));
+      const last = card(el, '#last-h');
+      expect(last).to.contain('Unknown');
+      expect(last).to.contain('The backup sets could not be listed.');
+      expect(last).to.contain('No node binary was found on the PATH (/usr/bin:/bin).');
+      expect(last).to.contain('What to do: Install Node.js 20 or newer, or set the path of its node binary in the Backups settings.');
+      expect(last).to.not.contain('None yet');
+      expect(text(el)).to.not.contain('No complete backup exists');
+    });
+
+    it('the proven-restore card and the storage figures say unknown too, not "Never" and 0', async () => {
+      const el = await setup(new FakeCrm().on('overview', { records: [nodeMissing()] }));
+      await waitUntil(() => text(el).includes('Last proven restore'));
+      const proven = card(el, '#proven-h');
+      expect(proven).to.contain('Unknown');
+      expect(proven).to.not.contain('Never');
+      expect(text(el)).to.not.contain('No backup has been test-restored yet');
+      const cells = [...el.shadowRoot!.querySelectorAll('tbody td')].map((td) => td.textContent!.trim());
+      expect(cells).to.deep.equal(['/var/www/private/civibackup/sets', 'Unknown', 'Unknown']);
+    });
+
+    it('a listing failure without a hint gets the hint of its error code', async () => {
+      const overview = nodeMissing();
+      overview.warnings = [];
+      overview.nodeVersion = 'v20.19.0';
+      overview.setList = { state: 'unknown', code: 'IO', reason: 'Cannot read /var/www/private/civibackup/sets: permission denied.', hint: '' };
+      const el = await setup(new FakeCrm().on('overview', { records: [overview] }));
+      await waitUntil(() => text(el).includes('Last complete backup'));
+      const last = card(el, '#last-h');
+      expect(last).to.contain('Cannot read /var/www/private/civibackup/sets: permission denied.');
+      expect(last).to.contain('What to do: A file could not be read or written; check the path and its permissions.');
+    });
+
+    it('an explicit "known" with no sets still says "None yet"', async () => {
+      const el = await setup(
+        new FakeCrm().on('overview', { records: [sampleOverview({ lastBackup: null, lastRestorable: null, setList: { state: 'known' } })] }),
+      );
+      await waitUntil(() => text(el).includes('None yet'));
+      expect(text(el)).to.contain('No complete backup exists');
+      expect(text(el)).to.not.contain('Unknown');
+    });
+  });
+
   it('an active job that has not run yet (no date) runs "At the next cron run", not "job is off"', async () => {
     const fake = new FakeCrm().on('overview', { records: [sampleOverview({ jobActive: true, nextScheduledRun: null, jobFrequency: 'Daily' })] });
     const el = await setup(fake);

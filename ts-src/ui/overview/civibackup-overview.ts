@@ -2,13 +2,16 @@
  * The first screen: is there a recent complete backup, has one been proven restorable, when
  * is the next run, how much space is used, and what do the status checks say. One primary
  * action: "Back up now", which starts Backup.run {async: true} and follows it live.
+ * When the sets could not be listed (OverviewRecord.setList unknown: Node.js missing, the
+ * helper failed) the figures are unknown, not "none": the cards say so, why, and what to do.
  *
  * @fires civibackup-run-started - after Backup.run returned a run id
  */
 import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { Task } from '@lit/task';
-import type { OverviewRecord } from '../../protocol/api.js';
+import { setListOf, type OverviewRecord, type SetListState } from '../../protocol/api.js';
+import { ERROR_CODES, isErrorCode } from '../../protocol/errors.js';
 import { BackupApi, describeError } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
@@ -112,15 +115,28 @@ export class CivibackupOverview extends LitElement {
     this.removeEventListener(RUN_FINISHED, this.onRunFinished);
   }
 
+  /** The last-backup card's body when the sets are unknown: why, and what to do. */
+  private renderSetsUnknown(list: Extract<SetListState, { state: 'unknown' }>) {
+    // PHP always sends a hint today; a bare code still gets the protocol's one sentence.
+    const hint = list.hint || (isErrorCode(list.code) ? ERROR_CODES[list.code].hint : '');
+    return html`<p class="big">${ts('Unknown')}</p>
+      <p>${ts('The backup sets could not be listed.')}</p>
+      ${list.reason ? html`<p>${list.reason}</p>` : nothing}
+      ${hint ? html`<p><strong>${ts('What to do:')}</strong> ${hint}</p>` : nothing}`;
+  }
+
   private renderCards(o: OverviewRecord) {
     const now = this.now ?? new Date();
+    const setList = setListOf(o);
     const last = o.lastBackup;
     const proven = o.lastRestorable;
     const provenLabel = proven ? verificationLabel(proven.verification.state) : null;
     return html`<div class="cards">
       <section class="card" aria-labelledby="last-h">
         <h3 id="last-h">${ts('Last complete backup')}</h3>
-        ${last
+        ${setList.state === 'unknown'
+          ? this.renderSetsUnknown(setList)
+          : last
           ? html`<p class="big">${formatAge(last.finishedAt, now)}</p>
               <p>${formatDateTime(last.finishedAt)}</p>
               <p>${ts('%1 in %2 parts', { 1: formatBytes(last.bytes), 2: last.parts })}${last.encrypted ? ` · ${ts('encrypted')}` : ` · ${ts('not encrypted')}`}</p>`
@@ -129,7 +145,10 @@ export class CivibackupOverview extends LitElement {
       </section>
       <section class="card" aria-labelledby="proven-h">
         <h3 id="proven-h">${ts('Last proven restore')}</h3>
-        ${proven && provenLabel
+        ${setList.state === 'unknown'
+          ? html`<p class="big">${ts('Unknown')}</p>
+              <p>${ts('The backup sets could not be listed.')}</p>`
+          : proven && provenLabel
           ? html`<p class="big">${formatAge(proven.verification.at, now)}</p>
               <p><span aria-hidden="true">${provenLabel.icon}</span> ${provenLabel.text}</p>
               <p class="muted">${ts('Set %1', { 1: proven.setId })}</p>
@@ -152,6 +171,8 @@ export class CivibackupOverview extends LitElement {
 
   private renderStorage(o: OverviewRecord) {
     if (o.storage.length === 0) return nothing;
+    // Unlisted sets are counted as 0 by PHP; showing "0" and "0 B" would say they are empty.
+    const known = setListOf(o).state === 'known';
     return html`<table>
       <caption class="visually-hidden">${ts('Storage used per destination')}</caption>
       <thead>
@@ -165,8 +186,8 @@ export class CivibackupOverview extends LitElement {
         ${o.storage.map(
           (s) => html`<tr>
             <td>${s.destination}</td>
-            <td class="num">${s.sets}</td>
-            <td class="num">${formatBytes(s.bytes)}</td>
+            <td class="num">${known ? s.sets : ts('Unknown')}</td>
+            <td class="num">${known ? formatBytes(s.bytes) : ts('Unknown')}</td>
           </tr>`,
         )}
       </tbody>
