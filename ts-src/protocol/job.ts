@@ -4,7 +4,7 @@
  * secret travels in an environment variable whose NAME the job gives, so the file, the
  * process list and the logs stay free of passwords.
  */
-import type { Compression } from './manifest.js';
+import { SOURCE_ID_PATTERN, type Compression } from './manifest.js';
 
 export const JOB_VERSION = 1 as const;
 
@@ -91,6 +91,11 @@ export interface BackupJob {
   trigger?: string;
   civicrmVersion?: string;
   site?: string;
+  /**
+   * Names this site's sets (manifest source.id) for retention at a shared destination; without
+   * it the source is told by host name, database and site (manifest.ts sourceIdentity).
+   */
+  sourceId?: string;
 }
 
 /** A label becomes a file name, so it is restricted to a safe alphabet. */
@@ -110,6 +115,9 @@ export function validateJob(value: unknown): string[] {
     if (labels.has(dir.label)) problems.push(`directory label "${dir.label}" is used twice`);
     labels.add(dir.label);
     if (typeof dir.path !== 'string' || !dir.path.startsWith('/')) problems.push(`directory "${dir.label}" needs an absolute path`);
+  }
+  if (job.sourceId !== undefined && (typeof job.sourceId !== 'string' || !SOURCE_ID_PATTERN.test(job.sourceId))) {
+    problems.push(`sourceId "${String(job.sourceId)}" must match ${SOURCE_ID_PATTERN}`);
   }
   for (const r of job.encryption?.recipients ?? []) {
     if (!/^age1[0-9a-z]{58}$/.test(r)) problems.push(`"${r}" is not an age X25519 recipient (age1...)`);

@@ -104,7 +104,11 @@ export interface Manifest {
   tool: { name: 'civibackup'; version: string; node: string };
   createdAt: string;
   finishedAt: string;
-  source: { hostname: string; civicrmVersion?: string; site?: string };
+  /**
+   * Where the set came from. `id` (optional; absent in sets made before it existed) is a name
+   * the administrator gave the source; see sourceIdentity() for how retention tells sources apart.
+   */
+  source: { hostname: string; civicrmVersion?: string; site?: string; id?: string };
   compression: { algorithm: Compression; level: number };
   encryption: EncryptionRecord | null;
   parts: PartRecord[];
@@ -162,6 +166,45 @@ export function validateManifest(value: unknown): string[] {
   }
   if (!Array.isArray(m.files)) problems.push('files missing');
   return problems;
+}
+
+/** An explicit source id (`--source-id`, job `sourceId`): a short name without '|', '=' or spaces. */
+export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The source identity of a set: which site a set belongs to, so retention at a destination
+ * that several sites (or a production and a staging copy) share only counts and removes the
+ * run's own sets. Pure and defensive: manifests of older helpers may lack any field.
+ *
+ *  - `source.id` when present: the administrator named the source explicitly.
+ *  - Otherwise a key made of every identifying field the set records, from fields every
+ *    set has carried since the first release (so sets made before this rule get the same
+ *    identity as new sets of the same site, and retention carries on after an upgrade):
+ *    `host=<machine host name>|db=<main database host>/<name>|site=<source.site>`.
+ *    No single field is enough: `source.site` is CiviCRM's domain name (copied along with
+ *    the database into a staging copy, often "Default Domain Name"), and the database is
+ *    very often `localhost/civicrm` on every server. A false split (one site seen as two,
+ *    e.g. after moving to a new host name) only leaves sets alone; a false merge deletes
+ *    another site's backups, so the key errs on the side of more fields.
+ *  - undefined when the set records none of them: such a set is never removed by a
+ *    source-filtered retention unless the person opts in (`--include-unidentified`).
+ */
+export function sourceIdentity(manifest: { source?: Partial<Manifest['source']> | null; databases?: unknown }): string | undefined {
+  const source = manifest.source && typeof manifest.source === 'object' ? manifest.source : {};
+  if (typeof source.id === 'string' && source.id !== '') return source.id;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const main = Array.isArray(manifest.databases)
+    ? (manifest.databases as Array<Partial<DatabaseRecord> | null>).find((d) => d?.role === 'main')
+    : undefined;
+  const fields: string[] = [];
+  const host = text(source.hostname);
+  if (host) fields.push(`host=${host}`);
+  if (main && text(main.name)) fields.push(`db=${text(main.host) ?? ''}/${main.name}`);
+  // The site alone never identifies a set (see above); it only refines host and database.
+  if (fields.length === 0) return undefined;
+  const site = text(source.site);
+  if (site) fields.push(`site=${site}`);
+  return fields.join('|');
 }
 
 /** A manifest path may only point inside the set: relative, no '..', no backslash, no NUL. */

@@ -27,4 +27,9 @@ export interface SetSummary {
   databases: Array<{ role: string; name: string; tables: number; rows: number }>;
   directories: Array<{ label: string; files: number; bytes: number }>;
   verification: VerificationRecord;
+  /**
+   * The set's source identity (manifest.ts sourceIdentity): retention only counts and removes
+   * sets of its own source. Absent when the manifest records none.
+   */
+  source?: string;
 }

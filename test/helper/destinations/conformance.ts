@@ -139,10 +139,11 @@ export function conformanceSuite(get: () => Destination): void {
       await rejectsWith(verifyRemoteSet(d, older.setId), (e) => e instanceof BackupError && e.code === 'SET_DAMAGED' && /missing/.test(e.message), 'missing part');
 
       // Retention with the same policy function: keep-last 1 removes the older set, manifest included.
-      const dry = await applyRemoteRetention(d, { keepLast: 1 }, new Date(), { dryRun: true });
+      // Both fake sets share one source: the newest set's, which prune picks when given none.
+      const dry = await applyRemoteRetention(d, { keepLast: 1 }, new Date(), {}, { dryRun: true });
       assert.deepEqual(dry.removed, []);
       assert.equal(dry.decisions.find((x) => x.id === older.setId)?.action, 'remove');
-      const pruned = await applyRemoteRetention(d, { keepLast: 1 }, new Date());
+      const pruned = await applyRemoteRetention(d, { keepLast: 1 }, new Date(), {});
       assert.deepEqual(pruned.removed, [older.setId]);
       assert.deepEqual((await listAllRemoteSets(d)).map((s) => s.setId), [newer.setId]);
       assert.deepEqual(await d.list(`${older.setId}/`), []);

@@ -38,6 +38,8 @@ export interface BackupOptions {
   trigger?: string;
   civicrmVersion?: string;
   site?: string;
+  /** An explicit source id (manifest source.id): retention prunes only sets of the same source. */
+  sourceId?: string;
   /** Warnings gathered before the run (DSN on argv...), carried into the manifest. */
   warnings?: string[];
   /** Offsite copies and retention once the set is complete (destinations/after-backup.ts). */
@@ -64,7 +66,7 @@ export interface BackupSummary {
   warnings: string[];
   /** Offsite copies and retention, when the job asked for them. */
   offsite?: AfterBackupSummary['offsite'];
-  retention?: { removed: string[]; kept: number };
+  retention?: { removed: string[]; kept: number; source?: string; otherSources: number };
 }
 
 /** Maps an error from the dump to a stable code, naming what was being written. */
@@ -165,6 +167,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
         hostname: hostname(),
         ...(options.civicrmVersion ? { civicrmVersion: options.civicrmVersion } : {}),
         ...(options.site ? { site: options.site } : {}),
+        ...(options.sourceId ? { id: options.sourceId } : {}),
       },
       compression: { algorithm: options.codec.compression, level: options.codec.level },
       encryption: options.codec.encryption
@@ -196,7 +199,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
       directories: files.length,
       durations: { databaseMs, loggingMs, filesMs, totalMs: Date.now() - started },
       warnings,
-      ...(after ? { offsite: after.offsite, retention: after.retention && { removed: after.retention.removed, kept: after.retention.kept } } : {}),
+      ...(after ? { offsite: after.offsite, retention: after.retention && { removed: after.retention.removed, kept: after.retention.kept, source: after.retention.source, otherSources: after.retention.leftAlone.length } } : {}),
     };
   } catch (error) {
     const mapped = mapRunError(error);

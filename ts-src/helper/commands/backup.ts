@@ -1,5 +1,5 @@
 import type { DirectorySpec } from '../../protocol/job.js';
-import type { Compression } from '../../protocol/manifest.js';
+import { SOURCE_ID_PATTERN, type Compression } from '../../protocol/manifest.js';
 import { runBackup } from '../backup/run-backup.js';
 import { parseCommandArgs } from '../core/args.js';
 import { BackupError } from '../core/errors.js';
@@ -23,7 +23,7 @@ export const backupCommand: CommandModule = {
   name: 'backup',
   summary: 'Back up the CiviCRM database (one consistent snapshot), the logging database and directories into a new set',
   usage:
-    'civibackup backup --to DIR [--db DSN] [--logging-db DSN] [--settings civicrm.settings.php] [--job FILE] [--exclude-data TABLE_GLOB]... [--no-skip-cache-data] [--compression gzip|zstd|none] [--level N] [--files LABEL=PATH]... [--exclude PATTERN]... [--include-logs] [--exclude-upload-dir] [--recipient AGE_RECIPIENT]... [--passphrase-file FILE] [--json]',
+    'civibackup backup --to DIR [--db DSN] [--logging-db DSN] [--settings civicrm.settings.php] [--job FILE] [--exclude-data TABLE_GLOB]... [--no-skip-cache-data] [--compression gzip|zstd|none] [--level N] [--files LABEL=PATH]... [--exclude PATTERN]... [--include-logs] [--exclude-upload-dir] [--recipient AGE_RECIPIENT]... [--passphrase-file FILE] [--source-id NAME] [--json]',
   async run({ args, reporter, env, signal, print }) {
     const { values, positionals } = parseCommandArgs(
       args,
@@ -43,11 +43,16 @@ export const backupCommand: CommandModule = {
         'exclude-upload-dir': { type: 'boolean' },
         recipient: { type: 'string', multiple: true },
         'passphrase-file': { type: 'string' },
+        'source-id': { type: 'string' },
       },
       this.usage,
     );
     if (positionals.length > 0) throw new BackupError('USAGE', `Unexpected argument "${positionals[0]}".\nusage: ${this.usage}`);
     const job = values.job ? await readJobFile(values.job) : undefined;
+    const sourceId = values['source-id'] ?? job?.sourceId;
+    if (sourceId !== undefined && !SOURCE_ID_PATTERN.test(sourceId)) {
+      throw new BackupError('USAGE', `--source-id must be a short name matching ${SOURCE_ID_PATTERN} (letters, digits, '.', '_', '-'), not "${sourceId}".`);
+    }
 
     const to = values.to ?? job?.to;
     if (!to) throw new BackupError('USAGE', `backup needs --to DIR (the destination directory).\nusage: ${this.usage}`);
@@ -100,6 +105,7 @@ export const backupCommand: CommandModule = {
       trigger: job?.trigger ?? 'cli',
       civicrmVersion: job?.civicrmVersion,
       site: job?.site,
+      ...(sourceId !== undefined ? { sourceId } : {}),
       warnings,
       offsite: job?.offsite,
       retention: job?.retention,

@@ -16,14 +16,18 @@ export const listCommand: CommandModule = {
     if (remote && (!values.job || positionals.length > 0)) throw new BackupError('USAGE', `list --remote NAME needs --job FILE and no directory.\nusage: ${this.usage}`);
     if (!remote && positionals.length !== 1) throw new BackupError('USAGE', `list takes one destination directory.\nusage: ${this.usage}`);
     const sets = remote ? await listRemoteSummaries(values.job!, values.remote!, env, signal) : await listSets(positionals[0]!);
+    // The source of each set, so a person sees when a destination is shared by several sites
+    // (retention counts and removes only the sets of its own source).
+    const sources = new Set(sets.map((s) => s.source ?? 'none'));
     for (const set of sets) {
       const what = [
         ...set.databases.map((d) => `${d.role === 'main' ? 'db' : 'logdb'} ${d.name} (${d.tables} tables, ${d.rows} rows)`),
         ...set.directories.map((d) => `${d.label} (${d.files} files)`),
       ].join(', ');
-      print(`${set.setId}  ${formatBytes(set.bytes).padStart(9)}  ${set.encrypted ? 'encrypted ' : ''}${set.verification.state}  ${what}`);
+      print(`${set.setId}  ${formatBytes(set.bytes).padStart(9)}  ${set.encrypted ? 'encrypted ' : ''}${set.verification.state}  ${what}  source ${set.source ?? 'none'}`);
     }
     if (sets.length === 0) print('no complete backup sets');
+    if (sources.size > 1) print(`${sources.size} sources share this destination; retention counts and removes each source's sets separately`);
     return { summary: { sets } };
   },
 };

@@ -1,6 +1,8 @@
 /**
  * civibackup prune: apply a retention policy to a local destination directory (under its lock)
  * or to an offsite destination named in a job file, printing every decision and its reasons.
+ * Only the sets of one source are counted and removed (retention/source.ts): `--source` names
+ * it, else it is the source of the newest complete set, and the output says which.
  */
 import { stat } from 'node:fs/promises';
 import type { RetentionPolicy } from '../../protocol/job.js';
@@ -9,8 +11,9 @@ import { parseCommandArgs } from '../core/args.js';
 import { BackupError } from '../core/errors.js';
 import { openDestination } from '../destinations/open.js';
 import { applyRemoteRetention } from '../destinations/remote-sets.js';
-import { applyLocalRetention } from '../retention/local.js';
+import { applyLocalRetention, type LocalPruneResult } from '../retention/local.js';
 import { policyIsEmpty, type RetentionDecision } from '../retention/policy.js';
+import { describeLeftAlone, type SourceScope } from '../retention/source.js';
 import { acquireLock } from '../set/set-store.js';
 import type { CommandModule } from './command.js';
 
@@ -32,7 +35,7 @@ export const pruneCommand: CommandModule = {
   name: 'prune',
   summary: 'Remove the sets a retention policy does not keep (restic-style keep rules), locally or on an offsite destination',
   usage:
-    'civibackup prune [DIR | --job FILE --remote NAME] [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--dry-run] [--json]',
+    'civibackup prune [DIR | --job FILE --remote NAME] [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--source SOURCE] [--include-unidentified] [--dry-run] [--json]',
   async run({ args, reporter, env, signal, print }) {
     const { values, positionals } = parseCommandArgs(
       args,
@@ -41,6 +44,8 @@ export const pruneCommand: CommandModule = {
         'dry-run': { type: 'boolean' },
         job: { type: 'string' },
         remote: { type: 'string' },
+        source: { type: 'string' },
+        'include-unidentified': { type: 'boolean' },
       },
       this.usage,
     );
@@ -59,16 +64,17 @@ export const pruneCommand: CommandModule = {
       throw new BackupError('USAGE', `prune needs at least one --keep-* rule above 0 (or a job file with a retention policy); it never removes everything.\nusage: ${this.usage}`);
     }
 
+    if (values.source === '') throw new BackupError('USAGE', `--source needs a source as \`civibackup list\` shows it.\nusage: ${this.usage}`);
+    const scope: SourceScope = { ...(values.source !== undefined ? { source: values.source } : {}), includeUnidentified: values['include-unidentified'] === true };
+
     reporter.emit({ type: 'phase', phase: 'prune' });
-    let location: string;
-    let decisions: RetentionDecision[];
-    let removed: string[];
+    let result: Omit<LocalPruneResult, 'decisions'> & { decisions: RetentionDecision[] };
     if (values.remote !== undefined) {
       if (!job) throw new BackupError('USAGE', `--remote NAME needs --job FILE (the job file names the destination and its credential variables).\nusage: ${this.usage}`);
       const spec = findOffsite(job, values.remote);
       const destination = openDestination(spec, env, { signal });
       try {
-        ({ location, decisions, removed } = await applyRemoteRetention(destination, effective, new Date(), { dryRun }));
+        result = await applyRemoteRetention(destination, effective, new Date(), scope, { dryRun });
       } finally {
         await destination.close();
       }
@@ -79,14 +85,22 @@ export const pruneCommand: CommandModule = {
       // Under the destination lock: a backup run in progress is never pruned under its feet.
       const lock = await acquireLock(dir, reporter.runId);
       try {
-        ({ location, decisions, removed } = await applyLocalRetention(dir, effective, new Date(), { dryRun }));
+        result = await applyLocalRetention(dir, effective, new Date(), scope, { dryRun });
       } finally {
         await lock.release();
       }
     }
+    const { location, decisions, removed, source, sourceChosen, leftAlone } = result;
+    // Say whose sets were pruned before what was done to them: on a shared destination the
+    // person must be able to see that the right site's sets were counted.
+    if (sourceChosen === 'none') print(`source: none (no complete set here records a source)${scope.includeUnidentified ? '; sets without a source identity are pruned' : ''}`);
+    else print(`source: ${source} (${sourceChosen === 'given' ? 'given by --source' : 'of the newest complete set; pass --source to choose another'})${scope.includeUnidentified ? ', and sets without a source identity' : ''}`);
     for (const decision of decisions) print(describeDecision(decision, dryRun));
+    for (const set of leftAlone) print(`${'other'.padEnd(12)} ${set.id}  ${set.source === undefined ? 'no source identity (--include-unidentified counts it)' : `source ${set.source}`}: left alone`);
+    const leftAloneLine = describeLeftAlone(leftAlone, location);
+    if (leftAloneLine) reporter.emit({ type: 'warning', code: 'OTHER_SOURCES_LEFT_ALONE', message: leftAloneLine });
     const toRemove = decisions.filter((d) => d.action === 'remove').length;
     print(dryRun ? `dry run: ${toRemove} of ${decisions.length} sets would be removed from ${location}` : `removed ${removed.length} of ${decisions.length} sets from ${location}`);
-    return { set: location, summary: { location, dryRun, policy: effective, decisions, removed } };
+    return { set: location, summary: { location, dryRun, policy: effective, source: source ?? null, sourceChosen, decisions, removed, leftAlone } };
   },
 };

@@ -1,7 +1,8 @@
 /**
  * What a backup run does once its local set is complete: copy it to every offsite destination
  * of the job, then apply the retention policy locally and on each destination that took the
- * copy. Called by backup/run-backup.ts while it still holds the local destination lock, so no
+ * copy, to the sets of this run's source only (the new set's sourceIdentity: a directory or
+ * prefix may be shared with other sites, whose sets are left alone and reported). Called by backup/run-backup.ts while it still holds the local destination lock, so no
  * prune can remove the set during its upload.
  *
  * A failed offsite copy does not undo the local set (it is complete and stays), but the run
@@ -9,11 +10,12 @@
  * handled, so the failure reaches the person through the normal alerting.
  */
 import type { DestinationSpec, RetentionPolicy } from '../../protocol/job.js';
-import type { Manifest } from '../../protocol/manifest.js';
+import { sourceIdentity, type Manifest } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import { applyLocalRetention, loadLocalRetentionSets } from '../retention/local.js';
 import { policyIsEmpty, type RetentionDecision } from '../retention/policy.js';
+import { describeLeftAlone, type LeftAlone, type SourceScope } from '../retention/source.js';
 import type { VerificationState } from '../../protocol/sets.js';
 import { createDestination } from './open.js';
 import { RetryingDestination } from './retry.js';
@@ -42,11 +44,21 @@ export interface OffsiteOutcome {
   seconds?: number;
   error?: { code: string; message: string };
   removed?: string[];
+  /** Sets of other sources there, left alone by retention. */
+  otherSources?: number;
 }
 
 export interface AfterBackupSummary {
   offsite: OffsiteOutcome[];
-  retention?: { removed: string[]; kept: number; decisions: RetentionDecision[] };
+  retention?: {
+    removed: string[];
+    kept: number;
+    decisions: RetentionDecision[];
+    /** The source whose sets were pruned (the new set's). */
+    source?: string;
+    /** Complete sets of other sources (or without identity) in the local destination: left alone. */
+    leftAlone: LeftAlone[];
+  };
 }
 
 export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<AfterBackupSummary> {
@@ -55,6 +67,14 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
   const outcomes: OffsiteOutcome[] = [];
   const specs = options.offsite ?? [];
   const policy = options.retention && !policyIsEmpty(options.retention) ? options.retention : undefined;
+  // Whose sets retention may count and remove: the run's own source, taken from the set it
+  // just wrote. A set without identity (impossible for a new set, which always records its
+  // host name) would leave every set alone, never prune another site's.
+  const scope: SourceScope = { source: sourceIdentity(options.manifest) ?? '(none)' };
+  const reportLeftAlone = (leftAlone: LeftAlone[], location: string, item?: string): void => {
+    const message = describeLeftAlone(leftAlone, location);
+    if (message) reporter.emit({ type: 'warning', code: 'OTHER_SOURCES_LEFT_ALONE', message, ...(item ? { item } : {}) });
+  };
   // A set proven restorable locally holds the same bytes remotely (uploads are hash-checked),
   // so remote retention protects it too.
   const localStates = new Map<string, VerificationState>();
@@ -106,8 +126,10 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
       };
       if (policy) {
         reporter.emit({ type: 'phase', phase: 'prune' });
-        const remote = await applyRemoteRetention(destination, policy, now(), { verification: (id) => localStates.get(id) });
+        const remote = await applyRemoteRetention(destination, policy, now(), scope, { verification: (id) => localStates.get(id) });
         outcome.removed = remote.removed;
+        outcome.otherSources = remote.leftAlone.length;
+        reportLeftAlone(remote.leftAlone, destination.location, spec.name);
       }
       outcomes.push(outcome);
     } catch (error) {
@@ -123,8 +145,15 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
   let retention: AfterBackupSummary['retention'];
   if (policy) {
     reporter.emit({ type: 'phase', phase: 'prune' });
-    const local = await applyLocalRetention(options.destination, policy, now());
-    retention = { removed: local.removed, kept: local.decisions.filter((d) => d.action === 'keep').length, decisions: local.decisions };
+    const local = await applyLocalRetention(options.destination, policy, now(), scope);
+    retention = {
+      removed: local.removed,
+      kept: local.decisions.filter((d) => d.action === 'keep').length,
+      decisions: local.decisions,
+      ...(local.source !== undefined ? { source: local.source } : {}),
+      leftAlone: local.leftAlone,
+    };
+    reportLeftAlone(local.leftAlone, local.location);
   }
 
   const failed = outcomes.filter((o) => !o.uploaded);

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime, validateManifest, type Manifest } from '../../protocol/manifest.js';
+import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime, sourceIdentity, validateManifest, type Manifest } from '../../protocol/manifest.js';
 import type { RetentionPolicy } from '../../protocol/job.js';
 import type { VerificationState } from '../../protocol/sets.js';
 import { BackupError } from '../core/errors.js';
-import { applyRetention, PINNED_FILE, type RetentionDecision } from '../retention/policy.js';
+import { PINNED_FILE, type RetentionDecision } from '../retention/policy.js';
+import { applySourcedRetention, type LeftAlone, type SourceScope, type SourceSelection, type SourcedRetentionSet } from '../retention/source.js';
 import { DestinationError, type Destination } from './destination.js';
 
 export interface UploadProgress {
@@ -244,32 +245,48 @@ export async function removeRemoteSet(destination: Destination, set: Pick<Remote
 
 export interface RemotePruneResult {
   location: string;
+  /** The source pruned and how it was chosen (see SourceScope). */
+  source: string | undefined;
+  sourceChosen: SourceSelection<SourcedRetentionSet>['chosen'];
+  /** Decisions for the pruned source's sets and for incomplete sets. */
   decisions: RetentionDecision[];
   removed: string[];
+  /** Complete sets of other sources (or without identity): not counted, not removed. */
+  leftAlone: LeftAlone[];
 }
 
 /**
- * Remote retention, with the same policy function as local sets. `verification` may give the
- * state known locally for a set id (a set proven restorable locally is the same bytes remotely).
+ * Remote retention, with the same policy function as local sets, over the sets of one source
+ * only (retention/source.ts: an offsite prefix may be shared by several sites, and there is no
+ * remote lock). `verification` may give the state known locally for a set id (a set proven
+ * restorable locally is the same bytes remotely). `scope` is required: every caller must say
+ * whose sets it prunes.
  */
 export async function applyRemoteRetention(
   destination: Destination,
   policy: RetentionPolicy,
   now: Date,
+  scope: SourceScope,
   options: { dryRun?: boolean; verification?: (setId: string) => VerificationState | undefined } = {},
 ): Promise<RemotePruneResult> {
   const sets = await listAllRemoteSets(destination);
-  const decisions = applyRetention(
-    sets.map((s) => ({
-      id: s.setId,
-      time: s.manifest?.createdAt ?? setIdTime(s.setId)?.toISOString() ?? 'invalid',
-      complete: s.complete,
-      verification: options.verification?.(s.setId),
-      pinned: s.pinned,
-    })),
+  const selected = applySourcedRetention(
+    sets.map((s): SourcedRetentionSet => {
+      const source = s.manifest ? sourceIdentity(s.manifest) : undefined;
+      return {
+        id: s.setId,
+        time: s.manifest?.createdAt ?? setIdTime(s.setId)?.toISOString() ?? 'invalid',
+        complete: s.complete,
+        verification: options.verification?.(s.setId),
+        pinned: s.pinned,
+        ...(source !== undefined ? { source } : {}),
+      };
+    }),
     policy,
     now,
-  ).map((decision) => {
+    scope,
+  );
+  const decisions = selected.decisions.map((decision) => {
     const problem = sets.find((s) => s.setId === decision.id)?.problem;
     // A manifest that exists but cannot be read is not "incomplete": leave it for a person.
     return decision.action === 'remove' && problem ? { ...decision, action: 'keep' as const, reasons: [`manifest unreadable, kept for a person to look at: ${problem}`] } : decision;
@@ -282,5 +299,5 @@ export async function applyRemoteRetention(
       removed.push(decision.id);
     }
   }
-  return { location: destination.location, decisions, removed };
+  return { location: destination.location, source: selected.source, sourceChosen: selected.chosen, decisions, removed, leftAlone: selected.leftAlone };
 }

@@ -1,19 +1,21 @@
 /**
  * Retention for a local destination directory: reads every set directory (complete or not),
+ * keeps to the sets of one source (./source.ts: a directory may be shared by several sites),
  * applies the pure policy, and removes what it says to remove. The caller holds the
  * destination lock (prune takes it; a backup run already holds it).
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime } from '../../protocol/manifest.js';
+import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime, sourceIdentity } from '../../protocol/manifest.js';
 import type { RetentionPolicy } from '../../protocol/job.js';
 import { BackupError } from '../core/errors.js';
 import { readManifest, readVerification } from '../set/set-store.js';
-import { applyRetention, PINNED_FILE, type RetentionDecision, type RetentionSet } from './policy.js';
+import { PINNED_FILE, type RetentionDecision } from './policy.js';
+import { applySourcedRetention, type LeftAlone, type SourceScope, type SourcedRetentionSet, type SourceSelection } from './source.js';
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
-export interface LocalRetentionSet extends RetentionSet {
+export interface LocalRetentionSet extends SourcedRetentionSet {
   /** The manifest exists but does not read or validate. */
   problem?: string;
 }
@@ -37,7 +39,8 @@ export async function loadLocalRetentionSets(destination: string): Promise<Local
     try {
       const manifest = await readManifest(dir);
       const verification = await readVerification(dir);
-      sets.push({ id: entry.name, time: manifest.createdAt, complete: true, verification: verification.state, pinned });
+      const source = sourceIdentity(manifest);
+      sets.push({ id: entry.name, time: manifest.createdAt, complete: true, verification: verification.state, pinned, ...(source !== undefined ? { source } : {}) });
     } catch (error) {
       sets.push({ id: entry.name, time: idTime, complete: false, pinned, problem: (error as Error).message });
     }
@@ -47,14 +50,22 @@ export async function loadLocalRetentionSets(destination: string): Promise<Local
 
 export interface LocalPruneResult {
   location: string;
+  /** The source pruned and how it was chosen (see SourceScope). */
+  source: string | undefined;
+  sourceChosen: SourceSelection<LocalRetentionSet>['chosen'];
+  /** Decisions for the pruned source's sets and for incomplete sets. */
   decisions: RetentionDecision[];
   removed: string[];
+  /** Complete sets of other sources (or without identity): not counted, not removed. */
+  leftAlone: LeftAlone[];
 }
 
-export async function applyLocalRetention(destination: string, policy: RetentionPolicy, now: Date, options: { dryRun?: boolean } = {}): Promise<LocalPruneResult> {
+/** `scope` is required: every caller must say whose sets it prunes. */
+export async function applyLocalRetention(destination: string, policy: RetentionPolicy, now: Date, scope: SourceScope, options: { dryRun?: boolean } = {}): Promise<LocalPruneResult> {
   const abs = resolve(destination);
   const sets = await loadLocalRetentionSets(abs);
-  const decisions = applyRetention(sets, policy, now).map((decision) => {
+  const selected = applySourcedRetention(sets, policy, now, scope);
+  const decisions = selected.decisions.map((decision) => {
     const problem = sets.find((s) => s.id === decision.id)?.problem;
     // A manifest that exists but does not read is not "incomplete": leave it for a person.
     return decision.action === 'remove' && problem ? { ...decision, action: 'keep' as const, reasons: [`manifest unreadable, kept for a person to look at: ${problem}`] } : decision;
@@ -70,5 +81,5 @@ export async function applyLocalRetention(destination: string, policy: Retention
       removed.push(decision.id);
     }
   }
-  return { location: abs, decisions, removed };
+  return { location: abs, source: selected.source, sourceChosen: selected.chosen, decisions, removed, leftAlone: selected.leftAlone };
 }

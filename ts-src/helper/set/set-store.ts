@@ -11,6 +11,7 @@ import {
   MANIFEST_FILE,
   manifestBytes,
   SET_ID_PATTERN,
+  sourceIdentity,
   validateManifest,
   type Manifest,
 } from '../../protocol/manifest.js';
@@ -170,6 +171,7 @@ export async function writeVerification(setDir: string, record: VerificationReco
 }
 
 export function summarizeSet(manifest: Manifest, location: string, verification: VerificationRecord): SetSummary {
+  const source = sourceIdentity(manifest);
   return {
     setId: manifest.setId,
     location,
@@ -186,6 +188,7 @@ export function summarizeSet(manifest: Manifest, location: string, verification:
     })),
     directories: manifest.files.map((f) => ({ label: f.label, files: f.files, bytes: f.bytes })),
     verification,
+    ...(source !== undefined ? { source } : {}),
   };
 }
 
