@@ -113,11 +113,38 @@ describe('two sites, one local destination, keep-last 1 each', { timeout: 300_00
     assert.equal((b.last.summary as { sourceChosen: string }).sourceChosen, 'given');
     assert.deepEqual(setsIn(shared), [newest.a!, newest.b!, a3.setId].sort());
 
+    // A mistyped source counts nothing and removes nothing, and says so.
+    const typo = await civibackup(['prune', shared, '--keep-last', '1', '--source', 'no-such-site'], {}, false);
+    assert.equal(typo.status, 0, typo.output);
+    assert.match(typo.output, /no complete set of source no-such-site here/);
+    assert.deepEqual(setsIn(shared), [newest.a!, newest.b!, a3.setId].sort());
+
     const run = await civibackup(['prune', shared, '--keep-last', '1']);
     assert.equal(run.status, 0, run.output);
     assert.deepEqual((run.last.summary as { removed: string[] }).removed, [newest.a]);
     assert.equal(warningsOf(run, 'OTHER_SOURCES_LEFT_ALONE').length, 1);
     assert.deepEqual(setsIn(shared), [newest.b!, a3.setId].sort());
+    newest.a = a3.setId;
+  });
+
+  test('an explicit source id (job sourceId) is a source of its own, even for the same database on the same machine', async () => {
+    const job = writeJob('local-a-copy', 'a', shared, { retention: { keepLast: 1 }, sourceId: 'site-a-copy' });
+    const c1 = await backup(job, 'a');
+    const c2 = await backup(job, 'a');
+    assert.equal(c2.manifest.source.id, 'site-a-copy');
+    assert.deepEqual((c2.last.summary as { retention: { removed: string[]; otherSources: number } }).retention, {
+      removed: [c1.setId],
+      kept: 1,
+      source: 'site-a-copy',
+      otherSources: 2,
+    });
+    assert.deepEqual(setsIn(shared), [newest.a!, newest.b!, c2.setId].sort());
+    // prune --job uses the job's sourceId.
+    const prune = await civibackup(['prune', '--job', job, '--dry-run'], {}, false);
+    assert.equal(prune.status, 0, prune.output);
+    assert.match(prune.output, /source: site-a-copy \(the job's sourceId\)/);
+    const bad = await civibackup(['backup', '--job', job, '--source-id', 'not valid'], { CIVIBACKUP_DSN: dsnText(sites.a) });
+    assert.equal(bad.status, 2, bad.output);
   });
 });
 

@@ -95,6 +95,9 @@ test('keep-last 1 for each source keeps each source\'s own newest set; other sou
   // Nothing left alone gets a decision, so nothing left alone can be removed.
   for (const other of a.leftAlone) assert.equal(a.decisions.find((d) => d.id === other.id), undefined);
 
+  assert.equal(a.completeCounted, 3);
+  assert.equal(applySourcedRetention(shared, { keepLast: 1 }, NOW, { source: 'no-such-site' }).completeCounted, 0);
+
   const b = applySourcedRetention(shared, { keepLast: 1 }, NOW, { source: 'B' });
   assert.deepEqual(b.decisions.filter((d) => d.action === 'remove').map((d) => d.id).sort(), ['b2', 'old-incomplete']);
   assert.equal(b.decisions.find((d) => d.id === 'b3')?.action, 'keep');

@@ -65,7 +65,9 @@ export const pruneCommand: CommandModule = {
     }
 
     if (values.source === '') throw new BackupError('USAGE', `--source needs a source as \`civibackup list\` shows it.\nusage: ${this.usage}`);
-    const scope: SourceScope = { ...(values.source !== undefined ? { source: values.source } : {}), includeUnidentified: values['include-unidentified'] === true };
+    // A job that names its source (sourceId) prunes that source's sets, as its backup runs do.
+    const givenSource = values.source ?? job?.sourceId;
+    const scope: SourceScope = { ...(givenSource !== undefined ? { source: givenSource } : {}), includeUnidentified: values['include-unidentified'] === true };
 
     reporter.emit({ type: 'phase', phase: 'prune' });
     let result: Omit<LocalPruneResult, 'decisions'> & { decisions: RetentionDecision[] };
@@ -90,17 +92,21 @@ export const pruneCommand: CommandModule = {
         await lock.release();
       }
     }
-    const { location, decisions, removed, source, sourceChosen, leftAlone } = result;
+    const { location, decisions, removed, source, sourceChosen, leftAlone, completeCounted } = result;
     // Say whose sets were pruned before what was done to them: on a shared destination the
     // person must be able to see that the right site's sets were counted.
     if (sourceChosen === 'none') print(`source: none (no complete set here records a source)${scope.includeUnidentified ? '; sets without a source identity are pruned' : ''}`);
-    else print(`source: ${source} (${sourceChosen === 'given' ? 'given by --source' : 'of the newest complete set; pass --source to choose another'})${scope.includeUnidentified ? ', and sets without a source identity' : ''}`);
+    else print(`source: ${source} (${sourceChosen === 'given' ? (values.source !== undefined ? 'given by --source' : "the job's sourceId") : 'of the newest complete set; pass --source to choose another'})${scope.includeUnidentified ? ', and sets without a source identity' : ''}`);
+    // A mistyped --source counts nothing (safe), but say so rather than look like a no-op.
+    if (source !== undefined && completeCounted === 0) {
+      print(`no complete set of source ${source} here (\`civibackup list\` shows the sources)`);
+    }
     for (const decision of decisions) print(describeDecision(decision, dryRun));
     for (const set of leftAlone) print(`${'other'.padEnd(12)} ${set.id}  ${set.source === undefined ? 'no source identity (--include-unidentified counts it)' : `source ${set.source}`}: left alone`);
     const leftAloneLine = describeLeftAlone(leftAlone, location);
     if (leftAloneLine) reporter.emit({ type: 'warning', code: 'OTHER_SOURCES_LEFT_ALONE', message: leftAloneLine });
     const toRemove = decisions.filter((d) => d.action === 'remove').length;
     print(dryRun ? `dry run: ${toRemove} of ${decisions.length} sets would be removed from ${location}` : `removed ${removed.length} of ${decisions.length} sets from ${location}`);
-    return { set: location, summary: { location, dryRun, policy: effective, source: source ?? null, sourceChosen, decisions, removed, leftAlone } };
+    return { set: location, summary: { location, dryRun, policy: effective, source: source ?? null, sourceChosen, completeCounted, decisions, removed, leftAlone } };
   },
 };

@@ -247,6 +247,8 @@ export interface RemotePruneResult {
   location: string;
   /** The source pruned and how it was chosen (see SourceScope). */
   source: string | undefined;
+  /** Complete sets of that source given to the policy (0: the source has no set there). */
+  completeCounted: number;
   sourceChosen: SourceSelection<SourcedRetentionSet>['chosen'];
   /** Decisions for the pruned source's sets and for incomplete sets. */
   decisions: RetentionDecision[];
@@ -299,5 +301,5 @@ export async function applyRemoteRetention(
       removed.push(decision.id);
     }
   }
-  return { location: destination.location, source: selected.source, sourceChosen: selected.chosen, decisions, removed, leftAlone: selected.leftAlone };
+  return { location: destination.location, source: selected.source, sourceChosen: selected.chosen, completeCounted: selected.completeCounted, decisions, removed, leftAlone: selected.leftAlone };
 }

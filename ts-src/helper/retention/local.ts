@@ -52,6 +52,8 @@ export interface LocalPruneResult {
   location: string;
   /** The source pruned and how it was chosen (see SourceScope). */
   source: string | undefined;
+  /** Complete sets of that source given to the policy (0: the source has no set there). */
+  completeCounted: number;
   sourceChosen: SourceSelection<LocalRetentionSet>['chosen'];
   /** Decisions for the pruned source's sets and for incomplete sets. */
   decisions: RetentionDecision[];
@@ -81,5 +83,5 @@ export async function applyLocalRetention(destination: string, policy: Retention
       removed.push(decision.id);
     }
   }
-  return { location: abs, source: selected.source, sourceChosen: selected.chosen, decisions, removed, leftAlone: selected.leftAlone };
+  return { location: abs, source: selected.source, sourceChosen: selected.chosen, completeCounted: selected.completeCounted, decisions, removed, leftAlone: selected.leftAlone };
 }

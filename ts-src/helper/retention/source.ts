@@ -73,6 +73,8 @@ export function selectSource<T extends SourcedRetentionSet>(sets: readonly T[], 
 }
 
 export interface SourcedRetention extends Omit<SourceSelection<SourcedRetentionSet>, 'mine'> {
+  /** Complete sets of the source given to the policy (0: the source has no set here). */
+  completeCounted: number;
   /** Decisions for this source's sets (and incomplete sets) only; sets left alone have none. */
   decisions: RetentionDecision[];
 }
@@ -80,7 +82,7 @@ export interface SourcedRetention extends Omit<SourceSelection<SourcedRetentionS
 /** selectSource, then the pure policy over what it selected. */
 export function applySourcedRetention(sets: readonly SourcedRetentionSet[], policy: RetentionPolicy, now: Date, scope: SourceScope): SourcedRetention {
   const { mine, ...rest } = selectSource(sets, scope);
-  return { ...rest, decisions: applyRetention(mine, policy, now) };
+  return { ...rest, completeCounted: mine.filter((s) => s.complete).length, decisions: applyRetention(mine, policy, now) };
 }
 
 /** One line for people: "N sets from other sources at this destination were left alone: ...". */
