@@ -4,12 +4,12 @@ declare(strict_types = 1);
 use PHPUnit\Framework\TestCase;
 
 /**
- * Backup.overview's setList: whether the sets at the destination are known. When the helper
- * cannot run or cannot list them, the page must be able to say "unknown" (with the reason and
- * what to do) rather than "no backup yet". BackupService runs a scripted fake `node`;
- * FakeCiviSeam stands in for CiviCRM.
+ * Backup.overview when the helper cannot run or cannot list the sets: `setList` says the sets
+ * are unknown (with the reason and what to do) and the warnings carry the message that says
+ * what to fix, never "there is no complete backup yet". BackupService runs a scripted fake
+ * `node`; FakeCiviSeam stands in for CiviCRM.
  */
-final class OverviewSetListTest extends TestCase {
+final class OverviewHelperFailureTest extends TestCase {
 
   /**
    * @var string
@@ -17,7 +17,7 @@ final class OverviewSetListTest extends TestCase {
   private $dir;
 
   protected function setUp(): void {
-    $this->dir = TempDir::create('cbt_php_overview_sets_');
+    $this->dir = TempDir::create('cbt_php_overview_');
     mkdir($this->dir . '/ext/dist', 0700, TRUE);
     mkdir($this->dir . '/bin');
     mkdir($this->dir . '/private/civibackup/sets', 0700, TRUE);
@@ -77,6 +77,30 @@ final class OverviewSetListTest extends TestCase {
     $this->assertStringContainsString($this->dir . '/no-such/node', $o['setList']['reason']);
     $this->assertStringContainsString('set the path of its node binary in the Backups settings', $o['setList']['hint']);
     $this->assertNull($o['nodeVersion']);
+  }
+
+  /** The overview's warnings by name. */
+  private function warnings(string $version, string $listBody): array {
+    return array_column($this->overview($version, $listBody)['warnings'], NULL, 'name');
+  }
+
+  public function testNodeTooOldShowsTheNodeMessageAndNoGuessAboutBackups(): void {
+    $w = $this->warnings('v18.19.0', "echo 'the helper must not be started' >&2\nexit 1\n");
+    $this->assertSame(['civibackupNode', 'civibackupNotEncrypted', 'civibackupNoOffsite'], array_keys($w));
+    $this->assertStringContainsString('v18.19.0', $w['civibackupNode']['message']);
+  }
+
+  public function testAListingErrorIsShownInsteadOfNoBackup(): void {
+    $w = $this->warnings('v20.9.0', self::event(['type' => 'error', 'code' => 'USAGE', 'message' => 'Cannot read the destination: permission denied.', 'hint' => 'Make it readable by the web server user.', 'retryable' => FALSE]) . "exit 2\n");
+    $this->assertArrayNotHasKey('civibackupNoRecentBackup', $w);
+    $this->assertSame('error', $w['civibackupSetsUnknown']['level']);
+    $this->assertStringContainsString('Cannot read the destination: permission denied. Make it readable by the web server user.', $w['civibackupSetsUnknown']['message']);
+  }
+
+  public function testAnEmptyDestinationStillSaysThereIsNoBackupYet(): void {
+    $w = $this->warnings('v20.9.0', self::event(['type' => 'result', 'command' => 'list', 'summary' => ['sets' => []]]));
+    $this->assertStringContainsString('There is no complete backup of this site yet.', $w['civibackupNoRecentBackup']['message']);
+    $this->assertArrayNotHasKey('civibackupSetsUnknown', $w);
   }
 
 }
