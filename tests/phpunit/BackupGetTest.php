@@ -70,6 +70,7 @@ final class BackupGetTest extends TestCase {
       'databases' => [['role' => 'main', 'name' => 'civicrm', 'tables' => 186, 'rows' => 1000]],
       'directories' => [['label' => 'custom', 'files' => 10, 'bytes' => 2048]],
       'verification' => ['state' => $state, 'at' => $at],
+      'source' => 'host=web1|db=localhost/civicrm|site=Example Org',
     ];
   }
 
