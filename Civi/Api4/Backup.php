@@ -44,7 +44,7 @@ class Backup extends Generic\AbstractEntity {
         ['name' => 'databases', 'title' => 'Databases', 'data_type' => 'Array'],
         ['name' => 'directories', 'title' => 'Directories', 'data_type' => 'Array'],
         ['name' => 'verification', 'title' => 'Verification', 'data_type' => 'Array'],
-        ['name' => 'source', 'title' => 'Source', 'data_type' => 'String', 'description' => 'Source identity of the set (site, host name, database); retention only counts and removes sets of its own source. Empty for a set that records none.'],
+        ['name' => 'source', 'title' => 'Source', 'data_type' => 'String', 'description' => 'Source identity of the set (its source id, or host name and database); retention only counts and removes sets of its own source. Empty for a set that records none.'],
       ];
     }))->setCheckPermissions($checkPermissions);
   }

@@ -177,16 +177,16 @@ export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * run's own sets. Pure and defensive: manifests of older helpers may lack any field.
  *
  *  - `source.id` when present: the administrator named the source explicitly.
- *  - Otherwise a key made of every identifying field the set records, from fields every
- *    set has carried since the first release (so sets made before this rule get the same
- *    identity as new sets of the same site, and retention carries on after an upgrade):
- *    `host=<machine host name>|db=<main database host>/<name>|site=<source.site>`.
- *    No single field is enough: `source.site` is CiviCRM's domain name (copied along with
- *    the database into a staging copy, often "Default Domain Name"), and the database is
- *    very often `localhost/civicrm` on every server. A false split (one site seen as two,
- *    e.g. after moving to a new host name) only leaves sets alone; a false merge deletes
- *    another site's backups, so the key errs on the side of more fields.
- *  - undefined when the set records none of them: such a set is never removed by a
+ *  - Otherwise `host=<machine host name>|db=<main database host>/<name>`, from fields every
+ *    set has carried since the first release, so sets made before this rule get the same
+ *    identity as new sets of the same site and retention carries on after an upgrade.
+ *    The database alone is not enough: it is `localhost/civicrm` on very many servers, a
+ *    staging copy included. `source.site` is left out on purpose: it is CiviCRM's domain
+ *    name, which a staging copy shares with production (so it tells nothing apart), which a
+ *    run from the command line does not record, and which an administrator may rename: each
+ *    of these would split one site's sets into two sources. A false split only leaves sets
+ *    alone (they pile up, reported); a false merge deletes another site's backups.
+ *  - undefined when the set records neither: such a set is never removed by a
  *    source-filtered retention unless the person opts in (`--include-unidentified`).
  */
 export function sourceIdentity(manifest: { source?: Partial<Manifest['source']> | null; databases?: unknown }): string | undefined {
@@ -200,11 +200,7 @@ export function sourceIdentity(manifest: { source?: Partial<Manifest['source']> 
   const host = text(source.hostname);
   if (host) fields.push(`host=${host}`);
   if (main && text(main.name)) fields.push(`db=${text(main.host) ?? ''}/${main.name}`);
-  // The site alone never identifies a set (see above); it only refines host and database.
-  if (fields.length === 0) return undefined;
-  const site = text(source.site);
-  if (site) fields.push(`site=${site}`);
-  return fields.join('|');
+  return fields.length > 0 ? fields.join('|') : undefined;
 }
 
 /** A manifest path may only point inside the set: relative, no '..', no backslash, no NUL. */

@@ -11,11 +11,11 @@ import { applyRetention } from '../../../ts-src/helper/retention/policy.js';
 
 const db = (host: string, name: string, role = 'main') => ({ role, host, name });
 
-test('sourceIdentity: an explicit source.id wins; otherwise host name, main database and site together', () => {
+test('sourceIdentity: an explicit source.id wins; otherwise host name and main database together', () => {
   assert.equal(sourceIdentity({ source: { hostname: 'web1', id: 'example-prod' }, databases: [db('localhost', 'civicrm')] }), 'example-prod');
   assert.equal(
     sourceIdentity({ source: { hostname: 'web1', site: 'Example Org' }, databases: [db('localhost', 'civicrm_log', 'logging'), db('localhost', 'civicrm')] }),
-    'host=web1|db=localhost/civicrm|site=Example Org',
+    'host=web1|db=localhost/civicrm',
   );
   assert.equal(sourceIdentity({ source: { hostname: 'web1' }, databases: [db('db.internal:3306', 'civicrm')] }), 'host=web1|db=db.internal:3306/civicrm');
 });
@@ -26,6 +26,12 @@ test('sourceIdentity: a staging copy (same database name, same domain name) on a
   const otherSiteSameServer = { source: { hostname: 'web1', site: 'Default Domain Name' }, databases: [db('localhost', 'civicrm_b')] };
   const ids = new Set([production, staging, otherSiteSameServer].map(sourceIdentity));
   assert.equal(ids.size, 3);
+  // The same site run from the command line (no site recorded) or after renaming its domain
+  // is still the same source: its sets keep being pruned.
+  const fromCli = { source: { hostname: 'web1' }, databases: [db('localhost', 'civicrm')] };
+  const renamed = { source: { hostname: 'web1', site: 'Example Org' }, databases: [db('localhost', 'civicrm')] };
+  assert.equal(sourceIdentity(fromCli), sourceIdentity(production));
+  assert.equal(sourceIdentity(renamed), sourceIdentity(production));
 });
 
 test('sourceIdentity: older or odd manifests are read defensively; the site alone never identifies a set', () => {
