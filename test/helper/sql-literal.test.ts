@@ -132,7 +132,12 @@ INSERT INTO src VALUES
     const sourceDigest = new TableDigest();
     const statements: Buffer[] = [];
     // The dump's own path: row packets encoded where they lie.
-    const encoder = new InsertEncoder('dst', storedColumns(columns), 1 << 20, sourceDigest, (statement) => statements.push(statement));
+    const encoder = new InsertEncoder('dst', storedColumns(columns), 1 << 20, sourceDigest, {
+      statement: (sql) => statements.push(Buffer.from(sql)),
+      chain: (parts) => {
+        for (let next = parts.next(); !next.done; next = parts.next()) statements.push(Buffer.from(next.value));
+      },
+    });
     await readRowPackets(connection, selectStatement('src', storedColumns(columns), ['id']), (buffer, start, end) => encoder.addEncodedRow(buffer, start, end)).done;
     encoder.end();
     assert.equal(sourceDigest.rows, 8);

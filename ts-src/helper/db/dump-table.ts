@@ -21,8 +21,12 @@ import { quoteIdentifier } from './sql-literal.js';
 import { readRowPackets, type RowPacketReader } from './row-packets.js';
 import { InsertEncoder, type StatementSink } from './insert-encoder.js';
 
-/** Target size of one INSERT statement: big enough for fast loads, far below any packet limit. */
-export const DEFAULT_STATEMENT_BYTES = 1024 * 1024;
+/**
+ * Target size of one INSERT statement: big enough for fast loads, far below any packet limit
+ * (statementLimit() halves the server's). 2 MiB measured 3 % faster backups than 1 MiB at
+ * scale 1 (fewer, larger units of work for the compressors) for ~5 MB more peak RSS.
+ */
+export const DEFAULT_STATEMENT_BYTES = 2 * 1024 * 1024;
 /** Raw SQL per part file before a table is split. */
 export const DEFAULT_PART_RAW_BYTES = 256 * 1024 * 1024;
 
@@ -49,6 +53,12 @@ export interface TableDumpResult {
   digest: string;
   parts: PartRecord[];
   rawBytes: number;
+  /**
+   * The most bytes that waited between the dump and one part's compressor (not in the
+   * manifest): the dump's memory bound, about two LANE_BUFFER_BYTES and a statement, whatever
+   * the size of the values.
+   */
+  maxQueuedBytes: number;
 }
 
 /** Table name -> file-name-safe text: [A-Za-z0-9_] kept, every other UTF-8 byte as -XX. */
@@ -82,14 +92,17 @@ export function rowReadError(error: unknown): unknown {
  * the socket stops the server's sending thread, and restarting it costs a round trip, so a
  * lane that takes statements one at a time would leave the compressor waiting for rows.
  */
-const LANE_BUFFER_BYTES = 4 * 1024 * 1024;
+export const LANE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** One open part file being fed statements (its compressor runs in the thread pool). */
 interface Lane {
   input: PassThrough;
   done: Promise<PartRecord>;
   number: number;
+  /** Statement bytes written. */
   rawBytes: number;
+  /** Other bytes written (the part's heading comment). */
+  written: number;
 }
 
 /**
@@ -127,10 +140,15 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
   let firstPart: Promise<PartRecord> | undefined;
   let reader: RowPacketReader | undefined;
   let paused = false;
+  let chainWritten: (() => void) | undefined;
+  /** What a lane's 'drain' does (set below, once the chain writer exists). */
+  let onLaneDrain: () => void = () => undefined;
 
   const fail = (error: unknown): void => {
     failure ??= error;
     reader?.discard(failure);
+    // Whoever waits for a large row's chain to be written must not wait for ever.
+    chainWritten?.();
   };
   const report = (): void => {
     let raw = 0;
@@ -140,9 +158,9 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
   const nameOf = (number: number): string =>
     laneCount === 1 && number === 1 ? options.logicalBase : `${options.logicalBase}.${String(number).padStart(4, '0')}`;
   const hasRoom = (lane: Lane | undefined): boolean => lane === undefined || !lane.input.writableNeedDrain;
-  /** Resumes the socket once a part file can take more. */
+  /** Resumes the socket once a part file can take more (never while a large row is half written). */
   const onDrain = (): void => {
-    if (paused && lanes.some(hasRoom)) {
+    if (paused && !chain && lanes.some(hasRoom)) {
       paused = false;
       reader?.resume();
     }
@@ -170,8 +188,9 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
     // pipeline() reports a failing part through writePart's promise; a late write to the
     // destroyed input must not become an unhandled 'error' event.
     input.on('error', () => undefined);
-    input.on('drain', onDrain);
-    input.write(Buffer.from(`-- CiviBackup: rows of table ${quoteIdentifier(options.table).replace(/\n/g, ' ')}, part ${number}\n`, 'utf8'));
+    input.on('drain', () => onLaneDrain());
+    const heading = Buffer.from(`-- CiviBackup: rows of table ${quoteIdentifier(options.table).replace(/\n/g, ' ')}, part ${number}\n`, 'utf8');
+    input.write(heading);
     const done = writePart(options.setDir, `${nameOf(number)}.sql`, input, {
       codec: options.codec,
       signal: options.signal,
@@ -189,7 +208,7 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
         (error: unknown) => fail(error),
       ),
     );
-    return { input, done, number, rawBytes: 0 };
+    return { input, done, number, rawBytes: 0, written: heading.length };
   };
 
   const closeLane = (index: number): void => {
@@ -200,40 +219,99 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
   };
 
   let next = 0;
-  let chainLane = -1;
-  /** Called synchronously from the row callback: picks a lane, writes, pauses the socket when all lanes are full. */
-  const write: StatementSink = (statement, continued) => {
-    if (failure !== undefined) throw failure;
-    // Round robin over lanes with room; a statement continuing a chain goes where the chain started.
-    let index = chainLane;
+  /** Picks a lane with room, round robin (any lane when all are full), opening it if needed. */
+  const pickLane = (): number => {
+    let index = -1;
     for (let tries = 0; index < 0 && tries < laneCount; tries += 1) {
       const candidate = (next + tries) % laneCount;
       if (hasRoom(lanes[candidate])) index = candidate;
     }
     if (index < 0) index = next % laneCount;
     next = index + 1;
-    let lane = lanes[index];
-    if (!lane) {
-      lane = openLane();
-      lanes[index] = lane;
-    }
-    if (lane.input.destroyed) throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
-    lane.input.write(statement);
-    lane.rawBytes += statement.length;
-    chainLane = continued ? index : -1;
-    if (lane.rawBytes >= partLimit && chainLane < 0) closeLane(index);
+    lanes[index] ??= openLane();
+    if (lanes[index]!.input.destroyed) throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
+    return index;
+  };
+  let maxQueuedBytes = 0;
+  const put = (index: number, sql: Buffer): void => {
+    const lane = lanes[index]!;
+    lane.input.write(sql);
+    lane.rawBytes += sql.length;
+    // Written but not yet past the part writer's byte counter (the compressor's input).
+    const queued = lane.written + lane.rawBytes - (contentBytes.get(lane.number) ?? 0);
+    if (queued > maxQueuedBytes) maxQueuedBytes = queued;
+  };
+  const pauseIfFull = (): void => {
     if (!paused && !lanes.some(hasRoom)) {
       paused = true;
       reader?.pause();
     }
   };
 
+  /** A large row's statements still to write, and the lane they all go to. */
+  let chain: { parts: Iterator<Buffer>; lane: number } | undefined;
+  /**
+   * Writes the pending chain while its lane has room; when the lane is full the socket stays
+   * paused (no row arrives meanwhile) and the lane's 'drain' continues here.
+   */
+  const pumpChain = (): void => {
+    if (!chain) return;
+    try {
+      for (;;) {
+        const lane = lanes[chain.lane]!;
+        if (lane.input.destroyed) throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
+        if (lane.input.writableNeedDrain) {
+          if (!paused) {
+            paused = true;
+            reader?.pause();
+          }
+          return;
+        }
+        const part = chain.parts.next();
+        if (part.done) break;
+        put(chain.lane, part.value);
+      }
+    } catch (error) {
+      chain = undefined;
+      fail(error);
+      return;
+    }
+    const index = chain.lane;
+    chain = undefined;
+    if (lanes[index]!.rawBytes >= partLimit) closeLane(index);
+    chainWritten?.();
+    onDrain();
+  };
+  onLaneDrain = () => {
+    if (chain) pumpChain();
+    else onDrain();
+  };
+
+  /** Called synchronously from the row callback: picks a lane, writes, pauses the socket when all lanes are full. */
+  const sink: StatementSink = {
+    statement: (sql) => {
+      if (failure !== undefined) throw failure;
+      const index = pickLane();
+      put(index, sql);
+      if (lanes[index]!.rawBytes >= partLimit) closeLane(index);
+      pauseIfFull();
+    },
+    chain: (parts) => {
+      if (failure !== undefined) throw failure;
+      chain = { parts, lane: pickLane() };
+      pumpChain();
+    },
+  };
+
   const stored = storedColumns(options.columns);
-  const encoder = new InsertEncoder(options.table, stored, limit, digest, write);
+  const encoder = new InsertEncoder(options.table, stored, limit, digest, sink);
   const sql = selectStatement(options.table, stored, options.primaryKey);
   try {
     reader = readRowPackets(options.connection, sql, (buffer, start, end) => encoder.addEncodedRow(buffer, start, end));
     await reader.done;
+    // The socket stays paused while a large row is half written, so the result cannot end
+    // before its chain is out; waiting here costs nothing and keeps that true by construction.
+    if (chain) await new Promise<void>((resolve) => (chainWritten = resolve));
     if (failure !== undefined) throw failure;
     encoder.end();
     // An empty table still gets its (comment-only) data file.
@@ -250,7 +328,7 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
     if (failure !== undefined) throw failure;
     const number = (path: string): number => Number(/\.(\d{4})\.sql/.exec(path)?.[1] ?? 0);
     const parts = finished.sort((a, b) => number(a.path) - number(b.path));
-    return { rows, digest: hex, parts, rawBytes: parts.reduce((sum, p) => sum + p.rawBytes, 0) };
+    return { rows, digest: hex, parts, rawBytes: parts.reduce((sum, p) => sum + p.rawBytes, 0), maxQueuedBytes };
   });
   // The caller may not await it at once; a failure must not count as unhandled meanwhile.
   completion.catch(() => undefined);

@@ -28,8 +28,18 @@ const COMMA = Buffer.from(',');
 const END = Buffer.from(';\n');
 const COMMA_NEWLINE = Buffer.from(',\n');
 
-/** Receives finished statements in order; `continued` marks one that must share its part file with the next. */
-export type StatementSink = (statement: Buffer, continued: boolean) => void;
+/** Where finished statements go, in order. */
+export interface StatementSink {
+  /** A statement that stands alone (any part file may take it). */
+  statement(sql: Buffer): void;
+  /**
+   * The statements of one row too large for a statement (session-variable chunks, then the
+   * INSERT): they must go to one part file, in order. Pulled lazily, so the consumer can wait
+   * for room between chunks: a 64 MB value is 128 MB of hex, never all in memory at once.
+   * The iterator reads the row's bytes, which stay valid (the packet is not reused).
+   */
+  chain(parts: Iterator<Buffer>): void;
+}
 
 /** Per-kind bound of a literal's size: multiplier of the value's length plus a constant. */
 function literalBound(kind: ValueKind, charset: string | null | undefined): { perByte: number; extra: number } {
@@ -43,7 +53,7 @@ function literalBound(kind: ValueKind, charset: string | null | undefined): { pe
  * straight into one buffer, literal by literal, from the bytes where the row lies (no value
  * is ever copied out on its own); a row that would overflow the limit moves to the next
  * statement, and a row too large for any statement becomes a session-variable chain.
- * Synchronous and pure apart from `emit`: the dump calls it from the socket's row callback.
+ * Synchronous and pure apart from `sink`: the dump calls it from the socket's row callback.
  */
 export class InsertEncoder {
   private readonly kinds: ValueKind[];
@@ -67,7 +77,7 @@ export class InsertEncoder {
     stored: EncodedColumn[],
     private readonly limit: number,
     private readonly digest: TableDigest,
-    private readonly emit: StatementSink,
+    private readonly sink: StatementSink,
   ) {
     this.stored = stored;
     this.kinds = this.stored.map((c) => c.kind);
@@ -141,7 +151,7 @@ export class InsertEncoder {
     this.buffer = statementBuffer(this.capacity);
     this.pos = 0;
     this.rowsInStatement = 0;
-    this.emit(statement, false);
+    this.sink.statement(statement);
   }
 
   /** A row whose worst case exceeds a statement: measured exactly (rare path). */
@@ -152,12 +162,7 @@ export class InsertEncoder {
     const exact = lengths.reduce((sum, n) => sum + n, 3 + row.length);
     if (exact > this.smallRow) {
       if (this.rowsInStatement > 0) this.finishStatement(this.pos);
-      let previous: Buffer | undefined;
-      for (const sql of bigRowParts(this.header, stored, row, lengths, this.limit)) {
-        if (previous) this.emit(previous, true);
-        previous = sql;
-      }
-      if (previous) this.emit(previous, false);
+      this.sink.chain(bigRowParts(this.header, stored, row, lengths, this.limit));
       return;
     }
     const literals = row.map((value, i) => sqlLiteral(kinds[i], value, charsets[i]));
@@ -222,7 +227,12 @@ function* bigRowParts(header: Buffer, stored: EncodedColumn[], row: (Buffer | nu
 /** Statements for rows given as values (tests and tools): the dump's encoder, fed re-encoded rows. */
 export function insertStatementsFor(rows: Iterable<readonly (Buffer | null)[]>, table: string, stored: EncodedColumn[], limit: number, digest: TableDigest): Buffer[] {
   const statements: Buffer[] = [];
-  const encoder = new InsertEncoder(table, stored, limit, digest, (statement) => statements.push(Buffer.from(statement)));
+  const encoder = new InsertEncoder(table, stored, limit, digest, {
+    statement: (sql) => statements.push(Buffer.from(sql)),
+    chain: (parts) => {
+      for (let next = parts.next(); !next.done; next = parts.next()) statements.push(Buffer.from(next.value));
+    },
+  });
   for (const row of rows) {
     const encoded = encodeTextRow(row);
     encoder.addEncodedRow(encoded, 0, encoded.length);
