@@ -124,6 +124,9 @@ return [
     E::ts('Keep monthly sets'), E::ts('Keep the newest set of each of the last N months.')),
   'civibackup_keep_yearly' => $integer('civibackup_keep_yearly', 0,
     E::ts('Keep yearly sets'), E::ts('Keep the newest set of each of the last N years.')),
+  'civibackup_source_id' => $string('civibackup_source_id', '',
+    E::ts('Source name'),
+    E::ts('Optional. A name for this site\'s backup sets (letters, digits, . _ -; at most 64; no spaces). Retention only counts and removes the sets of its own source; without a name the source is this server\'s host name and the CiviCRM database. Set a different name on each site when several sites, or copies of one (a cloned server or container with the same host name and database name), write to the same destination directory or offsite prefix.')),
 
   // Encryption and alerts.
   'civibackup_recipients' => $list('civibackup_recipients',

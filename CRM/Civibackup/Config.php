@@ -44,6 +44,7 @@ final class CRM_Civibackup_Config {
       'civibackup_keep_weekly',
       'civibackup_keep_monthly',
       'civibackup_keep_yearly',
+      'civibackup_source_id',
       'civibackup_recipients',
       'civibackup_alert_emails',
       'civibackup_node_path',
@@ -120,6 +121,7 @@ final class CRM_Civibackup_Config {
         'civibackup_keep_monthly' => $s('civibackup_keep_monthly'),
         'civibackup_keep_yearly' => $s('civibackup_keep_yearly'),
       ]),
+      'sourceId' => trim((string) $s('civibackup_source_id')),
       'recipients' => array_values((array) ($s('civibackup_recipients') ?: [])),
       'skipCacheData' => (bool) $s('civibackup_skip_cache_data'),
       'alertEmails' => array_values((array) ($s('civibackup_alert_emails') ?: [])),
@@ -168,6 +170,10 @@ final class CRM_Civibackup_Config {
     }
     if (array_key_exists('retention', $config) && (int) ($config['retention']['keepLast'] ?? 0) < 1) {
       $errors['retention.keepLast'] = $errors['retention.keepLast'] ?? $this->civi->ts('Keep at least the last set.');
+    }
+    $sourceId = trim((string) ($config['sourceId'] ?? ''));
+    if ($sourceId !== '' && !preg_match(CRM_Civibackup_JobBuilder::SOURCE_ID_PATTERN, $sourceId)) {
+      $errors['sourceId'] = $this->civi->ts('Use letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit; no spaces), or leave it empty.');
     }
     if (isset($config['maxAgeHours']) && (!is_numeric($config['maxAgeHours']) || (int) $config['maxAgeHours'] < 1)) {
       $errors['maxAgeHours'] = $this->civi->ts('Use a number of hours, 1 or more.');
@@ -249,6 +255,9 @@ final class CRM_Civibackup_Config {
     });
     $set('alertEmails', 'civibackup_alert_emails', function ($v) {
       return array_values(array_unique(array_map('trim', (array) $v)));
+    });
+    $set('sourceId', 'civibackup_source_id', function ($v) {
+      return trim((string) $v);
     });
     $set('maxAgeHours', 'civibackup_max_age_hours', 'intval');
     $set('nodePath', 'civibackup_node_path', function ($v) {

@@ -22,6 +22,12 @@ final class CRM_Civibackup_JobBuilder {
   public const RECIPIENT_PATTERN = '/^age1[0-9a-z]{58}$/';
 
   /**
+   * The job's `sourceId` (SOURCE_ID_PATTERN in ts-src/protocol/manifest.ts; JobBuilderTest
+   * checks they are the same expression). D: `$` must not match before a trailing newline.
+   */
+  public const SOURCE_ID_PATTERN = '/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/D';
+
+  /**
    * Directory key => [label in the set, setting that includes it, optional?]. Custom Files
    * and Images always exist on a working site; the other three are often unset or absent.
    */
@@ -108,6 +114,15 @@ final class CRM_Civibackup_JobBuilder {
     $retention = self::retention($settings);
     if ($retention) {
       $job['retention'] = $retention;
+    }
+
+    // Names this site's sets for retention at a destination other sites or copies share.
+    $sourceId = trim((string) ($settings['civibackup_source_id'] ?? ''));
+    if ($sourceId !== '') {
+      if (!preg_match(self::SOURCE_ID_PATTERN, $sourceId)) {
+        throw new CRM_Civibackup_Error('CONFIG', "The source name \"$sourceId\" may only hold letters, digits, \".\", \"_\" and \"-\" (at most 64, no spaces).", 'Correct or empty the source name in the Backups settings (Retention).');
+      }
+      $job['sourceId'] = $sourceId;
     }
 
     foreach (['trigger', 'civicrmVersion', 'site'] as $key) {

@@ -35,7 +35,8 @@ final class ConfigTest extends TestCase {
 
   public function testGetConfigShapeAndDefaults(): void {
     $config = $this->config->get(FALSE);
-    $this->assertSame(['includeDatabase', 'includeLoggingDatabase', 'loggingDatabaseSeparate', 'directories', 'destination', 'retention', 'recipients', 'skipCacheData', 'alertEmails', 'maxAgeHours', 'nodePath', 'offsite', 'schedule'], array_keys($config));
+    $this->assertSame(['includeDatabase', 'includeLoggingDatabase', 'loggingDatabaseSeparate', 'directories', 'destination', 'retention', 'sourceId', 'recipients', 'skipCacheData', 'alertEmails', 'maxAgeHours', 'nodePath', 'offsite', 'schedule'], array_keys($config));
+    $this->assertSame('', $config['sourceId'], 'no source id by default: the source is told by host name and database');
     $this->assertSame('[civicrm.private]/civibackup/sets', $config['destination']);
     $this->assertSame(['custom', 'images', 'templates', 'php', 'extensions'], array_column($config['directories'], 'key'));
     $this->assertSame('/srv/custom/', $config['directories'][0]['path']);
@@ -69,13 +70,14 @@ final class ConfigTest extends TestCase {
       'recipients' => ['age1notakey'],
       'alertEmails' => ['ok@example.org', 'not-an-email'],
       'retention' => ['keepLast' => 0, 'keepDaily' => -1],
+      'sourceId' => 'our site',
       'maxAgeHours' => 0,
       'nodePath' => '/no/such/node',
       'offsite' => [['name' => 'x', 'type' => 'ftp', 'options' => []], ['name' => 'x', 'type' => 'sftp', 'options' => ['port' => '99999'], 'secret' => 'k']],
       'schedule' => ['frequency' => 'Always'],
     ]);
     $this->assertSame([
-      'destination', 'recipients.0', 'alertEmails.1', 'retention.keepDaily', 'retention.keepLast', 'maxAgeHours', 'nodePath',
+      'destination', 'recipients.0', 'alertEmails.1', 'retention.keepDaily', 'retention.keepLast', 'sourceId', 'maxAgeHours', 'nodePath',
       'offsite.0.type', 'offsite.0.secret', 'offsite.1.name', 'offsite.1.options.host', 'offsite.1.options.username', 'offsite.1.options.path', 'offsite.1.options.port', 'schedule.frequency',
     ], array_keys($errors));
     $this->assertSame($before, $this->civi->settings, 'nothing saved');
@@ -99,6 +101,38 @@ final class ConfigTest extends TestCase {
     $this->assertSame(['ops@example.org'], $this->civi->settings['civibackup_alert_emails']);
     $this->assertSame('Hourly', $this->civi->job['run_frequency']);
     $this->assertFalse($this->civi->job['is_active']);
+  }
+
+  public function testSourceIdIsSavedTrimmedReadBackAndCleared(): void {
+    $this->assertSame([], $this->config->save(['sourceId' => ' example-prod ']));
+    $this->assertSame('example-prod', $this->civi->settings['civibackup_source_id']);
+    $this->assertSame('example-prod', $this->config->get(FALSE)['sourceId']);
+    $this->assertSame([], $this->config->save(['destination' => '/backups']), 'a save without sourceId keeps it');
+    $this->assertSame('example-prod', $this->civi->settings['civibackup_source_id']);
+    $this->assertSame([], $this->config->save(['sourceId' => '']));
+    $this->assertSame('', $this->config->get(FALSE)['sourceId'], 'emptied: back to host name and database');
+  }
+
+  /**
+   * @dataProvider badSourceIds
+   */
+  public function testSourceIdOutsideTheHelpersPatternIsRefused(string $sourceId): void {
+    $before = $this->civi->settings;
+    $errors = $this->config->save(['sourceId' => $sourceId]);
+    $this->assertSame(['sourceId'], array_keys($errors));
+    $this->assertSame($before, $this->civi->settings, 'nothing saved');
+  }
+
+  public static function badSourceIds(): array {
+    return [
+      'space' => ['our site'],
+      'pipe' => ['a|b'],
+      'equals' => ['host=web1'],
+      'leading dot' => ['.prod'],
+      'trailing newline inside' => ["prod\nx"],
+      'too long' => [str_repeat('a', 65)],
+      'not ascii' => ['prod-ü'],
+    ];
   }
 
 }

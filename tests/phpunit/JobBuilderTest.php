@@ -160,4 +160,40 @@ final class JobBuilderTest extends TestCase {
     }
   }
 
+  public function testSourceIdSettingBecomesTheJobsSourceId(): void {
+    $builder = new CRM_Civibackup_JobBuilder();
+    $this->assertArrayNotHasKey('sourceId', $builder->build($this->settings(), $this->context()), 'unset: the helper tells the source by host name and database');
+    $this->assertArrayNotHasKey('sourceId', $builder->build($this->settings(['civibackup_source_id' => '  ']), $this->context()));
+    $job = $builder->build($this->settings(['civibackup_source_id' => ' example-prod ']), $this->context());
+    $this->assertSame('example-prod', $job['sourceId']);
+    $this->assertStringNotContainsString('civibackup_source_id', json_encode($job));
+  }
+
+  public function testAnInvalidStoredSourceIdIsAConfigError(): void {
+    // Set around the form (cv, the Setting API): the helper would refuse the job, so say why here.
+    try {
+      (new CRM_Civibackup_JobBuilder())->build($this->settings(['civibackup_source_id' => 'web1 prod']), $this->context());
+      $this->fail('invalid source id accepted');
+    }
+    catch (CRM_Civibackup_Error $e) {
+      $this->assertSame('CONFIG', $e->getErrorCode());
+      $this->assertStringContainsString('web1 prod', $e->getMessage());
+    }
+  }
+
+  public function testSourceIdPatternIsTheHelpersPattern(): void {
+    $source = file_get_contents(dirname(__DIR__, 2) . '/ts-src/protocol/manifest.ts');
+    $this->assertSame(1, preg_match('~^export const SOURCE_ID_PATTERN = /(.+)/;$~m', $source, $m), 'SOURCE_ID_PATTERN found in manifest.ts');
+    // The same expression; D because PHP's $ would otherwise also match before a final newline.
+    $this->assertSame('/' . $m[1] . '/D', CRM_Civibackup_JobBuilder::SOURCE_ID_PATTERN);
+    $accepted = ['example-prod', 'a', 'Site_2.staging', str_repeat('a', 64), '0'];
+    $refused = ['', '-prod', '.prod', '_prod', 'our site', 'a|b', 'host=web1', str_repeat('a', 65), "prod\n", 'prod-ü', 'a/b'];
+    foreach ($accepted as $id) {
+      $this->assertSame(1, preg_match(CRM_Civibackup_JobBuilder::SOURCE_ID_PATTERN, $id), "accepts \"$id\"");
+    }
+    foreach ($refused as $id) {
+      $this->assertSame(0, preg_match(CRM_Civibackup_JobBuilder::SOURCE_ID_PATTERN, $id), "refuses \"$id\"");
+    }
+  }
+
 }
