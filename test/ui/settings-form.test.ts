@@ -289,6 +289,51 @@ describe('civibackup-settings-form', () => {
     expect(q(el, '.save-bar + [role="alert"]')!.textContent).to.contain('Not saved.');
   });
 
+  it('offers a source name in the Retention section, explains when to set it, and saves it trimmed', async () => {
+    const fake = new FakeCrm().on('getConfig', { records: [sampleConfig()] }).on('saveConfig', { records: [sampleConfig({ sourceId: 'example-prod' })] });
+    const el = await setup(fake);
+    const input = q<HTMLInputElement>(el, '#sourceId')!;
+    expect(input.value).to.equal('');
+    expect(input.closest('fieldset')!.querySelector('legend')!.textContent).to.equal('Retention');
+    expect(q(el, `label[for="sourceId"]`)!.textContent).to.contain('Source name');
+    expect(input.getAttribute('aria-describedby')).to.equal('sourceId-help');
+    const help = q(el, '#sourceId-help')!.textContent!.replace(/\s+/g, ' ');
+    expect(help).to.contain('same destination');
+    expect(help).to.contain('host name');
+    await typeInto(el, 'sourceId', ' example-prod ');
+    submit(el);
+    await until(() => fake.callsTo('saveConfig').length === 1);
+    expect((fake.callsTo('saveConfig')[0].params['config'] as { sourceId: string }).sourceId).to.equal('example-prod');
+    await until(() => q<HTMLInputElement>(el, '#sourceId')!.value === 'example-prod', 'the saved value is shown');
+  });
+
+  it('refuses a source name the helper would refuse, next to the field, and does not save', async () => {
+    const fake = new FakeCrm().on('getConfig', { records: [sampleConfig()] }).on('saveConfig', { records: [sampleConfig()] });
+    const el = await setup(fake);
+    for (const bad of ['our site', 'host=web1', '-prod', 'x'.repeat(65)]) {
+      await typeInto(el, 'sourceId', bad);
+      submit(el);
+      await until(() => q(el, '#sourceId-error') !== null, bad);
+      expect(q(el, '#sourceId')!.getAttribute('aria-invalid'), bad).to.equal('true');
+      expect(q(el, '#sourceId')!.getAttribute('aria-describedby')).to.equal('sourceId-help sourceId-error');
+      expect(q(el, '#sourceId-error')!.textContent).to.contain('letters, digits');
+    }
+    expect(fake.callsTo('saveConfig').length).to.equal(0);
+    await typeInto(el, 'sourceId', '');
+    expect(q(el, '#sourceId-error')).to.equal(null, 'empty is allowed: back to host name and database');
+  });
+
+  it('puts the server\'s sourceId error next to the source name', async () => {
+    const fake = new FakeCrm().on('getConfig', { records: [sampleConfig({ sourceId: 'example-prod' })] }).on('saveConfig', {
+      reject: { error_code: 'CONFIG', error_message: 'Not saved. sourceId: Use letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit; no spaces), or leave it empty.' },
+    });
+    const el = await setup(fake);
+    expect(q<HTMLInputElement>(el, '#sourceId')!.value).to.equal('example-prod');
+    submit(el);
+    await until(() => q(el, '#sourceId-error') !== null, 'server message next to the field');
+    expect(q(el, '#sourceId-error')!.textContent).to.contain('Use letters, digits');
+  });
+
   it('shows the load error', async () => {
     const el = await fixture<CivibackupSettingsForm>(
       html`<civibackup-settings-form .api=${new BackupApi(() => new FakeCrm().on('getConfig', { reject: { error_message: 'Forbidden' } }))}></civibackup-settings-form>`,

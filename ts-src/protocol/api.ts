@@ -129,6 +129,12 @@ export interface BackupConfig {
   directories: DirectoryChoice[];
   destination: string;
   retention: RetentionPolicy;
+  /**
+   * The setting civibackup_source_id: '' or a name matching SOURCE_ID_PATTERN (manifest.ts),
+   * sent as the job's sourceId so retention tells this site's sets from those of other sites
+   * or copies sharing the destination. '' = host name and main database tell the source.
+   */
+  sourceId: string;
   recipients: string[];
   skipCacheData: boolean;
   alertEmails: string[];

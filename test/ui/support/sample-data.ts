@@ -11,6 +11,9 @@ export const NOW = new Date('2026-11-26T07:00:00Z');
 /** A real recipient (its secret key is not kept anywhere; used only for display). */
 export const SAMPLE_RECIPIENT = 'age18gmwx27mnrmwczqfp55yplt8dlrg34lvqkvwq0vlefj3y6dxqpdqgtxq2u';
 
+/** The source identity `civibackup list` gives a set without source.id (host name and main database). */
+export const SAMPLE_SOURCE = 'host=web1|db=localhost/civicrm';
+
 export function sampleSets(): SetSummary[] {
   return [
     {
@@ -30,6 +33,7 @@ export function sampleSets(): SetSummary[] {
         { label: 'images', files: 412, bytes: 38_000_000 },
       ],
       verification: { state: 'hashes-ok', at: '2026-11-26T02:05:10Z' },
+      source: SAMPLE_SOURCE,
     },
     {
       setId: '20261125T020002Z-9xq2mm',
@@ -42,6 +46,7 @@ export function sampleSets(): SetSummary[] {
       databases: [{ role: 'main', name: 'civicrm', tables: 186, rows: 2_417_901 }],
       directories: [{ label: 'custom', files: 10_330, bytes: 511_000_000 }],
       verification: { state: 'restorable', at: '2026-11-25T03:10:00Z', restoreSeconds: 312 },
+      source: SAMPLE_SOURCE,
     },
     {
       setId: '20261118T020001Z-a7b7c7',
@@ -54,6 +59,7 @@ export function sampleSets(): SetSummary[] {
       databases: [{ role: 'main', name: 'civicrm', tables: 185, rows: 2_390_120 }],
       directories: [{ label: 'custom', files: 10_101, bytes: 498_000_000 }],
       verification: { state: 'damaged', at: '2026-11-20T09:00:00Z', detail: 'db/200-data-civicrm_contact.0001.sql.gz: SHA-256 differs' },
+      source: SAMPLE_SOURCE,
     },
   ];
 }
@@ -98,6 +104,7 @@ export function sampleConfig(overrides: Partial<BackupConfig> = {}): BackupConfi
     ],
     destination: '/var/backups/civicrm',
     retention: { keepLast: 3, keepDaily: 7, keepWeekly: 4, keepMonthly: 12 },
+    sourceId: '',
     recipients: [SAMPLE_RECIPIENT],
     skipCacheData: true,
     alertEmails: ['admin@example.org'],

@@ -306,6 +306,12 @@ export class CivibackupSettingsForm extends LitElement {
               </table>
             </div>
           </details>`}
+      ${this.textField('sourceId', ts('Source name (optional)'), c.sourceId, (v) => this.edit((d) => (d.sourceId = v)), {
+        help: ts(
+          'Retention only counts and removes the sets of this site\u2019s own source. Without a name the source is this server\u2019s host name and the CiviCRM database. When several sites, or copies of one site (a cloned server or container with the same host name and database name), write to the same destination directory or offsite prefix, give each its own name, for example example-prod. Letters, digits, . _ - (at most 64). Sets made before the name is set or changed then count as another source: retention leaves them alone, so delete them by hand when they are no longer needed.',
+        ),
+        placeholder: 'example-prod',
+      })}
     </fieldset>`;
   }
 
@@ -592,6 +598,7 @@ export class CivibackupSettingsForm extends LitElement {
     try {
       const payload = structuredClone(this.draft);
       // Secrets are write-only: send one only when the administrator typed a new one.
+      payload.sourceId = payload.sourceId.trim();
       payload.offsite = payload.offsite.map(({ secret, ...rest }) => (secret ? { ...rest, secret } : rest));
       const saved = await this.api.saveConfig(payload);
       this.adopt(saved);

@@ -4,6 +4,7 @@
  * Pure, so it is tested without a browser form.
  */
 import type { BackupConfig } from '../../protocol/api.js';
+import { SOURCE_ID_PATTERN } from '../../protocol/manifest.js';
 import { ts } from '../i18n.js';
 import { isAgeRecipient } from '../shared/age-keys.js';
 
@@ -40,6 +41,12 @@ export function validateConfig(config: BackupConfig, options: { secretKeyPending
   }
   if (!errors['keepLast'] && !((config.retention.keepLast ?? 0) >= 1)) {
     errors['keepLast'] = ts('Keep at least the last set (1 or more).');
+  }
+
+  // The helper's own pattern (CRM_Civibackup_JobBuilder::SOURCE_ID_PATTERN mirrors it).
+  const sourceId = config.sourceId.trim();
+  if (sourceId !== '' && !SOURCE_ID_PATTERN.test(sourceId)) {
+    errors['sourceId'] = ts('Use letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit; no spaces), or leave it empty.');
   }
 
   const badRecipients = config.recipients.filter((r) => !isAgeRecipient(r));
@@ -98,7 +105,7 @@ export function fieldIdForPath(path: string): string {
   }
 }
 
-const SERVER_PATH = /(?:^|[\s;])((?:destination|recipients|alertEmails|retention|maxAgeHours|nodePath|offsite|schedule|directories|includeDatabase|includeLoggingDatabase|skipCacheData)(?:\.[A-Za-z0-9]+)*): /g;
+const SERVER_PATH = /(?:^|[\s;])((?:destination|recipients|alertEmails|retention|sourceId|maxAgeHours|nodePath|offsite|schedule|directories|includeDatabase|includeLoggingDatabase|skipCacheData)(?:\.[A-Za-z0-9]+)*): /g;
 
 /**
  * Reads the per-field problems out of a CONFIG rejection's message (ts-src/protocol/api.ts:
