@@ -51,6 +51,26 @@ describe('civibackup-set-detail', () => {
     }
   });
 
+  it('shows the set\'s source: a name as given, else the server and database; the exact identity for prune --source', async () => {
+    const render = async (source: string | undefined) => {
+      const el = await fixture<CivibackupSetDetail>(html`<civibackup-set-detail .set=${{ ...sampleSets()[1], source }}></civibackup-set-detail>`);
+      return { el, line: q(el, '[data-testid="source"]')!.textContent!.replace(/\s+/g, ' ') };
+    };
+    const derived = await render('host=web1|db=localhost/civicrm');
+    expect(derived.line).to.contain('Source: server web1, database localhost/civicrm');
+    expect(derived.line).to.contain('only counts and removes sets of its own source');
+    expect(q(derived.el, '[data-testid="source"] code')!.textContent).to.equal('host=web1|db=localhost/civicrm');
+    const named = await render('example-prod');
+    expect(named.line).to.contain('Source: example-prod');
+    expect(q(named.el, '[data-testid="source"] code')!.textContent).to.equal('example-prod');
+    expect((await render('host=web2')).line).to.contain('Source: server web2');
+    expect((await render('db=/civicrm')).line).to.contain('Source: database civicrm');
+    const none = await render(undefined);
+    expect(none.line).to.contain('Source: not recorded');
+    expect(none.line).to.contain('retention leaves it alone');
+    expect(q(none.el, '[data-testid="source"] code')).to.equal(null);
+  });
+
   it('renders nothing without a set', async () => {
     const el = await fixture<CivibackupSetDetail>(html`<civibackup-set-detail></civibackup-set-detail>`);
     expect(el.shadowRoot!.textContent!.trim()).to.equal('');

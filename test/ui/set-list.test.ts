@@ -5,7 +5,7 @@ import '../../ts-src/ui/set-list/define.js';
 import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
 import type { CivibackupSetList } from '../../ts-src/ui/set-list/civibackup-set-list.js';
 import { FakeCrm } from './support/fake-crm.js';
-import { sampleSets, sampleVerifyEvents } from './support/sample-data.js';
+import { SAMPLE_SOURCE, sampleSets, sampleVerifyEvents } from './support/sample-data.js';
 
 const text = (el: Element) => el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
 const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
@@ -37,6 +37,34 @@ describe('civibackup-set-list', () => {
     expect(rows[0].textContent).to.contain('Newest set: cannot be deleted');
     expect(rows[0].querySelector('button.danger')).to.equal(null);
     expect(rows[1].querySelector('button.danger')).to.not.equal(null);
+  });
+
+  it('has no source column or note while every set comes from one source', async () => {
+    const el = await setup(new FakeCrm().on('get', { records: sampleSets() }));
+    const headers = [...el.shadowRoot!.querySelectorAll('thead th')].map((th) => th.textContent!.trim());
+    expect(headers).to.not.include('Source');
+    expect(q(el, '[data-testid="sources-note"]')).to.equal(null);
+  });
+
+  it('when the sets come from more than one source, shows each set\'s source and says retention leaves the others alone', async () => {
+    const [a, b, c] = sampleSets();
+    const fake = new FakeCrm().on('get', { records: [a, { ...b, source: 'example-staging' }, { ...c, source: undefined }] });
+    const el = await setup(fake);
+    const headers = [...el.shadowRoot!.querySelectorAll('thead th')].map((th) => th.textContent!.trim());
+    expect(headers).to.deep.equal(['Date', 'Source', 'Size', 'Encrypted', 'Where', 'Verified', 'Actions']);
+    const rows = [...el.shadowRoot!.querySelectorAll('tbody tr')];
+    const sourceCell = (row: Element) => row.querySelectorAll('td')[1].textContent!.replace(/\s+/g, ' ');
+    expect(sourceCell(rows[0])).to.contain('server web1, database localhost/civicrm');
+    expect(sourceCell(rows[1])).to.contain('example-staging');
+    expect(sourceCell(rows[2])).to.contain('not recorded');
+    const note = q(el, '[data-testid="sources-note"]')!.textContent!.replace(/\s+/g, ' ');
+    expect(note).to.contain('3 sources');
+    expect(note).to.contain('only counts and removes the sets of its own source');
+    // The detail row still spans every column.
+    byLabel(el, `Restore commands for ${a.setId}`).click();
+    await until(() => q(el, 'tr.detail') !== null);
+    expect(q(el, 'tr.detail td')!.getAttribute('colspan')).to.equal('7');
+    expect(SAMPLE_SOURCE).to.equal(a.source);
   });
 
   it('verifies and test-restores a set asynchronously, follows each run, then reloads the list', async () => {

@@ -7,6 +7,7 @@ import { property, state } from 'lit/decorators.js';
 import type { SetSummary } from '../../protocol/sets.js';
 import { ts } from '../i18n.js';
 import { formatBytes } from '../shared/format.js';
+import { sourceLabel } from '../shared/labels.js';
 import { baseStyles, buttonStyles } from '../shared/styles.js';
 import { readBootData } from '../boot.js';
 import { restoreCommands } from './restore-commands.js';
@@ -58,6 +59,15 @@ export class CivibackupSetDetail extends LitElement {
     const set = this.set;
     if (!set) return nothing;
     return html`
+      <p data-testid="source">
+        <strong>${ts('Source: %1', { 1: sourceLabel(set.source) })}</strong><br />
+        <span class="muted"
+          >${set.source
+            ? html`${ts('Retention only counts and removes sets of its own source; sets of other sources at the same destination are left alone. This source, as civibackup list and prune --source name it:')}
+                <code>${set.source}</code>`
+            : ts('The set records neither a source name nor a host name and database: retention leaves it alone (civibackup prune --include-unidentified counts it).')}</span
+        >
+      </p>
       <h4>${ts('Contents')}</h4>
       <ul>
         ${set.databases.map(

@@ -15,7 +15,7 @@ import { ts } from '../i18n.js';
 import { extractAgeIdentity } from '../shared/age-keys.js';
 import { SETS_CHANGED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
 import { formatBytes, formatDateTime } from '../shared/format.js';
-import { verificationLabel } from '../shared/labels.js';
+import { sourceLabel, verificationLabel } from '../shared/labels.js';
 import { alertStyles, baseStyles, buttonStyles, formStyles, tableStyles } from '../shared/styles.js';
 import '../set-detail/define.js';
 import '../run-progress/define.js';
@@ -53,7 +53,8 @@ export class CivibackupSetList extends LitElement {
       }
       /* Set ids and paths have no spaces; without this they set the table's minimum width. */
       .set-id,
-      td.where {
+      td.where,
+      td.source {
         overflow-wrap: anywhere;
       }
       /* The column name inside each cell, for the stacked layout below (the header row is
@@ -294,7 +295,7 @@ export class CivibackupSetList extends LitElement {
         : nothing}${set.verification.detail ? html`<div class="small">${set.verification.detail}</div>` : nothing}`;
   }
 
-  private renderRow(set: SetSummary, newest: boolean) {
+  private renderRow(set: SetSummary, newest: boolean, showSource: boolean) {
     const busy = this.busy[set.setId];
     const open = this.openSetId === set.setId;
     // One verification at a time: the helper holds a lock while it runs.
@@ -304,6 +305,7 @@ export class CivibackupSetList extends LitElement {
     const label = (text: string) => html`<span class="cell-label" aria-hidden="true">${text}</span>`;
     return html`<tr>
         <td class="date">${label(ts('Date'))}${formatDateTime(set.createdAt)}<div class="small muted set-id">${set.setId}</div></td>
+        ${showSource ? html`<td class="source">${label(ts('Source'))}${sourceLabel(set.source)}</td>` : nothing}
         <td class="num">${label(ts('Size'))}${formatBytes(set.bytes)}</td>
         <td>${label(ts('Encrypted'))}${set.encrypted ? ts('Yes') : ts('No')}</td>
         <td class="where">${label(ts('Where'))}<span class="small">${set.location}</span></td>
@@ -335,18 +337,27 @@ export class CivibackupSetList extends LitElement {
       </tr>
       ${open
         ? html`<tr class="detail" id="detail-${set.setId}">
-            <td colspan="6"><civibackup-set-detail .set=${set}></civibackup-set-detail></td>
+            <td colspan=${showSource ? 7 : 6}><civibackup-set-detail .set=${set}></civibackup-set-detail></td>
           </tr>`
         : nothing}`;
   }
 
   private renderTable(sets: SetSummary[]) {
     if (sets.length === 0) return html`<p>${ts('There are no complete backup sets yet.')}</p>`;
-    return html`<table>
+    // Several sites, or copies of one, may write to one destination: then say so and show whose each set is.
+    const sources = new Set(sets.map((s) => s.source ?? ''));
+    const showSource = sources.size > 1;
+    return html`${showSource
+        ? html`<div class="alert info" data-testid="sources-note">
+            ${ts('These sets come from %1 sources: another site or a copy of this one writes to the same destination, or this server\u2019s host name or database changed. Each backup\u2019s retention only counts and removes the sets of its own source and leaves the others alone. A source name in the settings (Retention) tells copies of one site apart.', { 1: sources.size })}
+          </div>`
+        : nothing}
+      <table>
       <caption class="visually-hidden">${ts('Backup sets, newest first')}</caption>
       <thead>
         <tr>
           <th scope="col">${ts('Date')}</th>
+          ${showSource ? html`<th scope="col">${ts('Source')}</th>` : nothing}
           <th scope="col" class="num">${ts('Size')}</th>
           <th scope="col">${ts('Encrypted')}</th>
           <th scope="col">${ts('Where')}</th>
@@ -355,7 +366,7 @@ export class CivibackupSetList extends LitElement {
         </tr>
       </thead>
       <tbody>
-        ${sets.map((s, i) => this.renderRow(s, i === 0))}
+        ${sets.map((s, i) => this.renderRow(s, i === 0, showSource))}
       </tbody>
     </table>`;
   }

@@ -45,3 +45,27 @@ export function verificationLabel(state: VerificationState): { icon: string; tex
       return { icon: '\u2022', text: ts('Not verified yet') };
   }
 }
+
+/**
+ * A set's source identity (SetSummary.source, manifest.ts sourceIdentity) for display: a name
+ * the administrator gave as is; the derived form `host=<host name>|db=<db host>/<db name>` as
+ * "server web1, database localhost/civicrm" (an explicit name never holds '=' or '|').
+ */
+export function sourceLabel(source: string | undefined): string {
+  if (source === undefined || source === '') return ts('not recorded');
+  if (!source.includes('=')) return source;
+  const fields = new Map<string, string>();
+  for (const field of source.split('|')) {
+    const at = field.indexOf('=');
+    if (at <= 0) return source;
+    fields.set(field.slice(0, at), field.slice(at + 1));
+  }
+  const host = fields.get('host');
+  // db=<database host>/<name>; the host part is empty when the manifest had none.
+  const db = fields.get('db')?.replace(/^\//, '');
+  if ([...fields.keys()].some((k) => k !== 'host' && k !== 'db')) return source;
+  if (host && db) return ts('server %1, database %2', { 1: host, 2: db });
+  if (host) return ts('server %1', { 1: host });
+  if (db) return ts('database %1', { 1: db });
+  return source;
+}
