@@ -168,6 +168,30 @@ final class HelperIntegrationTest extends TestCase {
     $this->assertNull($this->service->lock()->heldBy());
   }
 
+  public function testTwoCopiesWithTheSameHostAndDatabaseKeepTheirOwnSetsByTheirSourceNames(): void {
+    // A cloned server: same host name, same database, same destination; only the source name differs.
+    $this->civi->settings = ['civibackup_keep_last' => 1, 'civibackup_keep_daily' => 0, 'civibackup_keep_weekly' => 0, 'civibackup_keep_monthly' => 0] + $this->civi->settings;
+    $backup = function (string $sourceId): string {
+      $this->assertSame([], (new CRM_Civibackup_Config($this->civi))->save(['sourceId' => $sourceId]));
+      $run = $this->service->runBackup(FALSE, 'cron');
+      $this->assertSame('result', $run['result']['type'], json_encode($run['result']));
+      $job = json_decode((string) file_get_contents($this->service->runs()->jobFile($run['runId'])), TRUE);
+      $this->assertSame($sourceId, $job['sourceId']);
+      $manifest = json_decode((string) file_get_contents($run['result']['set'] . '/manifest.json'), TRUE);
+      $this->assertSame($sourceId, $manifest['source']['id']);
+      return basename($run['result']['set']);
+    };
+    $a1 = $backup('copy-a');
+    $b1 = $backup('copy-b');
+    $a2 = $backup('copy-a');
+    $sets = $this->service->listSets();
+    $bySet = array_column($sets, 'source', 'setId');
+    ksort($bySet);
+    $expected = [$b1 => 'copy-b', $a2 => 'copy-a'];
+    ksort($expected);
+    $this->assertSame($expected, $bySet, "copy-a's keep-last 1 removed its own older set $a1 and left copy-b's alone");
+  }
+
   public function testDetachedBackupIsReadBackThroughStatus(): void {
     $run = $this->service->runBackup(TRUE, 'page');
     $this->assertSame(['runId'], array_keys($run), 'the page gets the run id at once');
