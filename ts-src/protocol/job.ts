@@ -93,7 +93,9 @@ export interface BackupJob {
   site?: string;
   /**
    * Names this site's sets (manifest source.id) for retention at a shared destination; without
-   * it the source is told by host name, database and site (manifest.ts sourceIdentity).
+   * it the source is told by host name and main database (manifest.ts sourceIdentity). The
+   * extension sends its civibackup_source_id setting (CRM_Civibackup_JobBuilder mirrors
+   * SOURCE_ID_PATTERN).
    */
   sourceId?: string;
 }
