@@ -12,7 +12,7 @@ declare(strict_types = 1);
  */
 final class CRM_Civibackup_BackupService {
 
-  public const SET_ID_PATTERN = '/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/';
+  public const SET_ID_PATTERN = '/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/D';
 
   /**
    * Seconds a detached multi-step run may wait for a status poll before it is ended.
@@ -770,7 +770,7 @@ HTACCESS;
     if ($name === '') {
       $name = substr((string) $dsn->database(), 0, 54) . '_cbscratch';
     }
-    if (!preg_match('/^[A-Za-z0-9_$]{1,64}$/', $name) || $name === $dsn->database()) {
+    if (!preg_match('/^[A-Za-z0-9_$]{1,64}$/D', $name) || $name === $dsn->database()) {
       throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the scratch database.", 'Set civibackup_scratch_database to a database name (letters, digits, _) other than CiviCRM\'s own.');
     }
     return $dsn->withDatabase($name)->toString();

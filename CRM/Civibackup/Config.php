@@ -186,7 +186,7 @@ final class CRM_Civibackup_Config {
     $storedSecrets = self::offsiteSecrets($this->civi);
     foreach ((array) ($config['offsite'] ?? []) as $i => $item) {
       $name = trim((string) ($item['name'] ?? ''));
-      if (!preg_match('/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/', $name)) {
+      if (!preg_match('/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/D', $name)) {
         $errors["offsite.$i.name"] = $this->civi->ts('Give the destination a short name (letters, digits, space, . _ -).');
       }
       elseif (isset($names[$name])) {

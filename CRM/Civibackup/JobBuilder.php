@@ -18,8 +18,8 @@ final class CRM_Civibackup_JobBuilder {
   public const ENV_PASSPHRASE = 'CIVIBACKUP_PASSPHRASE';
   public const ENV_IDENTITY = 'CIVIBACKUP_IDENTITY';
 
-  public const LABEL_PATTERN = '/^[a-z0-9][a-z0-9_-]{0,63}$/';
-  public const RECIPIENT_PATTERN = '/^age1[0-9a-z]{58}$/';
+  public const LABEL_PATTERN = '/^[a-z0-9][a-z0-9_-]{0,63}$/D';
+  public const RECIPIENT_PATTERN = '/^age1[0-9a-z]{58}$/D';
 
   /**
    * The job's `sourceId` (SOURCE_ID_PATTERN in ts-src/protocol/manifest.ts; JobBuilderTest

@@ -188,7 +188,7 @@ final class CRM_Civibackup_Launcher {
       $env['CIVIBACKUP_RUN_ID'] = $runId;
     }
     foreach ($secrets as $name => $value) {
-      if (!preg_match('/^[A-Z_][A-Z0-9_]*$/', (string) $name) || strpos((string) $value, "\0") !== FALSE) {
+      if (!preg_match('/^[A-Z_][A-Z0-9_]*$/D', (string) $name) || strpos((string) $value, "\0") !== FALSE) {
         throw new CRM_Civibackup_Error('INTERNAL', "Invalid environment variable $name for the helper.", 'This is a bug in CiviBackup; please report it.');
       }
       $env[$name] = (string) $value;

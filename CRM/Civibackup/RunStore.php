@@ -10,7 +10,7 @@ declare(strict_types = 1);
  */
 final class CRM_Civibackup_RunStore {
 
-  public const RUN_ID_PATTERN = '/^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$/';
+  public const RUN_ID_PATTERN = '/^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$/D';
 
   /**
    * @var string
