@@ -6,7 +6,8 @@ import { parseCommandArgs } from '../core/args.js';
 import { BackupError, toBackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import { deepVerify } from '../db/deep-verify.js';
-import { parseDsn, type Dsn } from '../db/dsn.js';
+import { parseDsn, tlsWarnings, type Dsn } from '../db/dsn.js';
+import { loadTlsOptions } from '../db/tls.js';
 import { drainPart } from '../db/restore.js';
 import { listArchive } from '../files/index.js';
 import type { ReadCodec } from '../set/codec.js';
@@ -120,6 +121,10 @@ export const verifyCommand: CommandModule = {
       if (values['scratch-db'] && scratch.dsn.password !== '') {
         reporter.emit({ type: 'warning', code: 'DSN', message: `A password on the command line (--scratch-db) is visible to other users of this server; set ${ENV.SCRATCH_DSN} instead.` });
       }
+      const source = values['scratch-db'] ? '--scratch-db' : `environment variable ${ENV.SCRATCH_DSN}`;
+      for (const message of tlsWarnings(scratch.dsn, source)) reporter.emit({ type: 'warning', code: 'DSN', message });
+      // Unreadable TLS files fail now (CONFIG), before the parts are read.
+      loadTlsOptions(scratch.dsn);
     }
     const manifest = await readManifest(setDir);
     if (values.deep && manifest.encryption && !codec.decryption) {

@@ -7,13 +7,18 @@ import mysql from 'mysql2';
 import type { Connection, ConnectionOptions } from 'mysql2';
 import { BackupError } from '../core/errors.js';
 import { describeDsn, type Dsn } from './dsn.js';
+import { describeTls, loadTlsOptions } from './tls.js';
 
 export type DbConnection = Connection;
 
 export function connectionOptions(dsn: Dsn): ConnectionOptions {
   const where = dsn.socketPath ? { socketPath: dsn.socketPath } : { host: dsn.host ?? 'localhost', port: dsn.port ?? 3306 };
+  // CiviCRM's TLS options (ssl=1, ca=, cert=, key=, capath=, cipher=, verify_server_cert=).
+  // The object is shared by every connection of this DSN (mysql2 reuses its secure context).
+  const ssl = loadTlsOptions(dsn);
   return {
     ...where,
+    ...(ssl ? { ssl } : {}),
     user: dsn.user,
     password: dsn.password,
     database: dsn.database,
@@ -61,14 +66,49 @@ export function connectError(dsn: Dsn, error: unknown): BackupError {
   const who = describeDsn(dsn);
   const code = e.code ?? '';
   const account = `'${dsn.user}'@'${dsn.socketPath ? 'localhost' : (dsn.host ?? 'localhost')}'`;
+  const message = e.message ?? String(error);
+  // A TLS-only server or account refuses a login without TLS (or without a client
+  // certificate) with the same "access denied" as a wrong password.
+  const tlsReason = !dsn.tls
+    ? ', or the account or server requires TLS (REQUIRE SSL, require_secure_transport=ON, most managed databases) and this connection has none'
+    : !dsn.tls.cert
+      ? ', or the account requires a client certificate (REQUIRE X509, ISSUER or SUBJECT)'
+      : '';
+  const tlsFix = !dsn.tls
+    ? ' For TLS add ssl=1 (or ca=/path/to/ca.pem) to the DSN options, as in CiviCRM.'
+    : !dsn.tls.cert
+      ? ' For a client certificate add cert= and key= (PEM files) to the DSN options.'
+      : '';
   switch (code) {
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
       return new BackupError(
         'DB_CONNECT',
-        `The database refused the login of ${who}: wrong user or password. Use the DSN of CIVICRM_DSN (civicrm.settings.php), or check the account ${account} with an administrator.`,
+        `The database refused the login of ${who}: wrong user or password${tlsReason}. Use the DSN of CIVICRM_DSN (civicrm.settings.php), or check the account ${account} with an administrator.${tlsFix}`,
         { cause: error },
       );
+    case 'ER_SECURE_TRANSPORT_REQUIRED':
+      return new BackupError(
+        'DB_CONNECT',
+        `${who}: the server requires TLS (require_secure_transport=ON) and this connection has none. Add ssl=1 (or ca=/path/to/ca.pem) to the DSN options, as in CiviCRM.`,
+        { cause: error },
+      );
+    case 'HANDSHAKE_NO_SSL_SUPPORT':
+      return new BackupError(
+        'DB_CONNECT',
+        `${who}: the DSN asks for TLS (${dsn.tls?.enabledBy.map((o) => `${o}=`).join(', ') ?? 'ssl='}) but the server does not offer it. Enable TLS on the server, or remove the TLS options from the DSN when the server is on this machine or a trusted network.`,
+        { cause: error },
+      );
+    case 'HANDSHAKE_SSL_ERROR': {
+      if (/certificate|self[- ]signed|issuer|verify|Hostname\/IP|altnames/i.test(message)) {
+        return new BackupError(
+          'DB_CONNECT',
+          `${who}: the server's TLS certificate failed verification (${message}); the helper connects ${describeTls(dsn)}. Give the CA that signed the server's certificate with ca= (or capath=), and use the host name the certificate names. verify_server_cert=0 skips the check, but then a machine in between could pose as the server.`,
+          { cause: error },
+        );
+      }
+      return new BackupError('DB_CONNECT', `${who}: the TLS handshake failed (${message}); the helper connects ${describeTls(dsn)}. Check cipher= and the server's TLS settings.`, { cause: error });
+    }
     case 'ER_DBACCESS_DENIED_ERROR':
       return new BackupError('DB_PRIVILEGE', `${who}: the user may not use database "${dsn.database}". Run as an administrator: GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${dsn.database.replace(/`/g, '``')}\`.* TO ${account};`, { cause: error });
     case 'ER_BAD_DB_ERROR':
@@ -83,7 +123,10 @@ export function connectError(dsn: Dsn, error: unknown): BackupError {
     case 'ETIMEDOUT':
       return new BackupError('DB_CONNECT', `${who}: the connection timed out; check the host, port and any firewall.`, { cause: error });
     default:
-      return new BackupError('DB_CONNECT', `Cannot connect as ${who}: ${e.message ?? String(error)}`, { cause: error });
+      if (/insecure transport|secure transport/i.test(message)) {
+        return new BackupError('DB_CONNECT', `${who}: the server requires TLS and this connection has none (${message}). Add ssl=1 (or ca=/path/to/ca.pem) to the DSN options, as in CiviCRM.`, { cause: error });
+      }
+      return new BackupError('DB_CONNECT', `Cannot connect as ${who}: ${message}`, { cause: error });
   }
 }
 

@@ -5,12 +5,19 @@
  *   mysqli://user:pass@host/db
  *   mysql://user:pass@unix(/run/mysqld/mysqld.sock)/db
  *
- * User and password are URL-encoded (CiviCRM's installer encodes them); query options are
- * ignored (new_link is a PHP concern), SSL options too, with a warning.
+ * User and password are URL-encoded (CiviCRM's installer encodes them). Query options are
+ * ignored (new_link is a PHP concern) except CiviCRM's TLS options (CRM_Utils_SQL::isSSLDSN,
+ * PEAR DB's mysqli driver): `ssl`, `ca`, `capath`, `cert`, `key`, `cipher` turn TLS on, and
+ * `verify_server_cert=0` turns the server certificate check off:
+ *
+ *   mysql://user:pass@db.example.org/civicrm?new_link=true&ca=%2Fetc%2Fssl%2Fdb-ca.pem
+ *
+ * tls.ts turns them into mysql2's `ssl` option (reading the files).
  */
 import { readFile } from 'node:fs/promises';
 import { ENV } from '../../protocol/job.js';
 import { BackupError } from '../core/errors.js';
+import { loadTlsOptions } from './tls.js';
 
 export interface Dsn {
   user: string;
@@ -22,9 +29,34 @@ export interface Dsn {
   database: string;
   /** Query options we do not act on (reported once as a warning when they matter). */
   ignoredOptions: string[];
+  /** TLS as CiviCRM's own connection uses it; absent: no TLS. */
+  tls?: DsnTls;
+  /** verify_server_cert given without any option that turns TLS on (CiviCRM ignores it too). */
+  verifyWithoutTls?: boolean;
 }
 
-const SSL_OPTIONS = /^(ssl|ca|capath|cert|key|cipher|verify_server_cert)/i;
+/** CiviCRM's TLS options of a DSN: file paths, never file contents. */
+export interface DsnTls {
+  /** The options that turned TLS on, in DSN order (for messages). */
+  enabledBy: string[];
+  ca?: string;
+  capath?: string;
+  cert?: string;
+  key?: string;
+  cipher?: string;
+  /** False only when verify_server_cert=0 (or false, no, off) was given. */
+  verifyServerCert: boolean;
+  /** The value of ssl= when it says "off" (0, false, ...): CiviCRM uses TLS anyway. */
+  sslOff?: string;
+}
+
+/** Any of these present (even empty) means TLS, as CRM_Utils_SQL::isSSLDSN decides. */
+const TLS_SWITCHES = ['ssl', 'ca', 'capath', 'cert', 'key', 'cipher'] as const;
+const TLS_OPTIONS = new Set<string>([...TLS_SWITCHES, 'verify_server_cert']);
+/** Option names that look like TLS settings but are not CiviCRM's (ssl_ca, sslmode, useSSL, tls...). */
+const TLS_LOOKALIKE = /ssl|tls/i;
+const FALSE_WORDS = /^(0|false|no|off)$/i;
+const TRUE_WORDS = /^(1|true|yes|on)$/i;
 
 function decode(part: string, what: string): string {
   try {
@@ -80,21 +112,83 @@ export function parseDsn(text: string): Dsn {
   const q = rest.indexOf('?');
   const database = decode(q >= 0 ? rest.slice(0, q) : rest, 'database name');
   if (!database) throw new BackupError('CONFIG', 'The DSN has no database name: it must end in /DATABASE.');
-  const ignoredOptions =
-    q >= 0
-      ? rest
-          .slice(q + 1)
-          .split('&')
-          .filter((o) => o !== '')
-          .map((o) => decode(o.split('=')[0], 'option'))
-      : [];
   if (!user) throw new BackupError('CONFIG', 'The DSN has no user name: mysql://USER:PASSWORD@host/database.');
-  return { user, password, host, port, socketPath, database, ignoredOptions };
+  const { ignoredOptions, tls, verifyWithoutTls } = parseOptions(q >= 0 ? rest.slice(q + 1) : '');
+  return { user, password, host, port, socketPath, database, ignoredOptions, ...(tls ? { tls } : {}), ...(verifyWithoutTls ? { verifyWithoutTls } : {}) };
 }
 
-/** Options the dump cannot honour and should mention (SSL settings, for now). */
+/** The query options: CiviCRM's TLS options, and the names of the rest. As PEAR DB, the first of a repeated option counts. */
+function parseOptions(text: string): { ignoredOptions: string[]; tls?: DsnTls; verifyWithoutTls?: boolean } {
+  const ignoredOptions: string[] = [];
+  const values = new Map<string, string>();
+  const enabledBy: string[] = [];
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = decode(eq >= 0 ? pair.slice(0, eq) : pair, 'option name');
+    if (!TLS_OPTIONS.has(name)) {
+      ignoredOptions.push(name);
+      continue;
+    }
+    if (values.has(name)) continue;
+    values.set(name, decode(eq >= 0 ? pair.slice(eq + 1) : '', `option ${name}`));
+    if (eq >= 0 && (TLS_SWITCHES as readonly string[]).includes(name)) enabledBy.push(name);
+  }
+  const verifyText = values.get('verify_server_cert');
+  let verifyServerCert = true;
+  if (verifyText !== undefined) {
+    if (FALSE_WORDS.test(verifyText)) verifyServerCert = false;
+    else if (!TRUE_WORDS.test(verifyText)) {
+      throw new BackupError('CONFIG', `The DSN option verify_server_cert must be 1 or 0 (true or false), not "${verifyText}".`);
+    }
+  }
+  if (enabledBy.length === 0) return { ignoredOptions, ...(verifyText !== undefined ? { verifyWithoutTls: true } : {}) };
+  const path = (name: 'ca' | 'capath' | 'cert' | 'key' | 'cipher'): { [k: string]: string } => {
+    const value = values.get(name);
+    return value ? { [name]: value } : {};
+  };
+  const ssl = values.get('ssl');
+  const tls: DsnTls = {
+    enabledBy,
+    ...path('ca'),
+    ...path('capath'),
+    ...path('cert'),
+    ...path('key'),
+    ...path('cipher'),
+    verifyServerCert,
+    ...(ssl !== undefined && FALSE_WORDS.test(ssl) ? { sslOff: ssl } : {}),
+  };
+  return { ignoredOptions, tls };
+}
+
+/** Options that look like TLS settings but that neither CiviCRM nor the helper act on (ssl_ca, sslmode...). */
 export function unsupportedOptions(dsn: Dsn): string[] {
-  return dsn.ignoredOptions.filter((o) => SSL_OPTIONS.test(o));
+  return dsn.ignoredOptions.filter((o) => TLS_LOOKALIKE.test(o));
+}
+
+/**
+ * Warnings about a DSN's TLS options: what is not honoured, and a connection whose server
+ * certificate is not verified. `source` says where the DSN came from.
+ */
+export function tlsWarnings(dsn: Dsn, source: string): string[] {
+  const warnings: string[] = [];
+  const who = describeDsn(dsn);
+  const lookalikes = unsupportedOptions(dsn);
+  if (lookalikes.length > 0) {
+    warnings.push(
+      `DSN options ${lookalikes.join(', ')} (from ${source}) are not CiviCRM's TLS options and are ignored; CiviCRM and the helper read ssl=1, ca=, capath=, cert=, key=, cipher= and verify_server_cert=.`,
+    );
+  }
+  if (dsn.verifyWithoutTls) {
+    warnings.push(`DSN option verify_server_cert (from ${source}) is ignored: no ssl=1, ca=, capath=, cert=, key= or cipher= turns TLS on, so ${who} is reached without TLS (as CiviCRM does).`);
+  }
+  if (dsn.tls?.sslOff !== undefined) {
+    warnings.push(`DSN option ssl=${dsn.tls.sslOff} (from ${source}) does not turn TLS off: CiviCRM uses TLS whenever ssl= is present, and so does the helper. Remove ssl= to connect without TLS.`);
+  }
+  if (dsn.tls && !dsn.tls.verifyServerCert) {
+    warnings.push(`The server certificate of ${who} is not verified (verify_server_cert=0 in ${source}): the connection is encrypted, but a machine in between could pose as the server. Give ca= (the server's CA file) and remove verify_server_cert=0.`);
+  }
+  return warnings;
 }
 
 /** user@host/db for messages and the manifest: never the password. */
@@ -223,7 +317,8 @@ export async function resolveDsn(sources: DsnSources): Promise<ResolvedDsn | und
   }
   if (text === undefined) return undefined;
   const dsn = parseDsn(text);
-  const ssl = unsupportedOptions(dsn);
-  if (ssl.length > 0) warnings.push(`DSN options ${ssl.join(', ')} (from ${source}) are ignored: the helper connects without TLS.`);
+  warnings.push(...tlsWarnings(dsn, source));
+  // Unreadable or unusable TLS files fail now (CONFIG), before anything is written.
+  if (dsn.tls) loadTlsOptions(dsn);
   return { dsn, source, warnings };
 }
