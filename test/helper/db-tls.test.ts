@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './destinations/servers.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertBundleBuilt, runHelperAsync, type CliRun } from './support/helper-run.js';
@@ -51,17 +51,6 @@ function sh(command: string, args: string[], input?: string): string {
 /** SQL as root over the private server's unix socket (no TLS needed there). */
 function privateSql(sql: string, database?: string): string {
   return sh(CLIENT!, ['--no-defaults', '-S', join(dir, 'sock'), '-u', 'root', '--batch', '--skip-column-names', ...(database ? [database] : [])], sql);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function makeCertificates(): void {
