@@ -141,8 +141,6 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
   let reader: RowPacketReader | undefined;
   let paused = false;
   let chainWritten: (() => void) | undefined;
-  /** What a lane's 'drain' does (set below, once the chain writer exists). */
-  let onLaneDrain: () => void = () => undefined;
 
   const fail = (error: unknown): void => {
     failure ??= error;
@@ -188,7 +186,8 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
     // pipeline() reports a failing part through writePart's promise; a late write to the
     // destroyed input must not become an unhandled 'error' event.
     input.on('error', () => undefined);
-    input.on('drain', () => onLaneDrain());
+    // A large row half written goes on first; otherwise reading may resume.
+    input.on('drain', () => (chain ? pumpChain() : onDrain()));
     const heading = Buffer.from(`-- CiviBackup: rows of table ${quoteIdentifier(options.table).replace(/\n/g, ' ')}, part ${number}\n`, 'utf8');
     input.write(heading);
     const done = writePart(options.setDir, `${nameOf(number)}.sql`, input, {
@@ -229,23 +228,26 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
     if (index < 0) index = next % laneCount;
     next = index + 1;
     lanes[index] ??= openLane();
-    if (lanes[index]!.input.destroyed) throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
     return index;
   };
   let maxQueuedBytes = 0;
   const put = (index: number, sql: Buffer): void => {
     const lane = lanes[index]!;
+    if (lane.input.destroyed) throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
     lane.input.write(sql);
     lane.rawBytes += sql.length;
     // Written but not yet past the part writer's byte counter (the compressor's input).
     const queued = lane.written + lane.rawBytes - (contentBytes.get(lane.number) ?? 0);
     if (queued > maxQueuedBytes) maxQueuedBytes = queued;
   };
-  const pauseIfFull = (): void => {
-    if (!paused && !lanes.some(hasRoom)) {
-      paused = true;
-      reader?.pause();
-    }
+  const pauseReading = (): void => {
+    if (paused) return;
+    paused = true;
+    reader?.pause();
+  };
+  /** A part that reached its size limit is closed; the lane opens a new part on its next statement. */
+  const rollOver = (index: number): void => {
+    if (lanes[index]!.rawBytes >= partLimit) closeLane(index);
   };
 
   /** A large row's statements still to write, and the lane they all go to. */
@@ -258,13 +260,8 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
     if (!chain) return;
     try {
       for (;;) {
-        const lane = lanes[chain.lane]!;
-        if (lane.input.destroyed) throw failure ?? new BackupError('IO', `Writing the data of ${options.table} stopped unexpectedly.`);
-        if (lane.input.writableNeedDrain) {
-          if (!paused) {
-            paused = true;
-            reader?.pause();
-          }
+        if (lanes[chain.lane]!.input.writableNeedDrain) {
+          pauseReading();
           return;
         }
         const part = chain.parts.next();
@@ -278,13 +275,9 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
     }
     const index = chain.lane;
     chain = undefined;
-    if (lanes[index]!.rawBytes >= partLimit) closeLane(index);
+    rollOver(index);
     chainWritten?.();
     onDrain();
-  };
-  onLaneDrain = () => {
-    if (chain) pumpChain();
-    else onDrain();
   };
 
   /** Called synchronously from the row callback: picks a lane, writes, pauses the socket when all lanes are full. */
@@ -293,8 +286,8 @@ export async function startTableDump(options: TableDumpOptions): Promise<{ compl
       if (failure !== undefined) throw failure;
       const index = pickLane();
       put(index, sql);
-      if (lanes[index]!.rawBytes >= partLimit) closeLane(index);
-      pauseIfFull();
+      rollOver(index);
+      if (!lanes.some(hasRoom)) pauseReading();
     },
     chain: (parts) => {
       if (failure !== undefined) throw failure;
