@@ -26,7 +26,7 @@
  * SHA-256 hashes in the manifest, not of this digest.
  */
 
-import { decodeTextRow, writeLengthEncoded } from './text-row.js';
+import { decodeTextRow, encodeTextRow } from './text-row.js';
 
 export const ROW_DIGEST_VERSION = 2;
 export const ROW_DIGEST_ALGORITHM = 'murmur3-x86-128-sum';
@@ -182,28 +182,30 @@ export class TableDigest {
     this.addRow(decodeTextRow(encoded, start, end, columnCount));
   }
 
-  /** Adds one row (values as read with selectExpression; null is SQL NULL): the reference path. */
+  /**
+   * Adds one row (values as read with selectExpression; null is SQL NULL): the reference
+   * path, serializing the values as the definition says.
+   */
   addRow(values: readonly (Uint8Array | null)[]): void {
-    const version2 = this.version === 2;
+    if (this.version === 2) {
+      const encoded = encodeTextRow(values);
+      this.addEncodedRow(encoded, 0, encoded.length, values.length);
+      return;
+    }
     let size = 0;
-    for (const value of values) size += value === null ? 1 : 9 + value.length;
+    for (const value of values) size += value === null ? 1 : 5 + value.length;
     if (size > this.scratch.length) this.scratch = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2));
     const s = this.scratch;
     let o = 0;
     for (const value of values) {
       if (value === null) {
-        s[o++] = version2 ? 0xfb : 0x00;
+        s[o++] = 0x00;
         continue;
       }
-      const n = value.length;
-      if (version2) o = writeLengthEncoded(n, s, o);
-      else {
-        s[o] = 0x01;
-        s.writeUInt32BE(n, o + 1);
-        o += 5;
-      }
-      s.set(value, o);
-      o += n;
+      s[o] = 0x01;
+      s.writeUInt32BE(value.length, o + 1);
+      s.set(value, o + 5);
+      o += 5 + value.length;
     }
     murmur3x86_128(s, o, 0, this.rowHash);
     this.addWords(this.rowHash);
