@@ -7,7 +7,7 @@
 import { expect } from '@open-wc/testing';
 import { until } from './support/until.js';
 import { FakeCrm } from './support/fake-crm.js';
-import { sampleOverview, sampleRunEnd, sampleRunEvents } from './support/sample-data.js';
+import { backupNowFake } from './support/sample-data.js';
 
 const BUNDLE = '/dist/ui/civibackup-ui.js';
 
@@ -20,14 +20,7 @@ describe('the shipped bundle (dist/ui/civibackup-ui.js)', () => {
   let fake: FakeCrm;
 
   before(async () => {
-    fake = new FakeCrm()
-      .on('overview', { records: [sampleOverview()] })
-      .on('run', { records: [{ runId: 'run-1' }] })
-      .on(
-        'status',
-        { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] },
-        { records: [{ runId: 'run-1', events: sampleRunEnd(), done: true, running: false }] },
-      );
+    fake = backupNowFake();
     fake.civibackup = { canAdminister: true, version: '0.1.0', pollIntervalMs: 10 };
     (window as unknown as { CRM: FakeCrm }).CRM = fake;
     const script = document.createElement('script');

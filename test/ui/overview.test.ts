@@ -5,7 +5,7 @@ import '../../ts-src/ui/overview/define.js';
 import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
 import type { CivibackupOverview } from '../../ts-src/ui/overview/civibackup-overview.js';
 import { FakeCrm, deferred } from './support/fake-crm.js';
-import { NOW, sampleOverview, sampleRunEnd, sampleRunEvents } from './support/sample-data.js';
+import { NOW, backupNowFake, sampleOverview, sampleRunEvents } from './support/sample-data.js';
 
 const text = (el: Element) => el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
 const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
@@ -129,14 +129,7 @@ describe('civibackup-overview', () => {
   });
 
   it('"Back up now" (keyboard: focus, Space) starts Backup.run {async:true} and follows the run until done, then reloads', async () => {
-    const fake = new FakeCrm()
-      .on('overview', { records: [sampleOverview()] })
-      .on('run', { records: [{ runId: 'run-1' }] })
-      .on(
-        'status',
-        { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] },
-        { records: [{ runId: 'run-1', events: sampleRunEnd(), done: true, running: false }] },
-      );
+    const fake = backupNowFake();
     const el = await setup(fake);
     await waitUntil(() => !primary(el).disabled && text(el).includes('Last complete backup'));
     primary(el).focus();

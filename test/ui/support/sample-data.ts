@@ -5,6 +5,7 @@
 import type { BackupConfig, OverviewRecord } from '../../../ts-src/protocol/api.js';
 import type { HelperEvent } from '../../../ts-src/protocol/events.js';
 import type { SetSummary } from '../../../ts-src/protocol/sets.js';
+import { FakeCrm } from './fake-crm.js';
 
 export const NOW = new Date('2026-11-26T07:00:00Z');
 
@@ -181,4 +182,16 @@ export function sampleVerifyEvents(runId: string, setId: string, fail = false): 
     { ...base, seq: 3, time: '2026-11-26T07:00:30.000Z', type: 'progress', phase: 'verify', item: 'db/200-data-civicrm_contact.sql.gz', bytes: 1000, itemsDone: 4, itemsTotal: 9 },
     end,
   ];
+}
+
+/** A CiviCRM whose "Back up now" starts run-1, which reports progress once, then ends. */
+export function backupNowFake(): FakeCrm {
+  return new FakeCrm()
+    .on('overview', { records: [sampleOverview()] })
+    .on('run', { records: [{ runId: 'run-1' }] })
+    .on(
+      'status',
+      { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] },
+      { records: [{ runId: 'run-1', events: sampleRunEnd(), done: true, running: false }] },
+    );
 }
