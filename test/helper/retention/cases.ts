@@ -4,7 +4,7 @@
  * read the diff before committing it).
  */
 import type { RetentionPolicy } from '../../../ts-src/protocol/job.js';
-import type { RetentionSet } from '../../../ts-src/helper/retention/policy.js';
+import type { RetentionSet } from '../../../ts-src/protocol/retention-policy.js';
 
 export interface RetentionCase {
   name: string;

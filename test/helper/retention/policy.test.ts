@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { applyRetention, isoWeek, type RetentionDecision } from '../../../ts-src/helper/retention/policy.js';
+import { applyRetention, isoWeek, type RetentionDecision } from '../../../ts-src/protocol/retention-policy.js';
 import { CASES, type RetentionCase } from './cases.js';
 
 const GOLDEN = fileURLToPath(new URL('./golden/', import.meta.url));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { sourceIdentity, validateManifest } from '../../../ts-src/protocol/manifest.js';
 import { validateJob } from '../../../ts-src/protocol/job.js';
 import { applySourcedRetention, describeLeftAlone, selectSource, type SourcedRetentionSet } from '../../../ts-src/helper/retention/source.js';
-import { applyRetention } from '../../../ts-src/helper/retention/policy.js';
+import { applyRetention } from '../../../ts-src/protocol/retention-policy.js';
 
 const db = (host: string, name: string, role = 'main') => ({ role, host, name });
 

@@ -12,7 +12,7 @@ import { BackupError } from '../core/errors.js';
 import { openDestination } from '../destinations/open.js';
 import { applyRemoteRetention } from '../destinations/remote-sets.js';
 import { applyLocalRetention, type LocalPruneResult } from '../retention/local.js';
-import { policyIsEmpty, type RetentionDecision } from '../retention/policy.js';
+import { policyIsEmpty, type RetentionDecision } from '../../protocol/retention-policy.js';
 import { describeLeftAlone, type SourceScope } from '../retention/source.js';
 import { acquireLock } from '../set/set-store.js';
 import type { CommandModule } from './command.js';

@@ -14,7 +14,7 @@ import { sourceIdentity, type Manifest } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import { applyLocalRetention, loadLocalRetentionSets } from '../retention/local.js';
-import { policyIsEmpty, type RetentionDecision } from '../retention/policy.js';
+import { policyIsEmpty, type RetentionDecision } from '../../protocol/retention-policy.js';
 import { describeLeftAlone, type LeftAlone, type SourceScope } from '../retention/source.js';
 import type { VerificationState } from '../../protocol/sets.js';
 import { createDestination } from './open.js';

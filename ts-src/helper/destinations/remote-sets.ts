@@ -14,7 +14,7 @@ import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime, sourceIdentity, validateManif
 import type { RetentionPolicy } from '../../protocol/job.js';
 import type { VerificationState } from '../../protocol/sets.js';
 import { BackupError } from '../core/errors.js';
-import { PINNED_FILE, type RetentionDecision } from '../retention/policy.js';
+import { PINNED_FILE, type RetentionDecision } from '../../protocol/retention-policy.js';
 import { applySourcedRetention, type LeftAlone, type SourceScope, type SourceSelection, type SourcedRetentionSet } from '../retention/source.js';
 import { DestinationError, type Destination } from './destination.js';
 

@@ -10,7 +10,7 @@ import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime, sourceIdentity } from '../../
 import type { RetentionPolicy } from '../../protocol/job.js';
 import { BackupError } from '../core/errors.js';
 import { readManifest, readVerification } from '../set/set-store.js';
-import { PINNED_FILE, type RetentionDecision } from './policy.js';
+import { PINNED_FILE, type RetentionDecision } from '../../protocol/retention-policy.js';
 import { applySourcedRetention, type LeftAlone, type SourceScope, type SourcedRetentionSet, type SourceSelection } from './source.js';
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);

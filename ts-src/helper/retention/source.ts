@@ -13,7 +13,7 @@
  *   killed run or upload, not a backup), an unreadable manifest is kept for a person.
  */
 import type { RetentionPolicy } from '../../protocol/job.js';
-import { applyRetention, type RetentionDecision, type RetentionSet } from './policy.js';
+import { applyRetention, type RetentionDecision, type RetentionSet } from '../../protocol/retention-policy.js';
 
 export interface SourcedRetentionSet extends RetentionSet {
   /** sourceIdentity() of a complete set's manifest; undefined when it has none or is incomplete. */

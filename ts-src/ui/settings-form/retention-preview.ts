@@ -1,11 +1,11 @@
 /**
  * What a retention policy keeps, previewed on a simulated history: one backup per scheduled
  * period over the last two years (400 days for hourly runs). It calls the helper's own pure
- * policy (ts-src/helper/retention/policy.ts: type-only imports, no node: modules, a few
+ * policy (ts-src/protocol/retention-policy.ts: type-only imports, no node: modules, a few
  * hundred bytes minified), so the preview and the real pruning can never disagree.
  */
 import type { RetentionPolicy } from '../../protocol/job.js';
-import { applyRetention, policyIsEmpty, type RetentionSet } from '../../helper/retention/policy.js';
+import { applyRetention, policyIsEmpty, type RetentionSet } from '../../protocol/retention-policy.js';
 
 export type ScheduleFrequency = 'Hourly' | 'Daily' | 'Weekly' | 'Monthly';
 

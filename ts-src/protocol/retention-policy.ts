@@ -22,8 +22,8 @@
  *    run may still be writing them (possibly from another host).
  *  - A policy with no keep-* rule keeps everything: retention only ever removes when asked to.
  */
-import type { RetentionPolicy } from '../../protocol/job.js';
-import type { VerificationState } from '../../protocol/sets.js';
+import type { RetentionPolicy } from './job.js';
+import type { VerificationState } from './sets.js';
 
 /** A file of this name in a set directory (or object under a remote set) pins the set. */
 export const PINNED_FILE = 'pinned';
