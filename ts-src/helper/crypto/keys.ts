@@ -6,17 +6,17 @@
  * `AGE-SECRET-KEY-1...` per line; blank lines and lines starting with `#` are ignored.
  */
 import { readFile } from 'node:fs/promises';
-import * as age from 'age-encryption';
 import { ENV } from '../../protocol/job.js';
 import { BackupError } from '../core/errors.js';
 import { secretFromText } from '../core/args.js';
 import type { DecryptionKeys, EncryptionKeys } from './age-stream.js';
+import { parseRecipient } from './age-recipients.js';
 
 /** An X25519 recipient: "age1" + 58 bech32 characters. Post-quantum "age1pq1..." is refused: age 1.1 cannot read it. */
 export const X25519_RECIPIENT = /^age1[023456789acdefghjklmnpqrstuvwxyz]{58}$/;
 const X25519_IDENTITY = /^AGE-SECRET-KEY-1[023456789ACDEFGHJKLMNPQRSTUVWXYZ]{58}$/;
 
-/** Throws CONFIG unless `recipient` is an X25519 age recipient the library accepts. */
+/** Throws CONFIG unless `recipient` is an X25519 age recipient (Bech32 checksum included). */
 export function validateRecipient(recipient: string): string {
   const value = recipient.trim();
   if (value.startsWith('age1pq1')) {
@@ -26,7 +26,7 @@ export function validateRecipient(recipient: string): string {
     throw new BackupError('CONFIG', `"${value}" is not an age X25519 recipient (age1 followed by 58 lower-case letters and digits).`);
   }
   try {
-    new age.Encrypter().addRecipient(value); // checks the bech32 checksum
+    parseRecipient(value); // checks the Bech32 checksum
   } catch (error) {
     throw new BackupError('CONFIG', `"${value}" is not a valid age recipient (bad checksum?).`, { cause: error });
   }
