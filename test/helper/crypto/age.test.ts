@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import { decodeStages, encodeStages, type ReadCodec, type WriteCodec } from '../
 import { runPipeline, writePart } from '../../../ts-src/helper/set/part-writer.js';
 import { openPart } from '../../../ts-src/helper/set/part-reader.js';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
+import { ageWithPassphrase } from './age-cli.js';
 
 const KIB64 = 64 * 1024;
 let dir: string;
@@ -165,35 +166,6 @@ describe('interop with the age CLI', () => {
     assert.equal(decrypted.toString(), 'a secret line\n');
   });
 });
-
-/**
- * The age CLI reads passphrases only from a terminal: run it under `script` (a pseudo-TTY)
- * and type the passphrase each time a prompt appears (prompts are polled, not slept for).
- */
-function ageWithPassphrase(args: string[], passphrase: string, prompts: number): Promise<void> {
-  const command = ['age', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    let answered = 0;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const seen = (output.match(/passphrase/gi) ?? []).length;
-      while (answered < Math.min(seen, prompts)) {
-        answered += 1;
-        child.stdin.write(`${passphrase}\n`);
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      if (code === 0) resolve();
-      else reject(new Error(`age ${args.join(' ')} exited ${code}: ${output}`));
-    });
-  });
-}
 
 describe('wrong keys and damage', () => {
   let encrypted: Buffer;
