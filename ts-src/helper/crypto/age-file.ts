@@ -54,32 +54,23 @@ async function readFully(handle: FileHandle, buffer: Buffer, position: number): 
   return filled;
 }
 
+/** Runs `use` with a handle on `file`: a path is opened for it and closed after. */
+async function withHandle<T>(file: string | FileHandle, use: (handle: FileHandle) => Promise<T>): Promise<T> {
+  if (typeof file !== 'string') return use(file);
+  const handle = await open(file, 'r');
+  try {
+    return await use(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * A path is opened for each read and closed right after, so an open AgeFile holds no file
  * descriptor and thousands can be kept; a FileHandle is used as it is and stays the caller's.
  */
 function sourceOf(file: string | FileHandle): CiphertextSource {
-  if (typeof file !== 'string') return { readAt: (buffer, position) => readFully(file, buffer, position) };
-  return {
-    async readAt(buffer, position) {
-      const handle = await open(file, 'r');
-      try {
-        return await readFully(handle, buffer, position);
-      } finally {
-        await handle.close();
-      }
-    },
-  };
-}
-
-async function fileSize(file: string | FileHandle): Promise<number> {
-  if (typeof file !== 'string') return (await file.stat()).size;
-  const handle = await open(file, 'r');
-  try {
-    return (await handle.stat()).size;
-  } finally {
-    await handle.close();
-  }
+  return { readAt: (buffer, position) => withHandle(file, (handle) => readFully(handle, buffer, position)) };
 }
 
 function isParsed(keys: DecryptionKeys | AgeDecryptionKeys): keys is AgeDecryptionKeys {
@@ -87,10 +78,10 @@ function isParsed(keys: DecryptionKeys | AgeDecryptionKeys): keys is AgeDecrypti
 }
 
 /** The header and the bytes read with it: 4 KiB holds any X25519 header; more is read only when needed. */
-async function readHeader(source: CiphertextSource, size: number): Promise<{ header: ParsedHeader; bytes: Buffer }> {
+async function readHeader(handle: FileHandle, size: number): Promise<{ header: ParsedHeader; bytes: Buffer }> {
   for (let want = 4096; ; want *= 4) {
     const bytes = Buffer.allocUnsafe(Math.min(size, want, MAX_HEADER_BYTES + PAYLOAD_NONCE_BYTES + 1));
-    const got = await source.readAt(bytes, 0);
+    const got = await readFully(handle, bytes, 0);
     const complete = got >= size || got < bytes.length;
     const header = parseHeader(bytes.subarray(0, got), complete);
     if (header) return { header, bytes: bytes.subarray(0, got) };
@@ -98,22 +89,29 @@ async function readHeader(source: CiphertextSource, size: number): Promise<{ hea
   }
 }
 
+/**
+ * Opens an age file for random access: reads its header, unwraps the file key and checks the
+ * header MAC, once. `keys` may be prepared with prepareDecryptionKeys() when many files are
+ * opened with the same keys (parsing an identity is a key import). Errors: WRONG_KEY when no
+ * identity or passphrase opens it, SET_DAMAGED (naming `label`) for any damage, IO for the file.
+ */
 export async function openAgeFile(file: string | FileHandle, keys: DecryptionKeys | AgeDecryptionKeys, label: string, options: AgeFileOptions = {}): Promise<AgeFile> {
   const prepared = isParsed(keys) ? keys : prepareDecryptionKeys(keys as DecryptionKeys, label);
-  const source = sourceOf(file);
   try {
-    const size = await fileSize(file);
-    const { header, bytes } = await readHeader(source, size);
-    const fileKey = await unwrapFileKey(header.stanzas, prepared.identities, prepared.passphrases);
-    checkHeaderMac(header, fileKey);
-    let nonce = bytes.subarray(header.length, header.length + PAYLOAD_NONCE_BYTES);
-    if (nonce.length < PAYLOAD_NONCE_BYTES) {
-      nonce = Buffer.alloc(PAYLOAD_NONCE_BYTES);
-      if ((await source.readAt(nonce, header.length)) < PAYLOAD_NONCE_BYTES) {
-        throw new AgeError('header', 'the file ends before the payload nonce (truncated after the header)');
+    const reader = await withHandle(file, async (handle) => {
+      const size = (await handle.stat()).size;
+      const { header, bytes } = await readHeader(handle, size);
+      const fileKey = await unwrapFileKey(header.stanzas, prepared.identities, prepared.passphrases);
+      checkHeaderMac(header, fileKey);
+      let nonce = bytes.subarray(header.length, header.length + PAYLOAD_NONCE_BYTES);
+      if (nonce.length < PAYLOAD_NONCE_BYTES) {
+        nonce = Buffer.alloc(PAYLOAD_NONCE_BYTES);
+        if ((await readFully(handle, nonce, header.length)) < PAYLOAD_NONCE_BYTES) {
+          throw new AgeError('header', 'the file ends before the payload nonce (truncated after the header)');
+        }
       }
-    }
-    const reader = new AgeFileReader(source, label, header.length, size, plaintextSize(size, header.length), payloadKey(fileKey, nonce));
+      return new AgeFileReader(sourceOf(file), label, header.length, size, plaintextSize(size, header.length), payloadKey(fileKey, nonce));
+    });
     if (options.verifyFinalChunk) await reader.verifyFinalChunk();
     return reader;
   } catch (error) {

@@ -104,11 +104,21 @@ class EncryptTransform extends Transform {
     }
   }
 
+  /** Sealed output of the current write, pushed as one buffer: one downstream write per input write, not two per chunk. */
+  private output: Buffer[] = [];
+  private outputBytes = 0;
+
   private seal(plaintext: Uint8Array, final: boolean): void {
     const [ciphertext, tag] = sealChunk(this.key, chunkNonce(this.index, final, this.nonce), plaintext);
     this.index += 1;
-    this.push(ciphertext);
-    this.push(tag);
+    this.output.push(ciphertext, tag);
+    this.outputBytes += ciphertext.length + tag.length;
+  }
+
+  private pushOutput(): void {
+    if (this.output.length > 0) this.push(this.output.length === 1 ? this.output[0] : Buffer.concat(this.output, this.outputBytes));
+    this.output = [];
+    this.outputBytes = 0;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -129,6 +139,7 @@ class EncryptTransform extends Transform {
         this.stagedBytes += copied;
         offset += copied;
       }
+      this.pushOutput();
       callback();
     } catch (error) {
       callback(error as Error);
@@ -139,6 +150,7 @@ class EncryptTransform extends Transform {
     try {
       this.pushHeader();
       this.seal(this.staged.subarray(0, this.stagedBytes), true);
+      this.pushOutput();
       callback();
     } catch (error) {
       callback(error as Error);
@@ -185,6 +197,9 @@ class DecryptTransform extends Transform {
   private stagedBytes = 0;
   private index = 0;
   private readonly nonce = Buffer.alloc(12);
+  /** Plaintext of the current write, pushed as one buffer. */
+  private output: Buffer[] = [];
+  private outputBytes = 0;
 
   constructor(
     private readonly keys: AgeDecryptionKeys,
@@ -215,12 +230,17 @@ class DecryptTransform extends Transform {
     callback(this.guard(() => this.finish()));
   }
 
+  /** Runs a payload step; the plaintext it authenticated is pushed even when a later chunk fails, as age does. */
   private guard(step: () => void): BackupError | null {
     try {
       step();
       return null;
     } catch (error) {
       return mapDecryptError(error, this.label);
+    } finally {
+      if (this.output.length > 0) this.push(this.output.length === 1 ? this.output[0] : Buffer.concat(this.output, this.outputBytes));
+      this.output = [];
+      this.outputBytes = 0;
     }
   }
 
@@ -273,7 +293,8 @@ class DecryptTransform extends Transform {
       throw new AgeError('payload', `chunk ${this.index} (at payload byte ${this.index * SEALED_CHUNK_BYTES}) fails authentication: altered or cut`);
     }
     this.index += 1;
-    this.push(plaintext);
+    this.output.push(plaintext);
+    this.outputBytes += plaintext.length;
     return final;
   }
 
