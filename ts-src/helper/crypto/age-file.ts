@@ -78,12 +78,11 @@ function isParsed(keys: DecryptionKeys | AgeDecryptionKeys): keys is AgeDecrypti
 }
 
 /** The header and the bytes read with it: 4 KiB holds any X25519 header; more is read only when needed. */
-async function readHeader(handle: FileHandle, size: number): Promise<{ header: ParsedHeader; bytes: Buffer }> {
+async function readHeader(handle: FileHandle): Promise<{ header: ParsedHeader; bytes: Buffer }> {
   for (let want = 4096; ; want *= 4) {
-    const bytes = Buffer.allocUnsafe(Math.min(size, want, MAX_HEADER_BYTES + PAYLOAD_NONCE_BYTES + 1));
+    const bytes = Buffer.allocUnsafe(Math.min(want, MAX_HEADER_BYTES + PAYLOAD_NONCE_BYTES + 1));
     const got = await readFully(handle, bytes, 0);
-    const complete = got >= size || got < bytes.length;
-    const header = parseHeader(bytes.subarray(0, got), complete);
+    const header = parseHeader(bytes.subarray(0, got), got < bytes.length);
     if (header) return { header, bytes: bytes.subarray(0, got) };
     if (bytes.length > MAX_HEADER_BYTES) throw new AgeError('header', `the header is longer than ${MAX_HEADER_BYTES} bytes`);
   }
@@ -99,8 +98,9 @@ export async function openAgeFile(file: string | FileHandle, keys: DecryptionKey
   const prepared = isParsed(keys) ? keys : prepareDecryptionKeys(keys as DecryptionKeys, label);
   try {
     const reader = await withHandle(file, async (handle) => {
-      const size = (await handle.stat()).size;
-      const { header, bytes } = await readHeader(handle, size);
+      // Both at once: each is a trip through libuv's thread pool.
+      const [stats, { header, bytes }] = await Promise.all([handle.stat(), readHeader(handle)]);
+      const size = stats.size;
       const fileKey = await unwrapFileKey(header.stanzas, prepared.identities, prepared.passphrases);
       checkHeaderMac(header, fileKey);
       let nonce = bytes.subarray(header.length, header.length + PAYLOAD_NONCE_BYTES);
