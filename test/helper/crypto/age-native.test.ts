@@ -233,6 +233,7 @@ describe('streaming round trips at chunk edges', () => {
     await expectCode(createEncryptStream({ recipients: ['age1notarecipient'] }), 'CONFIG');
     await expectCode(createEncryptStream({ recipients: [] }), 'CONFIG');
     await expectCode(createEncryptStream({ recipients: [ids[0].recipient], passphrase: 'x' }), 'CONFIG');
+    await expectCode(createEncryptStream({ recipients: [], passphrase: '' }), 'CONFIG');
     const broken = `${ids[0].identity.slice(0, -1)}${ids[0].identity.endsWith('Q') ? 'P' : 'Q'}`;
     const error = await expectCode(createDecryptStream({ identities: [broken], passphrases: [] }, 'p.age'), 'CONFIG');
     assert.ok(!error.message.includes(broken.slice(16, 40)), error.message);

@@ -116,6 +116,7 @@ function scryptKey(passphrase: string, salt: Buffer, workFactor: number): Promis
 
 /** An scrypt stanza wrapping `fileKey` with a passphrase (it must be the header's only stanza). */
 export async function wrapForPassphrase(fileKey: Uint8Array, passphrase: string, workFactor: number): Promise<Stanza> {
+  if (passphrase === '') throw new Error('the passphrase is empty');
   if (!Number.isInteger(workFactor) || workFactor < 1 || workFactor > MAX_SCRYPT_WORK_FACTOR) {
     throw new Error(`scrypt work factor ${workFactor} is outside 1..${MAX_SCRYPT_WORK_FACTOR}`);
   }
