@@ -169,6 +169,11 @@ async function main(): Promise<void> {
   if (made.exitCode !== 0) throw new Error(`age -e failed: ${made.stderr}`);
 
   const node = (op: Op, impl: Impl, input: string) => `${sh(process.execPath)} --import tsx ${sh(SELF)} --worker ${sh([op, impl, input, keyFile].join(','))}`;
+  // The same process encrypting nothing: what node, tsx and the modules take before any data.
+  const empty = join(work, 'empty.bin');
+  await writeFile(empty, '');
+  const baseline = await measureShell(node('encrypt', 'native', empty));
+  process.stdout.write(`node + tsx + modules, no data: peak RSS ${baseline.peakRssMiB.toFixed(0)} MiB, ${baseline.cpuSeconds.toFixed(1)} CPU s (included in the node rows' RSS and CPU)\n`);
   const runs: { label: string; script: string; inner: boolean }[] = [
     { label: 'encrypt  native (this module)', script: node('encrypt', 'native', plain), inner: true },
     { label: 'encrypt  age-encryption lib  ', script: node('encrypt', 'library', plain), inner: true },

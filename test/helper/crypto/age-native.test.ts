@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, randomInt } from 'node:crypto';
+import { hkdfSync, randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import * as typage from 'age-encryption';
 import { bech32Decode, bech32Encode } from '../../../ts-src/protocol/bech32.js';
 import { createDecryptStream, createEncryptStream, generateIdentity, type DecryptionKeys, type EncryptionKeys } from '../../../ts-src/helper/crypto/age-stream.js';
 import { openAgeFile } from '../../../ts-src/helper/crypto/age-file.js';
-import { parseHeader } from '../../../ts-src/helper/crypto/age-format.js';
+import { hkdfSha256, parseHeader } from '../../../ts-src/helper/crypto/age-format.js';
 import { CHUNK_BYTES, encryptedFileSize, plaintextSize, SEALED_CHUNK_BYTES } from '../../../ts-src/helper/crypto/age-payload.js';
 import { parseIdentity, parseRecipient } from '../../../ts-src/helper/crypto/age-recipients.js';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
@@ -147,6 +147,17 @@ describe('Bech32 and keys', () => {
     assert.throws(() => parseRecipient(ids[0].identity));
     assert.throws(() => parseIdentity(ids[0].identity.toLowerCase()));
     assert.throws(() => parseIdentity(ids[0].recipient));
+  });
+});
+
+describe('HKDF', () => {
+  test('our two-HMAC HKDF-SHA-256 equals node:crypto hkdfSync (empty and random salts)', () => {
+    for (let i = 0; i < 20; i += 1) {
+      const ikm = randomBytes(randomInt(1, 64));
+      const salt = i % 2 === 0 ? Buffer.alloc(0) : randomBytes(randomInt(1, 80));
+      const info = ['header', 'payload', 'age-encryption.org/v1/X25519'][i % 3];
+      assert.ok(hkdfSha256(ikm, salt, info).equals(Buffer.from(hkdfSync('sha256', ikm, salt, info, 32))));
+    }
   });
 });
 
