@@ -9,11 +9,11 @@ import type { KeyObject } from 'node:crypto';
 import { BackupError, toBackupError } from '../core/errors.js';
 import { AgeError, checkHeaderMac, MAX_HEADER_BYTES, PAYLOAD_NONCE_BYTES, parseHeader, type ParsedHeader } from './age-format.js';
 import { CHUNK_BYTES, chunkNonce, openChunk, payloadKey, plaintextSize, SEALED_CHUNK_BYTES } from './age-payload.js';
+import { unwrapFileKey } from './age-recipients.js';
+import { mapDecryptError, prepareDecryptionKeys, type AgeDecryptionKeys, type DecryptionKeys } from './age-stream.js';
 
 /** The plaintext size of an age file from its size and its header's (pure; see age-payload.ts). */
 export { plaintextSize };
-import { unwrapFileKey } from './age-recipients.js';
-import { mapDecryptError, prepareDecryptionKeys, type AgeDecryptionKeys, type DecryptionKeys } from './age-stream.js';
 
 export interface AgeFileOptions {
   /**
