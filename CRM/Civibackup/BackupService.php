@@ -24,27 +24,6 @@ final class CRM_Civibackup_BackupService {
    */
   public const CANCELLED_BY_USER = 'Cancelled at your request.';
 
-  public const DENY_ALL_HTACCESS = <<<'HTACCESS'
-<Files "*">
-# OpenLiteSpeed 1.4.38+
-  <IfModule !authz_core_module>
-    RewriteRule .* - [F,L]
-  </IfModule>
-
-# Apache 2.2
-  <IfModule !authz_core_module>
-    Order allow,deny
-    Deny from all
-  </IfModule>
-
-# Apache 2.4+
-  <IfModule authz_core_module>
-    Require all denied
-  </IfModule>
-</Files>
-
-HTACCESS;
-
   /**
    * @var CRM_Civibackup_Civi
    */
@@ -76,6 +55,11 @@ HTACCESS;
   private $lock;
 
   /**
+   * @var CRM_Civibackup_DestinationSafety
+   */
+  private $safety;
+
+  /**
    * Secrets given for one call only (an identity typed in on the page); never stored.
    *
    * @var array
@@ -89,6 +73,7 @@ HTACCESS;
     $this->stateDir = rtrim($stateDir ?? $civi->resolvePath('[civicrm.private]/civibackup'), '/');
     $this->runs = new CRM_Civibackup_RunStore($this->stateDir . '/runs');
     $this->lock = new CRM_Civibackup_RunLock($this->stateDir . '/run.lock');
+    $this->safety = new CRM_Civibackup_DestinationSafety($civi);
   }
 
   /**
@@ -180,7 +165,7 @@ HTACCESS;
   public function runBackup(bool $async, string $trigger): array {
     [$job, $secrets] = $this->backupJob($trigger);
     $this->launcher()->checkNode();
-    $this->ensureDestination($job['to']);
+    $this->safety->ensureDestination($job['to']);
     return $this->startRun('backup', $trigger, [
       ['args' => ['backup', '--job', '{job}'], 'secrets' => 'backup'],
     ], $async, $job, $secrets);
@@ -236,7 +221,7 @@ HTACCESS;
     // The safety backup never prunes: retention must not remove the set about to be restored.
     unset($job['retention']);
     $this->launcher()->checkNode();
-    $this->ensureDestination($job['to']);
+    $this->safety->ensureDestination($job['to']);
     if ($identity !== '' && $async) {
       // The identity is never written to disk, and a detached restore step starts in a
       // later request; an encrypted set is therefore restored attached.
@@ -469,7 +454,7 @@ HTACCESS;
    * Starts step 0 of a run (attached: all steps, in this process).
    */
   private function startRun(string $kind, string $trigger, array $steps, bool $async, ?array $job, array $secrets): array {
-    $this->protectDirectory($this->stateDir);
+    $this->safety->protectDirectory($this->stateDir);
     $runId = CRM_Civibackup_RunStore::newRunId();
     $this->lock->acquire($runId);
     try {
@@ -774,29 +759,6 @@ HTACCESS;
       throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the scratch database.", 'Set civibackup_scratch_database to a database name (letters, digits, _) other than CiviCRM\'s own.');
     }
     return $dsn->withDatabase($name)->toString();
-  }
-
-  private function ensureDestination(string $destination): void {
-    if (!is_dir($destination) && !@mkdir($destination, 0700, TRUE) && !is_dir($destination)) {
-      throw new CRM_Civibackup_Error('IO', "Cannot create the destination directory $destination.", 'Create it and make it writable by the web server user, or choose another destination.');
-    }
-    $this->protectDirectory($destination);
-  }
-
-  /**
-   * Defence in depth for a directory that ends up under the web root (the default
-   * [civicrm.private] is there on some installs): the deny-all .htaccess CiviCRM writes for
-   * its own upload directories (CRM_Utils_File::restrictAccess). The status check still
-   * warns about a destination there, since only Apache reads it.
-   */
-  private function protectDirectory(string $dir): void {
-    if (!is_dir($dir) && !@mkdir($dir, 0700, TRUE) && !is_dir($dir)) {
-      return;
-    }
-    $htaccess = rtrim($dir, '/') . '/.htaccess';
-    if (!file_exists($htaccess)) {
-      @file_put_contents($htaccess, self::DENY_ALL_HTACCESS);
-    }
   }
 
   public static function errorFromEvent(array $event): CRM_Civibackup_Error {
