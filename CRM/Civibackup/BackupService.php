@@ -81,7 +81,7 @@ final class CRM_Civibackup_BackupService {
     $this->secrets = new CRM_Civibackup_Secrets($civi, $this->site, $this->jobs);
     $this->safety = new CRM_Civibackup_DestinationSafety($civi);
     $this->engine = new CRM_Civibackup_RunEngine($civi, $this->runs, $this->lock, $this->helper, $this->secrets, $this->safety, $stateDir);
-    $this->sets = new CRM_Civibackup_Sets($this->site, $this->helper, $this->lock);
+    $this->sets = new CRM_Civibackup_Sets($civi, $this->site, $this->helper, $this->lock);
   }
 
   /**
@@ -152,13 +152,22 @@ final class CRM_Civibackup_BackupService {
   }
 
   /**
-   * Backup.restore: the typed confirmation must equal the set id; a safety backup runs first.
+   * Backup.restore: the typed confirmation must equal the set id; a safety backup runs
+   * first (see CRM_Civibackup_RestoreTask::run() for $options: scope, newDatabase, runId).
    *
    * @param string[] $directories
    *   Labels of the set's directories to restore.
    */
-  public function restore(string $setId, bool $database, array $directories, string $confirm, bool $async, string $trigger = 'page', string $identity = ''): array {
-    return (new CRM_Civibackup_RestoreTask($this->site, $this->jobs, $this->sets, $this->helper, $this->safety, $this->secrets, $this->engine))->run($setId, $database, $directories, $confirm, $async, $trigger, $identity);
+  public function restore(string $setId, bool $database, array $directories, string $confirm, bool $async, string $trigger = 'page', string $identity = '', array $options = []): array {
+    return (new CRM_Civibackup_RestoreTask($this->site, $this->jobs, $this->sets, $this->helper, $this->safety, $this->secrets, $this->engine))->run([
+      'setId' => $setId,
+      'database' => $database,
+      'directories' => $directories,
+      'confirm' => $confirm,
+      'async' => $async,
+      'trigger' => $trigger,
+      'identity' => $identity,
+    ] + $options);
   }
 
   /**

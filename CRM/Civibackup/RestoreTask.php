@@ -53,20 +53,80 @@ final class CRM_Civibackup_RestoreTask {
   }
 
   /**
-   * The typed confirmation must equal the set id; a safety backup runs first.
-   *
-   * @param string[] $directories
-   *   Labels of the set's directories to restore.
+   * The scopes of a database restore over the live site (`--scope`): CiviCRM's tables only,
+   * so the CMS sharing the database keeps its users and content, or every table of the set.
    */
-  public function run(string $setId, bool $database, array $directories, string $confirm, bool $async, string $trigger = 'page', string $identity = ''): array {
-    if ($confirm !== $setId) {
+  public const SCOPES = ['civicrm', 'all'];
+
+  /**
+   * Starts a restore. Over the live site: the safety backup, then `restore SET --force`
+   * (database with --scope, and/or directories). Into a new database: only `restore SET`
+   * into that database, which must not exist or be empty; nothing live is touched, so there
+   * is no safety backup and no flush.
+   *
+   * @param array $request
+   *   - setId, confirm (must equal setId): string
+   *   - database: bool, scope: 'civicrm'|'all' (default civicrm)
+   *   - directories: string[] labels of the set's directories
+   *   - newDatabase: string, '' = restore over the live site
+   *   - async: bool, trigger: string, identity: string (an age identity, this call only)
+   *   - runId: ?string chosen by the caller (see RunEngine::start)
+   */
+  public function run(array $request): array {
+    $setId = (string) ($request['setId'] ?? '');
+    $database = !empty($request['database']);
+    $scope = (string) ($request['scope'] ?? 'civicrm');
+    $directories = array_values(array_map('strval', (array) ($request['directories'] ?? [])));
+    $newDatabase = trim((string) ($request['newDatabase'] ?? ''));
+    $async = !empty($request['async']);
+    $trigger = (string) ($request['trigger'] ?? 'page');
+    $identity = (string) ($request['identity'] ?? '');
+    $runId = isset($request['runId']) && $request['runId'] !== '' ? (string) $request['runId'] : NULL;
+
+    if ((string) ($request['confirm'] ?? '') !== $setId) {
       throw new CRM_Civibackup_Error('USAGE', 'The confirmation does not match the set id.', 'Type the id of the set you are restoring, exactly as shown.');
     }
-    if (!$database && !$directories) {
+    if (!in_array($scope, self::SCOPES, TRUE)) {
+      throw new CRM_Civibackup_Error('USAGE', "\"$scope\" is not a restore scope.", 'Use civicrm (CiviCRM\'s tables only) or all (every table the set holds).');
+    }
+    if ($newDatabase !== '' && ($database || $directories)) {
+      throw new CRM_Civibackup_Error('USAGE', 'A restore into a new database restores only the database.', 'Leave out database and directories, or restore over the live site without newDatabase.');
+    }
+    if ($newDatabase === '' && !$database && !$directories) {
       throw new CRM_Civibackup_Error('USAGE', 'Nothing to restore was chosen.', 'Choose the database, one or more directories, or both.');
     }
     $set = $this->sets->find($setId);
+    if (($database || $newDatabase !== '') && !self::holdsMainDatabase($set)) {
+      throw new CRM_Civibackup_Error('USAGE', "Set $setId holds no database.", 'Choose one of its directories, or another set.');
+    }
+    $held = array_column((array) ($set['directories'] ?? []), 'label');
+    foreach ($directories as $label) {
+      if (!in_array($label, $held, TRUE)) {
+        throw new CRM_Civibackup_Error('USAGE', "Set $setId holds no directory \"$label\".", 'Choose among the directories the set holds.');
+      }
+    }
+    $this->helper->launcher()->checkNode();
+    $identitySecret = CRM_Civibackup_Secrets::identity($identity);
+    if ($newDatabase !== '') {
+      // One step: its secrets go to the helper's environment when it starts, so it can run
+      // detached even with an identity.
+      $secrets = [CRM_Civibackup_JobBuilder::ENV_DSN => $this->secrets->newDatabaseDsn($newDatabase)] + $identitySecret;
+      return $this->engine->start('restore', $trigger, [
+        ['args' => ['restore', $set['location']], 'secrets' => 'none'],
+      ], $async, NULL, $secrets, $runId);
+    }
+    return $this->overLiveSite($set, $database, $scope, $directories, $async, $trigger, $identitySecret, $runId);
+  }
+
+  private function overLiveSite(array $set, bool $database, string $scope, array $directories, bool $async, string $trigger, array $identitySecret, ?string $runId): array {
     $args = ['restore', $set['location'], '--force'];
+    if ($database) {
+      array_push($args, '--scope', $scope);
+      $staging = $this->site->stagingDatabase();
+      if ($staging !== NULL) {
+        array_push($args, '--staging-db', $staging);
+      }
+    }
     foreach ($directories as $label) {
       $args[] = '--files';
       $args[] = $label . '=' . $this->site->directoryPath($label);
@@ -76,19 +136,28 @@ final class CRM_Civibackup_RestoreTask {
     [$job, $backupSecrets] = $this->jobs->backup('safety-before-restore');
     // The safety backup never prunes: retention must not remove the set about to be restored.
     unset($job['retention']);
-    $this->helper->launcher()->checkNode();
     $this->safety->ensureDestination($job['to']);
-    if ($identity !== '' && $async) {
+    if ($identitySecret && $async) {
       // The identity is never written to disk, and a detached restore step starts in a
-      // later request; an encrypted set is therefore restored attached.
+      // later request; an encrypted set is therefore restored attached (the page follows it
+      // by the run id it chose).
       $async = FALSE;
     }
-    return $this->secrets->withTransient(CRM_Civibackup_Secrets::identity($identity), function () use ($args, $database, $async, $trigger, $job, $backupSecrets): array {
+    return $this->secrets->withTransient($identitySecret, function () use ($args, $database, $async, $trigger, $job, $backupSecrets, $runId): array {
       return $this->engine->start('restore', $trigger, [
-        ['args' => ['backup', '--job', '{job}'], 'secrets' => 'backup'],
+        ['args' => ['backup', '--job', '{job}'], 'secrets' => 'backup', 'safety' => TRUE],
         ['args' => $args, 'secrets' => $database ? 'restore' : 'none', 'flushAfter' => $database],
-      ], $async, $job, $backupSecrets);
+      ], $async, $job, $backupSecrets, $runId);
     });
+  }
+
+  private static function holdsMainDatabase(array $set): bool {
+    foreach ((array) ($set['databases'] ?? []) as $database) {
+      if (($database['role'] ?? '') === 'main') {
+        return TRUE;
+      }
+    }
+    return FALSE;
   }
 
 }

@@ -88,7 +88,7 @@ final class CRM_Civibackup_RunEngine {
       }
       $this->record($runId, $final);
     }
-    return [
+    $record = [
       'runId' => $runId,
       'events' => array_values(array_filter($events, function (array $e) use ($since): bool {
         return $e['seq'] > $since;
@@ -96,6 +96,25 @@ final class CRM_Civibackup_RunEngine {
       'done' => $done,
       'running' => $running,
     ];
+    $safetySetId = $this->safetySetId($runId);
+    if ($safetySetId !== NULL) {
+      $record['safetySetId'] = $safetySetId;
+    }
+    return $record;
+  }
+
+  /**
+   * The set the run's safety step (a step marked 'safety', the backup before a restore)
+   * wrote, once that step has ended well; NULL before, or when the run has none.
+   */
+  public function safetySetId(string $runId): ?string {
+    foreach ($this->runs->meta($runId)['steps'] ?? [] as $index => $step) {
+      if (!empty($step['safety'])) {
+        $final = (new CRM_Civibackup_EventLog($this->stepEventsFile($runId, (int) $index)))->finalEvent();
+        return ($final['type'] ?? '') === 'result' && !empty($final['set']) ? basename((string) $final['set']) : NULL;
+      }
+    }
+    return NULL;
   }
 
   /**
@@ -154,10 +173,17 @@ final class CRM_Civibackup_RunEngine {
 
   /**
    * Starts step 0 of a run (attached: all steps, in this process).
+   *
+   * @param string|null $runId
+   *   The run id the caller chose (the page, so it can follow an attached run with
+   *   Backup.status while this request still runs); NULL: a new one.
    */
-  public function start(string $kind, string $trigger, array $steps, bool $async, ?array $job, array $secrets): array {
+  public function start(string $kind, string $trigger, array $steps, bool $async, ?array $job, array $secrets, ?string $runId = NULL): array {
+    if ($runId !== NULL && (!CRM_Civibackup_RunStore::isRunId($runId) || $this->runs->exists($runId))) {
+      throw new CRM_Civibackup_Error('USAGE', 'That run id cannot be used for a new run.', 'Leave the run id out, or send a new one (yyyymmdd-hhmmss-8 hex digits).');
+    }
     $this->safety->protectDirectory($this->stateDir);
-    $runId = CRM_Civibackup_RunStore::newRunId();
+    $runId = $runId ?? CRM_Civibackup_RunStore::newRunId();
     $this->lock->acquire($runId);
     try {
       $this->runs->create($kind, $trigger, ['steps' => $steps, 'step' => 0, 'async' => $async], $runId);
@@ -174,6 +200,11 @@ final class CRM_Civibackup_RunEngine {
         @set_time_limit(0);
       }
       ignore_user_abort(TRUE);
+      // The page follows an attached run by polling Backup.status in other requests of the
+      // same session; PHP's session lock would hold each of them until this one ends.
+      if (session_status() === PHP_SESSION_ACTIVE) {
+        session_write_close();
+      }
       $final = NULL;
       foreach ($steps as $index => $step) {
         $this->runs->updateMeta($runId, ['step' => $index]);

@@ -93,8 +93,26 @@ final class CRM_Civibackup_Secrets {
     if ($name === '') {
       $name = substr((string) $dsn->database(), 0, 54) . '_cbscratch';
     }
-    if (!preg_match('/^[A-Za-z0-9_$]{1,64}$/D', $name) || $name === $dsn->database()) {
+    if (!CRM_Civibackup_Dsn::isDatabaseName($name) || $name === $dsn->database()) {
       throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the scratch database.", 'Set civibackup_scratch_database to a database name (letters, digits, _) other than CiviCRM\'s own.');
+    }
+    return $dsn->withDatabase($name)->toString();
+  }
+
+  /**
+   * The DSN of a new database a set is restored into for inspection: same server and
+   * credentials as CiviCRM's database. Never a database CiviBackup or CiviCRM already uses:
+   * CiviCRM's own, its logging database, the scratch database (a deep verify drops it) or
+   * the staging database (a restore over the live site empties it).
+   */
+  public function newDatabaseDsn(string $name): string {
+    $dsn = CRM_Civibackup_Dsn::parse($this->civi->dsn());
+    $taken = [$dsn->database(), CRM_Civibackup_Dsn::parse($this->scratchDsn())->database(), $this->site->stagingDatabase()];
+    if ($this->site->loggingSeparate()) {
+      $taken[] = CRM_Civibackup_Dsn::parse((string) $this->civi->loggingDsn())->database();
+    }
+    if (!CRM_Civibackup_Dsn::isDatabaseName($name) || in_array($name, $taken, TRUE)) {
+      throw new CRM_Civibackup_Error('USAGE', "\"$name\" cannot be the new database.", 'Name a new database (letters, digits, _) other than CiviCRM\'s own, its logging database and the scratch and staging databases CiviBackup uses.');
     }
     return $dsn->withDatabase($name)->toString();
   }

@@ -45,6 +45,21 @@ final class CRM_Civibackup_Site {
   }
 
   /**
+   * The staging database a restore over the live site loads into (`--staging-db`), from
+   * the setting civibackup_staging_database; NULL when not set (the helper derives one).
+   */
+  public function stagingDatabase(): ?string {
+    $name = trim((string) $this->civi->getSetting('civibackup_staging_database'));
+    if ($name === '') {
+      return NULL;
+    }
+    if (!CRM_Civibackup_Dsn::isDatabaseName($name) || $name === CRM_Civibackup_Dsn::parse($this->civi->dsn())->database()) {
+      throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the staging database.", 'Set civibackup_staging_database to a database name (letters, digits, _) other than CiviCRM\'s own, or leave it empty.');
+    }
+    return $name;
+  }
+
+  /**
    * Where a set's directory with this label restores to: the Directories setting it was
    * backed up from (JobBuilder::DIRECTORIES), without the trailing slash.
    */

@@ -124,6 +124,12 @@ final class HelperIntegrationTest extends TestCase {
     } while (TRUE);
   }
 
+  private function skipUnlessRestoreKnowsScope(): void {
+    if (!HelperBundle::restoreKnowsScope()) {
+      $this->markTestSkipped('The built helper\'s restore does not take --scope yet (the atomic restore branch); PHP passes it for every database restore.');
+    }
+  }
+
   private function assertNoPasswordLeft(string $runId): void {
     $dir = $this->service->runs()->dir($runId);
     foreach (scandir($dir) as $name) {
@@ -275,6 +281,7 @@ final class HelperIntegrationTest extends TestCase {
   }
 
   public function testDeepVerifyRestoreWithSafetyBackupAndDelete(): void {
+    $this->skipUnlessRestoreKnowsScope();
     $first = $this->service->runBackup(FALSE, 'cron')['result'];
     $this->assertSame('result', $first['type'], json_encode($first));
     $setId = basename($first['set']);
@@ -321,6 +328,7 @@ final class HelperIntegrationTest extends TestCase {
   }
 
   public function testAsyncRestoreIsAdvancedByStatusPolls(): void {
+    $this->skipUnlessRestoreKnowsScope();
     $first = $this->service->runBackup(FALSE, 'cron')['result'];
     $this->assertSame('result', $first['type'], json_encode($first));
     $setId = basename($first['set']);

@@ -186,8 +186,8 @@ export class CivibackupOverview extends LitElement {
         ${o.storage.map(
           (s) => html`<tr>
             <td>${s.destination}</td>
-            <td class="num">${known ? s.sets : ts('Unknown')}</td>
-            <td class="num">${known ? formatBytes(s.bytes) : ts('Unknown')}</td>
+            <td class="num">${known && s.sets !== null ? s.sets : ts('Unknown')}</td>
+            <td class="num">${known && s.bytes !== null ? formatBytes(s.bytes) : ts('Unknown')}</td>
           </tr>`,
         )}
       </tbody>
