@@ -78,12 +78,12 @@ function toApiError(reason: unknown, action: string): ApiError {
 export class BackupApi {
   constructor(private readonly resolveCrm: () => CrmGlobal | null = crmGlobal) {}
 
-  private async call<R>(action: string, params: object = {}): Promise<R[]> {
+  private async call<R>(action: string, params: object = {}, entity = 'Backup'): Promise<R[]> {
     const crm = this.resolveCrm();
     if (!crm) throw new ApiError('CiviCRM\u2019s API is not available on this page (window.CRM.api4 is missing).', 'NO_CRM', action);
     let result: unknown;
     try {
-      result = await crm.api4('Backup', action, params);
+      result = await crm.api4(entity, action, params);
     } catch (reason) {
       throw toApiError(reason, action);
     }
@@ -119,8 +119,16 @@ export class BackupApi {
   delete(params: DeleteParams): Promise<unknown[]> {
     return this.call('delete', params);
   }
-  restore(params: RestoreParams): Promise<unknown[]> {
-    return this.call('restore', params);
+  /** With {async: true} and no identity resolves to {runId} at once; otherwise when the run has ended. */
+  restore(params: RestoreParams): Promise<RunRecord> {
+    return this.one<RunRecord>('restore', params);
+  }
+  /**
+   * Whether CiviCRM answers and reads its database: one contact id (Contact.get, limit 1),
+   * the cheapest call that proves the site works after a database restore.
+   */
+  async siteAnswers(): Promise<void> {
+    await this.call('get', { select: ['id'], limit: 1 }, 'Contact');
   }
   getConfig(): Promise<BackupConfig> {
     return this.one<BackupConfig>('getConfig');
