@@ -96,7 +96,7 @@ final class CRM_Civibackup_RestoreTask {
       throw new CRM_Civibackup_Error('USAGE', 'Nothing to restore was chosen.', 'Choose the database, one or more directories, or both.');
     }
     $set = $this->sets->find($setId);
-    if (($database || $newDatabase !== '') && !self::holdsMainDatabase($set)) {
+    if (($database || $newDatabase !== '') && !self::holdsDatabase($set, 'main')) {
       throw new CRM_Civibackup_Error('USAGE', "Set $setId holds no database.", 'Choose one of its directories, or another set.');
     }
     $held = array_column((array) ($set['directories'] ?? []), 'label');
@@ -124,6 +124,10 @@ final class CRM_Civibackup_RestoreTask {
       array_push($args, '--scope', $scope);
       $staging = $this->site->stagingDatabase();
       if ($staging !== NULL) {
+        if (self::holdsDatabase($set, 'logging') && $this->site->loggingSeparate()) {
+          // The helper takes one staging name per run, and this run restores two databases.
+          throw new CRM_Civibackup_Error('CONFIG', "The staging database \"$staging\" can serve one database, but this restore replaces two: CiviCRM's and its separate logging database.", 'Empty the setting civibackup_staging_database, so the helper derives a staging database for each (the database user needs CREATE and DROP on them).');
+        }
         array_push($args, '--staging-db', $staging);
       }
     }
@@ -151,9 +155,9 @@ final class CRM_Civibackup_RestoreTask {
     });
   }
 
-  private static function holdsMainDatabase(array $set): bool {
+  private static function holdsDatabase(array $set, string $role): bool {
     foreach ((array) ($set['databases'] ?? []) as $database) {
-      if (($database['role'] ?? '') === 'main') {
+      if (($database['role'] ?? '') === $role) {
         return TRUE;
       }
     }

@@ -41,14 +41,14 @@ final class RestoreTaskTest extends TestCase {
     mkdir($this->dest, 0700, TRUE);
     $this->civi = new FakeCiviSeam($this->dir . '/private');
     $this->civi->directories['custom'] = $this->dir . '/custom/';
-    $sets = json_encode([
-      ['setId' => 's1', 'location' => "$this->dest/s1", 'createdAt' => 'x', 'finishedAt' => 'x', 'verification' => ['state' => 'unverified'], 'databases' => [['role' => 'main', 'name' => 'civicrm', 'tables' => 1, 'rows' => 1]], 'directories' => [['label' => 'custom', 'files' => 1, 'bytes' => 1]]],
-      ['setId' => 's3', 'location' => "$this->dest/s3", 'createdAt' => 'x', 'finishedAt' => 'x', 'verification' => ['state' => 'unverified'], 'databases' => [], 'directories' => [['label' => 'custom', 'files' => 1, 'bytes' => 1]]],
-    ], JSON_UNESCAPED_SLASHES);
+    $this->withSets([
+      self::setRecord('s1', $this->dest, [['role' => 'main']], ['custom']),
+      self::setRecord('s3', $this->dest, [], ['custom']),
+    ]);
     $dir = $this->dir;
     $launcher = FakeNode::install($this->dir, <<<SH
 case "\$2" in
-  list) @result(1|,"command":"list","summary":{"sets":$sets}) ;;
+  list) printf '{"v":1,"seq":1,"runId":"r","time":"2026-11-26T07:00:00Z","type":"result","command":"list","summary":{"sets":%s}}\n' "\$(cat '$dir/sets.json')" ;;
   backup) env > '$dir/backup.env'
           @start(1|,"command":"backup","toolVersion":"0")
           @result(2|,"command":"backup","set":"$this->dest/s2","summary":{}) ;;
@@ -74,6 +74,30 @@ SH);
     $property = new ReflectionProperty(CRM_Civibackup_ApiSupport::class, 'service');
     $property->setAccessible(TRUE);
     $property->setValue(NULL, $service);
+  }
+
+  /**
+   * A set as the helper lists it, holding databases of these roles and these directories.
+   */
+  private static function setRecord(string $setId, string $dest, array $databases, array $directories = []): array {
+    return [
+      'setId' => $setId,
+      'location' => "$dest/$setId",
+      'createdAt' => 'x',
+      'finishedAt' => 'x',
+      'verification' => ['state' => 'unverified'],
+      'databases' => array_map(function (array $d): array {
+        return $d + ['name' => 'civicrm', 'tables' => 1, 'rows' => 1];
+      }, $databases),
+      'directories' => array_map(function (string $label): array {
+        return ['label' => $label, 'files' => 1, 'bytes' => 1];
+      }, $directories),
+    ];
+  }
+
+  /** What the fake helper's `list` answers from now on. */
+  private function withSets(array $sets): void {
+    file_put_contents($this->dir . '/sets.json', json_encode($sets, JSON_UNESCAPED_SLASHES));
   }
 
   private function helper(): string {
@@ -119,6 +143,20 @@ SH);
     $this->civi->settings['civibackup_staging_database'] = 'civicrm_stage';
     $this->runToTheEnd($this->service->restore('s1', TRUE, ['custom'], 's1', TRUE, 'page', '', ['scope' => 'all']));
     $this->assertSame($this->helper() . " restore $this->dest/s1 --force --scope all --staging-db civicrm_stage --files custom=$this->dir/custom --json", $this->restoreArgs());
+
+    // With a separate logging database in the set and on the site, one name cannot serve both.
+    $this->civi->loggingDsn = 'mysql://civi:secret@127.0.0.1:3306/civicrm_log';
+    $this->withSets([self::setRecord('s4', $this->dest, [['role' => 'main'], ['role' => 'logging']])]);
+    try {
+      $this->service->restore('s4', TRUE, [], 's4', TRUE);
+      $this->fail('one staging name for two databases');
+    }
+    catch (CRM_Civibackup_Error $e) {
+      $this->assertSame('CONFIG', $e->getErrorCode());
+      $this->assertStringContainsString('civibackup_staging_database', $e->getHint());
+    }
+    $this->civi->loggingDsn = NULL;
+    $this->withSets([self::setRecord('s1', $this->dest, [['role' => 'main']], ['custom'])]);
 
     foreach (['civicrm', 'bad name'] as $refused) {
       $this->civi->settings['civibackup_staging_database'] = $refused;

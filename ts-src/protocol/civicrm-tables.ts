@@ -6,8 +6,12 @@
  * list and its restore judge a table the same way.
  */
 
-/** CiviCRM's own tables (`civicrm_*`, also extension tables named so) and their detailed-logging copies (`log_civicrm_*`). */
-export const CIVICRM_TABLE_PATTERN = /^(?:log_)?civicrm_/;
+/**
+ * CiviCRM's own tables (`civicrm_*`, also extension tables named so) and their
+ * detailed-logging copies (`log_civicrm_*`), in any letter case (a server with
+ * lower_case_table_names=0 may hold names as CiviCRM wrote them on another).
+ */
+export const CIVICRM_TABLE_PATTERN = /^(?:log_)?civicrm_/i;
 
 export function isCiviCrmTable(name: string): boolean {
   return CIVICRM_TABLE_PATTERN.test(name);
