@@ -122,13 +122,13 @@ final class CRM_Civibackup_RestoreTask {
     $args = ['restore', $set['location'], '--force'];
     if ($database) {
       array_push($args, '--scope', $scope);
-      $staging = $this->site->stagingDatabase();
-      if ($staging !== NULL) {
-        if (self::holdsDatabase($set, 'logging') && $this->site->loggingSeparate()) {
-          // The helper takes one staging name per run, and this run restores two databases.
-          throw new CRM_Civibackup_Error('CONFIG', "The staging database \"$staging\" can serve one database, but this restore replaces two: CiviCRM's and its separate logging database.", 'Empty the setting civibackup_staging_database, so the helper derives a staging database for each (the database user needs CREATE and DROP on them).');
-        }
-        array_push($args, '--staging-db', $staging);
+      $work = array_filter($this->site->restoreWorkDatabases());
+      if ($work && self::holdsDatabase($set, 'logging') && $this->site->loggingSeparate()) {
+        // The helper takes one name of each per run, and this run restores two databases.
+        throw new CRM_Civibackup_Error('CONFIG', 'The configured staging or old database can serve one database, but this restore replaces two: CiviCRM\'s and its separate logging database.', 'Empty the settings civibackup_staging_database and civibackup_old_database, so the helper derives them for each database (the database user needs CREATE and DROP on them).');
+      }
+      foreach ($work as $role => $name) {
+        array_push($args, $role === 'staging' ? '--staging-db' : '--old-db', $name);
       }
     }
     foreach ($directories as $label) {

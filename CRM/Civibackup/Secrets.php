@@ -103,11 +103,11 @@ final class CRM_Civibackup_Secrets {
    * The DSN of a new database a set is restored into for inspection: same server and
    * credentials as CiviCRM's database. Never a database CiviBackup or CiviCRM already uses:
    * CiviCRM's own, its logging database, the scratch database (a deep verify drops it) or
-   * the staging database (a restore over the live site empties it).
+   * the configured staging and old databases (a restore over the live site empties them).
    */
   public function newDatabaseDsn(string $name): string {
     $dsn = CRM_Civibackup_Dsn::parse($this->civi->dsn());
-    $taken = [$dsn->database(), CRM_Civibackup_Dsn::parse($this->scratchDsn())->database(), $this->site->stagingDatabase()];
+    $taken = array_merge([$dsn->database(), CRM_Civibackup_Dsn::parse($this->scratchDsn())->database()], array_values($this->site->restoreWorkDatabases()));
     if ($this->site->loggingSeparate()) {
       $taken[] = CRM_Civibackup_Dsn::parse((string) $this->civi->loggingDsn())->database();
     }

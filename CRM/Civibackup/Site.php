@@ -45,18 +45,27 @@ final class CRM_Civibackup_Site {
   }
 
   /**
-   * The staging database a restore over the live site loads into (`--staging-db`), from
-   * the setting civibackup_staging_database; NULL when not set (the helper derives one).
+   * The work databases of a restore over the live site, from the settings: `staging` (the
+   * set is loaded and checked there, `--staging-db`, civibackup_staging_database) and `old`
+   * (the replaced live tables move there until the restore has succeeded, `--old-db`,
+   * civibackup_old_database). A name left empty is NULL: the helper derives it.
+   *
+   * @return array
+   *   ['staging' => ?string, 'old' => ?string]
    */
-  public function stagingDatabase(): ?string {
-    $name = trim((string) $this->civi->getSetting('civibackup_staging_database'));
-    if ($name === '') {
-      return NULL;
+  public function restoreWorkDatabases(): array {
+    $names = [];
+    foreach (['staging' => 'civibackup_staging_database', 'old' => 'civibackup_old_database'] as $role => $setting) {
+      $name = trim((string) $this->civi->getSetting($setting));
+      if ($name !== '' && (!CRM_Civibackup_Dsn::isDatabaseName($name) || $name === CRM_Civibackup_Dsn::parse($this->civi->dsn())->database())) {
+        throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the $role database of a restore.", "Set $setting to a database name (letters, digits, _) other than CiviCRM's own, or leave it empty.");
+      }
+      $names[$role] = $name === '' ? NULL : $name;
     }
-    if (!CRM_Civibackup_Dsn::isDatabaseName($name) || $name === CRM_Civibackup_Dsn::parse($this->civi->dsn())->database()) {
-      throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the staging database.", 'Set civibackup_staging_database to a database name (letters, digits, _) other than CiviCRM\'s own, or leave it empty.');
+    if ($names['staging'] !== NULL && $names['staging'] === $names['old']) {
+      throw new CRM_Civibackup_Error('CONFIG', "\"{$names['staging']}\" cannot be both the staging and the old database of a restore.", 'Give civibackup_staging_database and civibackup_old_database different names, or leave them empty.');
     }
-    return $name;
+    return $names;
   }
 
   /**

@@ -139,10 +139,14 @@ SH);
     $this->assertSame(1, $this->civi->flushes);
   }
 
-  public function testEveryTableOfTheSetAndTheConfiguredStagingDatabase(): void {
+  public function testEveryTableOfTheSetAndTheConfiguredWorkDatabases(): void {
     $this->civi->settings['civibackup_staging_database'] = 'civicrm_stage';
     $this->runToTheEnd($this->service->restore('s1', TRUE, ['custom'], 's1', TRUE, 'page', '', ['scope' => 'all']));
     $this->assertSame($this->helper() . " restore $this->dest/s1 --force --scope all --staging-db civicrm_stage --files custom=$this->dir/custom --json", $this->restoreArgs());
+    $this->civi->settings['civibackup_old_database'] = 'civicrm_old';
+    $this->runToTheEnd($this->service->restore('s1', TRUE, [], 's1', TRUE));
+    $this->assertSame($this->helper() . " restore $this->dest/s1 --force --scope civicrm --staging-db civicrm_stage --old-db civicrm_old --json", $this->restoreArgs());
+    $this->civi->settings['civibackup_old_database'] = '';
 
     // With a separate logging database in the set and on the site, one name cannot serve both.
     $this->civi->loggingDsn = 'mysql://civi:secret@127.0.0.1:3306/civicrm_log';
@@ -153,12 +157,13 @@ SH);
     }
     catch (CRM_Civibackup_Error $e) {
       $this->assertSame('CONFIG', $e->getErrorCode());
-      $this->assertStringContainsString('civibackup_staging_database', $e->getHint());
+      $this->assertStringContainsString('civibackup_staging_database and civibackup_old_database', $e->getHint());
     }
     $this->civi->loggingDsn = NULL;
     $this->withSets([self::setRecord('s1', $this->dest, [['role' => 'main']], ['custom'])]);
 
-    foreach (['civicrm', 'bad name'] as $refused) {
+    $this->civi->settings['civibackup_old_database'] = 'civicrm_stage';
+    foreach (['civicrm', 'bad name', 'civicrm_stage'] as $refused) {
       $this->civi->settings['civibackup_staging_database'] = $refused;
       try {
         $this->service->restore('s1', TRUE, [], 's1', TRUE);
@@ -189,7 +194,8 @@ SH);
 
     $this->civi->loggingDsn = 'mysql://civi:secret@127.0.0.1:3306/civicrm_log';
     $this->civi->settings['civibackup_staging_database'] = 'civicrm_stage';
-    foreach (['civicrm', 'civicrm_log', 'civicrm_cbscratch', 'civicrm_stage', 'bad name', 'x`; DROP'] as $refused) {
+    $this->civi->settings['civibackup_old_database'] = 'civicrm_old';
+    foreach (['civicrm', 'civicrm_log', 'civicrm_cbscratch', 'civicrm_stage', 'civicrm_old', 'bad name', 'x`; DROP'] as $refused) {
       try {
         $this->service->restore('s1', FALSE, [], 's1', TRUE, 'page', '', ['newDatabase' => $refused]);
         $this->fail("\"$refused\" accepted as the new database");
