@@ -23,7 +23,7 @@ import { extractAgeIdentity } from '../shared/age-keys.js';
 import { SETS_CHANGED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
 import { trapTab } from '../shared/focus-trap.js';
 import { formatBytes, formatDateTime } from '../shared/format.js';
-import { readKeyFile } from '../shared/key-file.js';
+import { renderKeyFields } from '../shared/key-fields.js';
 import { alertStyles, baseStyles, buttonStyles, dialogStyles, formStyles } from '../shared/styles.js';
 import '../run-progress/define.js';
 import {
@@ -197,13 +197,6 @@ export class CivibackupRestoreDialog extends LitElement {
     this.edit({ directories: on ? [...current.filter((d) => d !== label), label] : current.filter((d) => d !== label) });
   }
 
-  private async loadKeyFile(event: Event): Promise<void> {
-    const file = (event.target as HTMLInputElement).files?.[0];
-    if (!file) return;
-    this.keyText = await readKeyFile(file);
-    this.keyError = '';
-  }
-
   /** The identity from the key field, or null (with keyError set) when it holds none; '' when the set is not encrypted. */
   private takeIdentity(set: SetSummary): string | null {
     if (!set.encrypted) return '';
@@ -317,30 +310,19 @@ export class CivibackupRestoreDialog extends LitElement {
   }
 
   private renderKeyField(set: SetSummary) {
-    return html`<div class="field">
-        <p id="restore-key-help" class="help">
-          ${ts('Set %1 is encrypted, so the restore needs your secret key. It is sent with the request that starts this restore and handed to the helper in memory; it is not stored on the server or in this browser.', { 1: set.setId })}
-        </p>
-        <label for="restore-key-text">${ts('Secret key (AGE-SECRET-KEY-1...)')}</label>
-        <textarea
-          id="restore-key-text"
-          rows="2"
-          spellcheck="false"
-          autocomplete="off"
-          .value=${this.keyText}
-          aria-describedby=${this.keyError ? 'restore-key-help restore-key-error' : 'restore-key-help'}
-          aria-invalid=${this.keyError ? 'true' : 'false'}
-          @input=${(e: Event) => {
-            this.keyText = (e.target as HTMLTextAreaElement).value;
-            this.keyError = '';
-          }}
-        ></textarea>
-        ${this.keyError ? html`<span class="error" id="restore-key-error">${this.keyError}</span>` : nothing}
-      </div>
-      <div class="field">
-        <label for="restore-key-file">${ts('Or load the key file')}</label>
-        <input id="restore-key-file" type="file" accept=".txt,.key,text/plain" @change=${(e: Event) => void this.loadKeyFile(e)} />
-      </div>`;
+    return html`<p id="restore-key-help" class="help">
+        ${ts('Set %1 is encrypted, so the restore needs your secret key. It is sent with the request that starts this restore and handed to the helper in memory; it is not stored on the server or in this browser.', { 1: set.setId })}
+      </p>
+      ${renderKeyFields({
+        prefix: 'restore-key',
+        text: this.keyText,
+        error: this.keyError,
+        describedBy: 'restore-key-help',
+        onText: (text) => {
+          this.keyText = text;
+          this.keyError = '';
+        },
+      })}`;
   }
 
   private renderTarget(set: SetSummary, c: RestoreChoices) {

@@ -16,7 +16,7 @@ import { BackupApi, describeError } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
 import { extractAgeIdentity } from '../shared/age-keys.js';
-import { readKeyFile } from '../shared/key-file.js';
+import { renderKeyFields } from '../shared/key-fields.js';
 import { SETS_CHANGED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
 import { formatBytes, formatDateTime } from '../shared/format.js';
 import { sourceLabel, verificationLabel } from '../shared/labels.js';
@@ -253,13 +253,6 @@ export class CivibackupSetList extends LitElement {
     this.keyText = '';
   }
 
-  private async loadKeyFile(event: Event): Promise<void> {
-    const file = (event.target as HTMLInputElement).files?.[0];
-    if (!file) return;
-    this.keyText = await readKeyFile(file);
-    this.keyError = '';
-  }
-
   private askDelete(set: SetSummary): void {
     this.deleteCandidate = set;
     void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLDialogElement>('dialog#delete-dialog')?.showModal());
@@ -401,27 +394,15 @@ export class CivibackupSetList extends LitElement {
               <p id="key-d">
                 ${ts('Set %1 is encrypted. A test restore decrypts it, so it needs the secret key. The key is handed to this one run in memory; it is not stored on the server.', { 1: set.setId })}
               </p>
-              <div class="field">
-                <label for="key-text">${ts('Secret key (AGE-SECRET-KEY-1...)')}</label>
-                <textarea
-                  id="key-text"
-                  rows="3"
-                  spellcheck="false"
-                  autocomplete="off"
-                  .value=${this.keyText}
-                  aria-invalid=${this.keyError ? 'true' : 'false'}
-                  aria-describedby=${this.keyError ? 'key-error' : nothing}
-                  @input=${(e: Event) => {
-                    this.keyText = (e.target as HTMLTextAreaElement).value;
-                    this.keyError = '';
-                  }}
-                ></textarea>
-                ${this.keyError ? html`<span class="error" id="key-error">${this.keyError}</span>` : nothing}
-              </div>
-              <div class="field">
-                <label for="key-file">${ts('Or load the key file')}</label>
-                <input id="key-file" type="file" accept=".txt,text/plain" @change=${(e: Event) => void this.loadKeyFile(e)} />
-              </div>
+              ${renderKeyFields({
+                prefix: 'key',
+                text: this.keyText,
+                error: this.keyError,
+                onText: (text) => {
+                  this.keyText = text;
+                  this.keyError = '';
+                },
+              })}
               <div class="buttons">
                 <button type="button" @click=${() => this.closeKeyDialog(false)}>${ts('Cancel')}</button>
                 <button type="button" class="primary" ?disabled=${!this.keyText.trim()} @click=${() => this.closeKeyDialog(true)}>
