@@ -257,7 +257,8 @@ describe('restore dialog', () => {
     const fake = restoringFake([wp, SAFETY]).on(
       'Contact.get',
       { reject: { status: 503, error_message: 'Service Unavailable' } },
-      { reject: { status: 403, error_message: 'Authorization failed' } },
+      // What CiviCRM 6.17 sends a visitor without the permission (the session is gone).
+      { reject: { error_code: '1', status: 403, error_message: 'Sorry an error occurred and your request was not completed. (Error ID: WJeF-z7O2-pARB)' } },
     );
     const page = await setup(fake);
     await open(page, wp.setId);

@@ -46,6 +46,8 @@ export class ApiError extends Error {
     readonly action: string,
     /** What to do, when the server said (a CiviBackup error's hint). */
     readonly hint = '',
+    /** The HTTP status CiviCRM answered with, when known (403: not allowed, or no longer logged in). */
+    readonly httpStatus: number | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -64,11 +66,12 @@ function toApiError(reason: unknown, action: string): ApiError {
     const r = reason as { error_message?: unknown; error_code?: unknown; message?: unknown; status?: unknown };
     const message = typeof r.error_message === 'string' ? r.error_message : typeof r.message === 'string' ? r.message : '';
     const code = r.error_code !== undefined ? String(r.error_code) : r.status !== undefined ? `HTTP_${String(r.status)}` : 'UNKNOWN';
+    const httpStatus = typeof r.status === 'number' ? r.status : null;
     // CiviBackup's PHP errors arrive as "[CODE] message\nhint" (CRM_Civibackup_ApiSupport):
     // CiviCRM's AJAX layer would otherwise send error_code 0 for a string code.
     const tagged = /^\[([A-Z][A-Z_]*)\] ([^\n]*)(?:\n([\s\S]*))?$/.exec(message);
-    if (tagged) return new ApiError(tagged[2], tagged[1], action, tagged[3] ?? '');
-    if (message) return new ApiError(message, code, action);
+    if (tagged) return new ApiError(tagged[2], tagged[1], action, tagged[3] ?? '', httpStatus);
+    if (message) return new ApiError(message, code, action, '', httpStatus);
   }
   if (typeof reason === 'string' && reason) return new ApiError(reason, 'UNKNOWN', action);
   return new ApiError(`Backup.${action} failed without a message.`, 'UNKNOWN', action);

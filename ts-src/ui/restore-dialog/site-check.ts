@@ -8,10 +8,16 @@ import { ApiError, type BackupApi } from '../api/crm-api.js';
 
 export type SiteAnswer = 'back' | 'logged-out';
 
-/** CiviCRM answered, but not to this visitor: the session the restore replaced is gone. */
+/**
+ * CiviCRM answered, but not to this visitor: the session the restore replaced is gone.
+ * CiviCRM refuses an API call without the permission with HTTP 403 and, to visitors who may
+ * not see debug output, only "Sorry an error occurred ..." (error_code 1); so the status
+ * decides, the message only when there is no status.
+ */
 export function isLoggedOut(error: unknown): boolean {
   if (!(error instanceof ApiError)) return false;
-  return error.code === 'HTTP_401' || error.code === 'HTTP_403' || /authori[sz]ation|permission|log ?in/i.test(error.message);
+  if (error.httpStatus !== null) return error.httpStatus === 401 || error.httpStatus === 403;
+  return /authori[sz]ation failed|permission denied|log ?in/i.test(error.message);
 }
 
 /**
