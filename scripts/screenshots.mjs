@@ -2,7 +2,8 @@
 /**
  * Renders each main state of the Backups page to a PNG in docs/screenshots/ so a person can
  * look at them: overview, run in progress, run failed, set list (restore commands open),
- * settings with validation errors, key pair generated. The page is a static harness
+ * settings with validation errors, key pair generated, and the restore dialog (choices,
+ * progress, done with undo). The page is a static harness
  * (test/ui/support/screenshot-harness.ts) with the FAKE CRM global and scripted data, bundled
  * by esbuild; Debian's Chromium renders it through puppeteer-core.
  *
@@ -18,7 +19,7 @@ import puppeteer from 'puppeteer-core';
 const root = new URL('..', import.meta.url).pathname;
 const outDir = join(root, 'docs/screenshots');
 // "-greenwich": the same state without Riverlea's variables, as on a site with the older Greenwich theme.
-const STATES = ['overview', 'run-in-progress', 'run-failed', 'set-list', 'settings-errors', 'key-generated', 'overview-greenwich'];
+const STATES = ['overview', 'run-in-progress', 'run-failed', 'set-list', 'settings-errors', 'key-generated', 'overview-greenwich', 'restore-dialog', 'restore-progress', 'restore-done'];
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : STATES;
 
 // A subset of Riverlea's core variables (ext/riverlea/core/css/_variables.css, CiviCRM 6), so the
@@ -68,7 +69,8 @@ h1{font-size:1.6rem;font-weight:400;margin:1rem 0 .75rem}</style></head>
   try {
     for (const state of wanted) {
       const page = await browser.newPage();
-      await page.setViewport({ width: 1100, height: 800, deviceScaleFactor: 1 });
+      // The restore dialog is modal and sized to the window: a taller window shows all of it.
+      await page.setViewport({ width: 1100, height: state.startsWith('restore-') ? 1200 : 800, deviceScaleFactor: 1 });
       page.on('pageerror', (error) => process.stderr.write(`[${state}] page error: ${error.message}\n`));
       const theme = state.endsWith('-greenwich') ? 'greenwich' : 'riverlea';
       await page.goto(`file://${join(tmp, 'index.html')}?state=${state.replace(/-greenwich$/, '')}&theme=${theme}`);
@@ -78,6 +80,7 @@ h1{font-size:1.6rem;font-weight:400;margin:1rem 0 .75rem}</style></head>
       const file = join(outDir, `${state}.png`);
       // A state may ask for a clip (the part of a long page that shows it); otherwise the full page.
       if (status[2]) await page.screenshot({ path: file, clip: JSON.parse(status[2]), captureBeyondViewport: true });
+      else if (state.startsWith('restore-')) await page.screenshot({ path: file });
       else await page.screenshot({ path: file, fullPage: true });
       process.stdout.write(`wrote ${file}\n`);
       await page.close();

@@ -49,6 +49,8 @@ final class CRM_Civibackup_Config {
       'civibackup_alert_emails',
       'civibackup_node_path',
       'civibackup_scratch_database',
+      'civibackup_staging_database',
+      'civibackup_old_database',
       'civibackup_max_age_hours',
       'civibackup_last_run',
     ];

@@ -175,6 +175,14 @@ final class CRM_Civibackup_Dsn {
   }
 
   /**
+   * Whether $name can be a database CiviBackup creates or names on the command line
+   * (scratch, staging, a new database for a restore): letters, digits, _ and $, at most 64.
+   */
+  public static function isDatabaseName(string $name): bool {
+    return (bool) preg_match('/^[A-Za-z0-9_$]{1,64}$/D', $name);
+  }
+
+  /**
    * A copy naming another database on the same server with the same credentials
    * (the scratch database of a deep verify).
    */

@@ -67,9 +67,15 @@ final class CRM_Civibackup_Overview {
       },
       $this->service->destination()
     );
-    $warnings = array_map(function (array $m): array {
-      return ['name' => $m['name'], 'level' => $m['level'], 'title' => $m['title'], 'message' => $m['message']];
-    }, $checks->evaluate());
+    // The page says why the sets are unknown once, from setList; the status checks that say
+    // the same (Node.js unusable, listing failed) stay on System Status.
+    $sayingWhyUnknown = $unknownBecause !== NULL ? ['civibackupNode', 'civibackupSetsUnknown'] : [];
+    $warnings = [];
+    foreach ($checks->evaluate() as $m) {
+      if (!in_array($m['name'], $sayingWhyUnknown, TRUE)) {
+        $warnings[] = ['name' => $m['name'], 'level' => $m['level'], 'title' => $m['title'], 'message' => $m['message']];
+      }
+    }
     $running = $this->service->lock()->heldBy();
     return [
       'lastBackup' => $sets[0] ?? NULL,
@@ -79,12 +85,13 @@ final class CRM_Civibackup_Overview {
       'jobFrequency' => (string) ($job['run_frequency'] ?? 'Daily'),
       'runningRunId' => $running !== NULL && CRM_Civibackup_RunStore::isRunId($running) ? $running : NULL,
       'warnings' => $warnings,
+      // NULL figures while the sets are unknown: nothing could be counted, which is not 0.
       'storage' => [[
         'destination' => $this->service->destination(),
-        'bytes' => array_sum(array_map(function (array $s): int {
+        'bytes' => $sets === NULL ? NULL : array_sum(array_map(function (array $s): int {
           return (int) ($s['bytes'] ?? 0);
-        }, $sets ?? [])),
-        'sets' => count($sets ?? []),
+        }, $sets)),
+        'sets' => $sets === NULL ? NULL : count($sets),
       ]],
       'nodeVersion' => $nodeVersion,
       'setList' => self::setList($unknownBecause),

@@ -116,21 +116,8 @@ final class CRM_Civibackup_StatusChecks {
     }
 
     // 4. Destination exposure.
-    $webRoot = $this->civi->webRoot();
-    $real = realpath($this->destination) ?: $this->destination;
-    $realRoot = $webRoot !== NULL ? (realpath($webRoot) ?: $webRoot) : NULL;
-    if ($realRoot !== NULL && CRM_Civibackup_JobBuilder::isInside($real, $realRoot)) {
-      $denyFile = self::findDenyingHtaccess($real, $realRoot);
-      if ($denyFile === NULL) {
-        $add('civibackupDestinationInWebRoot', 'critical', $this->civi->ts('The backup destination %1 is inside the web root %2 and nothing denies web access to it: anyone who guesses a file name may download your whole database. Choose a destination outside the web root.', [1 => $real, 2 => $realRoot]), 'fa-lock');
-      }
-      else {
-        $add('civibackupDestinationInWebRoot', 'warning', $this->civi->ts('The backup destination %1 is inside the web root %2. Only %3 keeps it from being downloaded, and only web servers that read .htaccess files (Apache) obey it. Choose a destination outside the web root.', [1 => $real, 2 => $realRoot, 3 => $denyFile]), 'fa-lock');
-      }
-    }
-    clearstatcache(TRUE, $real);
-    if (is_dir($real) && (fileperms($real) & 0007) !== 0) {
-      $add('civibackupDestinationReadable', 'warning', $this->civi->ts('The backup destination %1 can be read by every user of this server (mode %2). Run: chmod 700 %1', [1 => $real, 2 => substr(sprintf('%o', fileperms($real)), -4)]), 'fa-lock');
+    foreach ((new CRM_Civibackup_DestinationSafety($this->civi))->checks($this->destination) as $record) {
+      $add($record['name'], $record['level'], $record['message'], $record['icon']);
     }
 
     // 5. Notices: not encrypted, no offsite copy.
@@ -141,35 +128,6 @@ final class CRM_Civibackup_StatusChecks {
       $add('civibackupNoOffsite', 'notice', $this->civi->ts('Backups stay on this server only. Add an offsite destination (S3 or SFTP) so a lost server does not take its backups with it.'));
     }
     return $messages;
-  }
-
-  /**
-   * The nearest .htaccess from $dir up to $root that denies all access (as
-   * CRM_Utils_File::restrictAccess writes), or NULL.
-   */
-  /**
-   * The .htaccess text without <FilesMatch> blocks and <Files> blocks other than <Files "*">:
-   * a denial inside those covers only some files. Standalone's own web-root .htaccess denies
-   * `*.sql`, `*.inc`... that way, which does not cover `*.sql.gz`, `*.tar.gz` or `*.age` parts.
-   */
-  private static function denialsForAllFiles(string $text): string {
-    $text = (string) preg_replace('#<FilesMatch\b.*?</FilesMatch\s*>#is', '', $text);
-    return (string) preg_replace('#<Files\s+(?!"?\*"?\s*>)[^>]*>.*?</Files\s*>#is', '', $text);
-  }
-
-  public static function findDenyingHtaccess(string $dir, string $root): ?string {
-    $dir = rtrim($dir, '/');
-    $root = rtrim($root, '/');
-    while (TRUE) {
-      $file = $dir . '/.htaccess';
-      if (is_file($file) && preg_match('/^\s*(Require\s+all\s+denied|Deny\s+from\s+all)\b/mi', self::denialsForAllFiles((string) @file_get_contents($file)))) {
-        return $file;
-      }
-      if ($dir === $root || $dir === '' || $dir === '/' || !CRM_Civibackup_JobBuilder::isInside($dir, $root)) {
-        return NULL;
-      }
-      $dir = dirname($dir);
-    }
   }
 
 }

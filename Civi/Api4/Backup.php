@@ -41,10 +41,12 @@ class Backup extends Generic\AbstractEntity {
         ['name' => 'bytes', 'title' => 'Size (bytes)', 'data_type' => 'Integer'],
         ['name' => 'parts', 'title' => 'Parts', 'data_type' => 'Integer'],
         ['name' => 'encrypted', 'title' => 'Encrypted', 'data_type' => 'Boolean'],
-        ['name' => 'databases', 'title' => 'Databases', 'data_type' => 'Array'],
+        ['name' => 'databases', 'title' => 'Databases', 'data_type' => 'Array', 'description' => 'Per database: role (main, logging), name, tables, rows, and otherTables (tables that are not CiviCRM\'s, such as a CMS\'s sharing the database).'],
         ['name' => 'directories', 'title' => 'Directories', 'data_type' => 'Array'],
         ['name' => 'verification', 'title' => 'Verification', 'data_type' => 'Array'],
         ['name' => 'source', 'title' => 'Source', 'data_type' => 'String', 'description' => 'Source identity of the set (its source id, or host name and database); retention only counts and removes sets of its own source. Empty for a set that records none.'],
+        ['name' => 'thisSite', 'title' => 'This site', 'data_type' => 'Boolean', 'description' => 'Whether the set is this site\'s (its source is this site\'s source name, or host name and database).'],
+        ['name' => 'trigger', 'title' => 'Trigger', 'data_type' => 'String', 'description' => 'Who started the run that wrote the set: cron, page, api, cli, or safety-before-restore (the backup a restore takes first).'],
       ];
     }))->setCheckPermissions($checkPermissions);
   }

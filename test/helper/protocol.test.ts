@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { formatSetId, isSafeRelativePath, setIdTime, SET_ID_PATTERN, validateManifest } from '../../ts-src/protocol/manifest.js';
+import { formatSetId, isSafeRelativePath, setIdTime, SET_ID_PATTERN, validateManifest, type Manifest } from '../../ts-src/protocol/manifest.js';
+import { countOtherTables, isCiviCrmTable } from '../../ts-src/protocol/civicrm-tables.js';
+import { summarizeSet } from '../../ts-src/helper/set/set-store.js';
 import { parseEventLine } from '../../ts-src/protocol/events.js';
 import { ERROR_CODES, exitCodeFor } from '../../ts-src/protocol/errors.js';
 import { validateJob } from '../../ts-src/protocol/job.js';
@@ -48,4 +50,26 @@ test('job validation names each problem', () => {
 test('tool version matches package.json', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   assert.equal(TOOL_VERSION, pkg.version);
+});
+
+test('CiviCRM\'s tables are civicrm_* and log_civicrm_*; a set summary counts the others (a CMS sharing the database) and names its trigger', () => {
+  for (const name of ['civicrm_contact', 'civicrm_value_extra_1', 'log_civicrm_contact', 'CiviCRM_Contact']) assert.equal(isCiviCrmTable(name), true, name);
+  for (const name of ['wp_users', 'wp_posts', 'users', 'xcivicrm_x', 'log_wp_users', 'civicrm']) assert.equal(isCiviCrmTable(name), false, name);
+  assert.equal(countOtherTables(['civicrm_contact', 'wp_users', 'wp_options', 'log_civicrm_contact']), 2);
+  const table = (name: string) => ({ name, engine: 'InnoDB', rows: 1, snapshot: true, parts: [] });
+  const manifest = {
+    setId: '20260102T030405Z-abcd',
+    createdAt: 'c',
+    finishedAt: 'f',
+    source: { hostname: 'web1' },
+    parts: [],
+    encryption: null,
+    files: [],
+    trigger: 'safety-before-restore',
+    databases: [{ role: 'main', name: 'wpcivi', host: 'localhost', tables: [table('civicrm_contact'), table('wp_users'), table('wp_posts')] }],
+  } as unknown as Manifest;
+  const summary = summarizeSet(manifest, '/x', { state: 'unverified', at: '' });
+  assert.deepEqual(summary.databases, [{ role: 'main', name: 'wpcivi', tables: 3, rows: 3, otherTables: 2 }]);
+  assert.equal(summary.trigger, 'safety-before-restore');
+  assert.equal('trigger' in summarizeSet({ ...manifest, trigger: undefined }, '/x', { state: 'unverified', at: '' }), false);
 });

@@ -24,4 +24,11 @@ describe('BackupApi errors', () => {
     expect(error.code).to.equal('unauthorized');
     expect(describeError(error)).to.equal('Permission denied');
   });
+
+  it('keeps the HTTP status CiviCRM answered with (403: not allowed, or no longer logged in)', async () => {
+    const crm = new FakeCrm().on('get', { reject: { error_code: '1', error_message: 'Sorry an error occurred and your request was not completed. (Error ID: x)', status: 403 } });
+    const error = (await new BackupApi(() => crm).sets().catch((e: unknown) => e)) as ApiError;
+    expect(error.httpStatus).to.equal(403);
+    expect(error.code).to.equal('1');
+  });
 });

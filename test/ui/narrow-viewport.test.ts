@@ -140,9 +140,9 @@ describe('phone width (390 px)', () => {
     }
     const [newest, middle, oldest] = sampleSets().map((set) => set.setId);
     expect(visited).to.deep.equal([
-      `Verify checksums of ${newest}`, `Test restore ${newest}`, `Restore commands for ${newest}`,
-      `Verify checksums of ${middle}`, `Test restore ${middle}`, `Restore commands for ${middle}`, `Delete ${middle}`,
-      `Verify checksums of ${oldest}`, `Test restore ${oldest}`, `Restore commands for ${oldest}`, `Delete ${oldest}`,
+      `Verify checksums of ${newest}`, `Test restore ${newest}`, `Restore ${newest}\u2026`, `Restore commands for ${newest}`,
+      `Verify checksums of ${middle}`, `Test restore ${middle}`, `Restore ${middle}\u2026`, `Restore commands for ${middle}`, `Delete ${middle}`,
+      `Verify checksums of ${oldest}`, `Test restore ${oldest}`, `Restore ${oldest}\u2026`, `Restore commands for ${oldest}`, `Delete ${oldest}`,
     ]);
   });
 

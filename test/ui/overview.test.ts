@@ -53,7 +53,7 @@ describe('civibackup-overview', () => {
         lastBackup: null,
         lastRestorable: null,
         nodeVersion: null,
-        storage: [{ destination: '/var/www/private/civibackup/sets', bytes: 0, sets: 0 }],
+        storage: [{ destination: '/var/www/private/civibackup/sets', bytes: null, sets: null }],
         warnings: [
           {
             name: 'civibackupNode',
@@ -71,14 +71,18 @@ describe('civibackup-overview', () => {
       });
     const card = (el: Element, heading: string) => q(el, heading)!.closest('section')!.textContent!.replace(/\s+/g, ' ');
 
-    it('the last backup card says "Unknown" with the reason and what to do, not "None yet"', async () => {
-      const el = await setup(new FakeCrm().on('overview', { records: [nodeMissing()] }));
+    it('says once, above the cards, why the sets are unknown and what to do; the last backup card says "Unknown", not "None yet"', async () => {
+      const overview = nodeMissing();
+      overview.warnings = []; // PHP leaves the Node.js status check out when setList says it
+      const el = await setup(new FakeCrm().on('overview', { records: [overview] }));
       await waitUntil(() => text(el).includes('Last complete backup'));
+      const notice = q(el, '[data-testid="sets-unknown"]')!.textContent!.replace(/\s+/g, ' ');
+      expect(notice).to.contain('The backup sets could not be listed');
+      expect(notice).to.contain('No node binary was found on the PATH (/usr/bin:/bin).');
+      expect(notice).to.contain('What to do: Install Node.js 20 or newer, or set the path of its node binary in the Backups settings.');
+      expect(text(el).split('No node binary was found').length - 1, 'the Node.js message appears once').to.equal(1);
       const last = card(el, '#last-h');
       expect(last).to.contain('Unknown');
-      expect(last).to.contain('The backup sets could not be listed.');
-      expect(last).to.contain('No node binary was found on the PATH (/usr/bin:/bin).');
-      expect(last).to.contain('What to do: Install Node.js 20 or newer, or set the path of its node binary in the Backups settings.');
       expect(last).to.not.contain('None yet');
       expect(text(el)).to.not.contain('No complete backup exists');
     });
@@ -92,6 +96,7 @@ describe('civibackup-overview', () => {
       expect(text(el)).to.not.contain('No backup has been test-restored yet');
       const cells = [...el.shadowRoot!.querySelectorAll('tbody td')].map((td) => td.textContent!.trim());
       expect(cells).to.deep.equal(['/var/www/private/civibackup/sets', 'Unknown', 'Unknown']);
+      expect(text(el)).to.not.match(/\b0 B\b/);
     });
 
     it('a listing failure without a hint gets the hint of its error code', async () => {
@@ -101,9 +106,9 @@ describe('civibackup-overview', () => {
       overview.setList = { state: 'unknown', code: 'IO', reason: 'Cannot read /var/www/private/civibackup/sets: permission denied.', hint: '' };
       const el = await setup(new FakeCrm().on('overview', { records: [overview] }));
       await waitUntil(() => text(el).includes('Last complete backup'));
-      const last = card(el, '#last-h');
-      expect(last).to.contain('Cannot read /var/www/private/civibackup/sets: permission denied.');
-      expect(last).to.contain('What to do: A file could not be read or written; check the path and its permissions.');
+      const notice = q(el, '[data-testid="sets-unknown"]')!.textContent!;
+      expect(notice).to.contain('Cannot read /var/www/private/civibackup/sets: permission denied.');
+      expect(notice).to.contain('What to do: A file could not be read or written; check the path and its permissions.');
     });
 
     it('an explicit "known" with no sets still says "None yet"', async () => {

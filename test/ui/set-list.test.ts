@@ -67,6 +67,49 @@ describe('civibackup-set-list', () => {
     expect(SAMPLE_SOURCE).to.equal(a.source);
   });
 
+  it('marks this site\'s sets among those of other sources, the safety backups of restores, and keeps the newest set of each source', async () => {
+    const [a, b, c] = sampleSets();
+    const fake = new FakeCrm().on('get', {
+      records: [
+        { ...a, thisSite: false, source: 'example-staging' },
+        { ...b, thisSite: true, trigger: 'safety-before-restore' },
+        { ...c, thisSite: true },
+      ],
+    });
+    const el = await setup(fake);
+    const rows = [...el.shadowRoot!.querySelectorAll('tbody tr')];
+    const sourceCell = (row: Element) => row.querySelectorAll('td')[1].textContent!.replace(/\s+/g, ' ').trim();
+    expect(sourceCell(rows[0])).to.equal('Sourceexample-staging');
+    expect(sourceCell(rows[1])).to.equal('Sourceserver web1, database localhost/civicrm (this site)', 'the cell label (stacked layout) comes first');
+    expect(rows[1].querySelector('[data-testid="safety-mark"]')!.textContent).to.contain('Safety backup taken before a restore');
+    expect(rows[0].querySelector('[data-testid="safety-mark"]')).to.equal(null);
+    // Each source keeps its newest set; only this site's older set can be deleted.
+    expect(rows[0].textContent).to.contain('Newest set of its source: cannot be deleted');
+    expect(rows[1].textContent).to.contain('Newest set of its source: cannot be deleted');
+    expect(rows.map((r) => r.querySelector('button.danger') !== null)).to.deep.equal([false, false, true]);
+  });
+
+  it('sets all of another source (a copy of the site on a new server) say so', async () => {
+    const fake = new FakeCrm().on('get', { records: sampleSets().map((s) => ({ ...s, thisSite: false })) });
+    const el = await setup(fake);
+    expect(q(el, '[data-testid="sources-note"]')!.textContent).to.contain('These sets come from another source than this site');
+    expect([...el.shadowRoot!.querySelectorAll('thead th')].map((th) => th.textContent!.trim())).to.include('Source');
+  });
+
+  it('when the sets cannot be listed (no Node.js), says why and what to do once, and shows no empty list', async () => {
+    const fake = new FakeCrm().on('get', {
+      reject: { error_message: '[NODE_VERSION] No node binary was found on the PATH (/usr/bin:/bin).\nInstall Node.js 20 or newer, or set the path of its node binary in the Backups settings.' },
+    });
+    const el = await fixture<CivibackupSetList>(html`<civibackup-set-list can-administer .api=${new BackupApi(() => fake)}></civibackup-set-list>`);
+    await until(() => q(el, '[data-testid="sets-unknown"]') !== null);
+    const notice = q(el, '[data-testid="sets-unknown"]')!.textContent!.replace(/\s+/g, ' ');
+    expect(notice).to.contain('The backup sets could not be listed');
+    expect(notice).to.contain('No node binary was found on the PATH (/usr/bin:/bin).');
+    expect(notice).to.contain('What to do: Install Node.js 20 or newer');
+    expect(text(el)).to.not.contain('There are no complete backup sets yet');
+    expect(text(el).split('No node binary').length - 1).to.equal(1);
+  });
+
   it('verifies and test-restores a set asynchronously, follows each run, then reloads the list', async () => {
     const setId = '20261118T020001Z-a7b7c7'; // not encrypted: no key needed
     const fake = new FakeCrm()

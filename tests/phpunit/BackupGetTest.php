@@ -71,6 +71,8 @@ final class BackupGetTest extends TestCase {
       'directories' => [['label' => 'custom', 'files' => 10, 'bytes' => 2048]],
       'verification' => ['state' => $state, 'at' => $at],
       'source' => 'host=web1|db=localhost/civicrm|site=Example Org',
+      'thisSite' => TRUE,
+      'trigger' => 'cron',
     ];
   }
 
@@ -124,6 +126,48 @@ final class BackupGetTest extends TestCase {
     $php = ['String' => 'string', 'Timestamp' => 'string', 'Integer' => 'integer', 'Boolean' => 'boolean', 'Array' => 'array'];
     foreach ($set as $name => $value) {
       $this->assertSame($php[$fields[$name]['data_type']], gettype($value), "$name is declared " . $fields[$name]['data_type']);
+    }
+  }
+
+  public function testTheListingGetsTheSiteDsnInItsEnvironmentAndTheSourceNameSoItCanMarkThisSitesSets(): void {
+    $record = escapeshellarg($this->dir . '/list.call');
+    $this->helperListing(self::sampleSets(), "echo \"\$*|\$CIVIBACKUP_DSN\" > $record\ncat " . escapeshellarg($this->dir . '/list.ndjson') . "\n");
+    $dsn = 'mysql://civi:secret@127.0.0.1:3306/civicrm?new_link=true';
+    $destination = $this->dir . '/private/civibackup/sets';
+    \Civi\Api4\Backup::get(FALSE)->execute();
+    $this->assertSame($this->dir . "/ext/dist/civibackup.mjs list $destination --json|$dsn\n", file_get_contents($this->dir . '/list.call'));
+
+    CRM_Civibackup_ApiSupport::service()->civi()->setSetting('civibackup_source_id', 'example-production');
+    \Civi\Api4\Backup::get(FALSE)->execute();
+    $this->assertSame($this->dir . "/ext/dist/civibackup.mjs list $destination --source-id example-production --json|$dsn\n", file_get_contents($this->dir . '/list.call'));
+
+    // A name the helper would refuse (backups fail on it with CONFIG): the listing still works, this site unknown.
+    CRM_Civibackup_ApiSupport::service()->civi()->setSetting('civibackup_source_id', 'two words');
+    \Civi\Api4\Backup::get(FALSE)->execute();
+    $this->assertSame($this->dir . "/ext/dist/civibackup.mjs list $destination --json|\n", file_get_contents($this->dir . '/list.call'));
+  }
+
+  public function testTheNewestSetOfEachSourceCannotBeDeletedOlderOnesCan(): void {
+    $destination = $this->dir . '/private/civibackup/sets';
+    $sets = [];
+    foreach ([['20261126T020003Z-aaaaaa', 'other-site'], ['20261125T020002Z-bbbbbb', 'this-site'], ['20261124T020002Z-cccccc', 'other-site'], ['20261123T020002Z-dddddd', 'this-site']] as [$setId, $source]) {
+      mkdir("$destination/$setId");
+      $sets[] = ['location' => "$destination/$setId", 'source' => $source] + self::set($setId, 1, FALSE, 'unverified');
+    }
+    $this->helperListing($sets);
+    foreach (['20261126T020003Z-aaaaaa', '20261125T020002Z-bbbbbb'] as $newest) {
+      try {
+        \Civi\Api4\Backup::delete(FALSE)->setSetId($newest)->execute();
+        $this->fail("$newest is the newest of its source");
+      }
+      catch (CRM_Core_Exception $e) {
+        $this->assertStringContainsString('newest complete backup set of its source cannot be deleted', $e->getMessage());
+      }
+      $this->assertDirectoryExists("$destination/$newest");
+    }
+    foreach (['20261124T020002Z-cccccc', '20261123T020002Z-dddddd'] as $older) {
+      $this->assertSame([['setId' => $older, 'deleted' => TRUE]], (array) \Civi\Api4\Backup::delete(FALSE)->setSetId($older)->execute());
+      $this->assertDirectoryDoesNotExist("$destination/$older");
     }
   }
 

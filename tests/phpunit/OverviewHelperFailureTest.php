@@ -84,22 +84,29 @@ final class OverviewHelperFailureTest extends TestCase {
     return array_column($this->overview($version, $listBody)['warnings'], NULL, 'name');
   }
 
-  public function testNodeTooOldShowsTheNodeMessageAndNoGuessAboutBackups(): void {
-    $w = $this->warnings('v18.19.0', "echo 'the helper must not be started' >&2\nexit 1\n");
-    $this->assertSame(['civibackupNode', 'civibackupNotEncrypted', 'civibackupNoOffsite'], array_keys($w));
-    $this->assertStringContainsString('v18.19.0', $w['civibackupNode']['message']);
+  public function testNodeTooOldIsSaidOnceInSetListWithNoGuessAboutBackupsAndNoZeroFigures(): void {
+    $o = $this->overview('v18.19.0', "echo 'the helper must not be started' >&2\nexit 1\n");
+    $w = array_column($o['warnings'], NULL, 'name');
+    $this->assertSame(['civibackupNotEncrypted', 'civibackupNoOffsite'], array_keys($w), 'the Node.js message is in setList only');
+    $this->assertStringContainsString('v18.19.0', $o['setList']['reason']);
+    $this->assertNull($o['storage'][0]['sets'], 'unknown, not 0 sets');
+    $this->assertNull($o['storage'][0]['bytes'], 'unknown, not 0 B');
   }
 
   public function testAListingErrorIsShownInsteadOfNoBackup(): void {
-    $w = $this->warnings('v20.9.0', self::event(['type' => 'error', 'code' => 'USAGE', 'message' => 'Cannot read the destination: permission denied.', 'hint' => 'Make it readable by the web server user.', 'retryable' => FALSE]) . "exit 2\n");
+    $o = $this->overview('v20.9.0', self::event(['type' => 'error', 'code' => 'USAGE', 'message' => 'Cannot read the destination: permission denied.', 'hint' => 'Make it readable by the web server user.', 'retryable' => FALSE]) . "exit 2\n");
+    $w = array_column($o['warnings'], NULL, 'name');
     $this->assertArrayNotHasKey('civibackupNoRecentBackup', $w);
-    $this->assertSame('error', $w['civibackupSetsUnknown']['level']);
-    $this->assertStringContainsString('Cannot read the destination: permission denied. Make it readable by the web server user.', $w['civibackupSetsUnknown']['message']);
+    $this->assertArrayNotHasKey('civibackupSetsUnknown', $w, 'said once, in setList');
+    $this->assertSame('Cannot read the destination: permission denied.', $o['setList']['reason']);
+    $this->assertSame('Make it readable by the web server user.', $o['setList']['hint']);
+    $this->assertNull($o['storage'][0]['sets']);
   }
 
   public function testAnEmptyDestinationStillSaysThereIsNoBackupYet(): void {
     $w = $this->warnings('v20.9.0', self::event(['type' => 'result', 'command' => 'list', 'summary' => ['sets' => []]]));
     $this->assertStringContainsString('There is no complete backup of this site yet.', $w['civibackupNoRecentBackup']['message']);
+    $this->assertSame([['destination' => $this->dir . '/private/civibackup/sets', 'bytes' => 0, 'sets' => 0]], $this->overview('v20.9.0', self::event(['type' => 'result', 'command' => 'list', 'summary' => ['sets' => []]]))['storage'], 'known and empty: 0');
     $this->assertArrayNotHasKey('civibackupSetsUnknown', $w);
   }
 

@@ -33,10 +33,7 @@ final class RunLifecycleTest extends TestCase {
 
   protected function setUp(): void {
     $this->dir = TempDir::create('cbt_php_lifecycle_');
-    mkdir($this->dir . '/ext/dist', 0700, TRUE);
-    mkdir($this->dir . '/bin');
     mkdir($this->dir . '/private');
-    file_put_contents($this->dir . '/ext/dist/civibackup.mjs', '// stand-in; the fake node never reads it');
     $this->civi = new FakeCiviSeam($this->dir . '/private');
     $this->civi->settings['civibackup_alert_emails'] = ['admin@example.org'];
     $this->civi->directories['custom'] = $this->dir . '/custom/';
@@ -53,32 +50,12 @@ final class RunLifecycleTest extends TestCase {
     TempDir::remove($this->dir);
   }
 
-  /**
-   * A fake node: `--version` answers v20; otherwise runs $body with $2 = the verb.
-   */
   private function fakeNode(string $body): void {
-    $event = function (string $type, string $extra = ''): string {
-      return "echo '{\"v\":1,\"seq\":SEQ,\"runId\":\"'\"\$CIVIBACKUP_RUN_ID\"'\",\"time\":\"2026-11-26T07:00:00Z\",\"type\":\"$type\"$extra}'";
-    };
-    $body = preg_replace_callback('/@(start|result|error)\(([^)]*)\)/', function ($m) use ($event) {
-      [$seq, $extra] = array_pad(explode('|', $m[2], 2), 2, '');
-      return str_replace('SEQ', $seq, $event($m[1], $extra));
-    }, $body);
-    TempDir::script($this->dir . '/bin/node', "if [ \"\$1\" = \"--version\" ]; then echo v20.9.0; exit 0; fi\n$body");
-    $launcher = new CRM_Civibackup_Launcher($this->dir . '/ext/dist/civibackup.mjs', $this->dir . '/bin/node', $this->dir . '/bin:/usr/bin:/bin');
-    $this->service = new CRM_Civibackup_BackupService($this->civi, $this->dir . '/ext', $launcher);
+    $this->service = new CRM_Civibackup_BackupService($this->civi, $this->dir . '/ext', FakeNode::install($this->dir, $body));
   }
 
   private function poll(string $runId, callable $until): array {
-    $deadline = time() + 120;
-    while (TRUE) {
-      $status = $this->service->status($runId, 0);
-      if ($until($status)) {
-        return $status;
-      }
-      $this->assertLessThan($deadline, time(), 'condition not reached in 120 s: ' . json_encode($status));
-      usleep(20000);
-    }
+    return FakeNode::poll($this->service, $runId, $until);
   }
 
   public function testADetachedHelperThatCrashesEndsTheRunVisibly(): void {
@@ -179,7 +156,7 @@ SH);
     $this->fakeNode(<<<SH
 case "\$2" in
   list) @start(1|,"command":"list","toolVersion":"0")
-        @result(2|,"command":"list","summary":{"sets":[{"setId":"s1","location":"$dest/s1","createdAt":"2026-11-26T06:00:00Z","finishedAt":"2026-11-26T06:00:01Z","verification":{"state":"unverified"}}]}) ;;
+        @result(2|,"command":"list","summary":{"sets":[{"setId":"s1","location":"$dest/s1","createdAt":"2026-11-26T06:00:00Z","finishedAt":"2026-11-26T06:00:01Z","verification":{"state":"unverified"},"databases":[{"role":"main","name":"civicrm","tables":1,"rows":1}],"directories":[]}]}) ;;
   backup) @start(1|,"command":"backup","toolVersion":"0")
           @result(2|,"command":"backup","set":"$dest/s2","summary":{}) ;;
   restore) touch '$marker'
@@ -211,7 +188,7 @@ SH);
     $dest = $this->dir . '/private/civibackup/sets';
     $this->fakeNode(<<<SH
 case "\$2" in
-  list) @result(1|,"command":"list","summary":{"sets":[{"setId":"s1","location":"$dest/s1","createdAt":"x","finishedAt":"x","verification":{"state":"unverified"}}]}) ;;
+  list) @result(1|,"command":"list","summary":{"sets":[{"setId":"s1","location":"$dest/s1","createdAt":"x","finishedAt":"x","verification":{"state":"unverified"},"databases":[{"role":"main","name":"civicrm","tables":1,"rows":1}],"directories":[{"label":"custom","files":1,"bytes":1}]}]}) ;;
   backup) @start(1|,"command":"backup","toolVersion":"0")
           @result(2|,"command":"backup","set":"$dest/s2","summary":{}) ;;
   restore) echo "\$*|\$CIVIBACKUP_DSN" > '$marker'
@@ -233,7 +210,7 @@ SH);
     $this->assertSame('safety-before-restore', $safetyJob['trigger']);
     $this->assertArrayNotHasKey('retention', $safetyJob, 'the safety backup must not prune the set being restored');
     $this->assertSame(
-      $this->dir . "/ext/dist/civibackup.mjs restore $dest/s1 --force --files custom=" . $this->dir . '/custom --json|' . $this->civi->dsn . "\n",
+      $this->dir . "/ext/dist/civibackup.mjs restore $dest/s1 --force --scope civicrm --files custom=" . $this->dir . '/custom --json|' . $this->civi->dsn . "\n",
       (string) file_get_contents($marker),
       'restore argv (no secret) and the DSN in the environment'
     );

@@ -142,7 +142,7 @@ final class StatusChecksTest extends TestCase {
   public function testDestinationInsideTheWebRootBehindADenyingHtaccessIsAWarning(): void {
     $inside = $this->civi->webRoot . '/private/civibackup/sets';
     mkdir($inside, 0700, TRUE);
-    file_put_contents($this->civi->webRoot . '/private/.htaccess', CRM_Civibackup_BackupService::DENY_ALL_HTACCESS);
+    file_put_contents($this->civi->webRoot . '/private/.htaccess', CRM_Civibackup_DestinationSafety::DENY_ALL_HTACCESS);
     $m = $this->names([$this->set(1, 'restorable')], NULL, $inside);
     $this->assertSame('warning', $m['civibackupDestinationInWebRoot']['level']);
     $this->assertStringContainsString('/private/.htaccess', $m['civibackupDestinationInWebRoot']['message']);

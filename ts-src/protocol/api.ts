@@ -30,6 +30,8 @@ export interface StatusRecord {
   done: boolean;
   /** Present while running: the helper's process id, for cancel. */
   running: boolean;
+  /** A restore over the live site, once its safety backup is written: that set's id (restoring it undoes the restore). */
+  safetySetId?: string;
 }
 
 /** Backup.cancel: stops a running run (SIGTERM to the helper); the set stays incomplete. */
@@ -54,19 +56,39 @@ export interface DeleteParams {
   setId: string;
 }
 
+/** Which tables of the live database a database restore replaces (Backup.restore `scope`). */
+export type RestoreScope = 'civicrm' | 'all';
+
 /**
- * Backup.restore: restores the database and/or directories of one set into the live site.
- * `confirm` must equal the set id typed by the administrator; a safety backup runs first.
+ * Backup.restore: restores one set's database and/or directories over the live site, or its
+ * database into a new database for inspection (`newDatabase`, nothing live is touched).
+ * `confirm` must equal the set id typed by the administrator. Over the live site a safety
+ * backup runs first; Backup.status then names it (`safetySetId`): restoring it is the undo.
  */
 export interface RestoreParams {
   setId: string;
+  /** Restore the database over the live site. */
   database?: boolean;
+  /** With `database`: CiviCRM's tables only (default; a CMS sharing the database keeps its own), or every table the set holds. */
+  scope?: RestoreScope;
+  /** Labels of the set's directories to restore into place. */
   directories?: string[];
+  /** Instead of the live site: a new (or empty) database on the same server; leave database and directories out. */
+  newDatabase?: string;
   confirm: string;
   async?: boolean;
-  /** Encrypted sets: the age identity, for this call only (never stored); the restore then runs attached. */
+  /**
+   * A new run id (yyyymmdd-hhmmss-8 hex, RUN_ID_PATTERN) chosen by the page, so it can follow
+   * the run with Backup.status while the call itself still runs (an encrypted set is
+   * restored attached).
+   */
+  runId?: string;
+  /** Encrypted sets: the age identity, for this call only (never stored); a restore over the live site then runs attached. */
   identity?: string;
 }
+
+/** Run ids as PHP makes them (CRM_Civibackup_RunStore::RUN_ID_PATTERN). */
+export const RUN_ID_PATTERN = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$/;
 
 /** Backup.overview: what the page's first screen shows, in one call. */
 export interface OverviewRecord {
@@ -79,8 +101,8 @@ export interface OverviewRecord {
   runningRunId: string | null;
   /** Status-check messages of this extension (level: info|notice|warning|error|critical). */
   warnings: Array<{ name: string; level: string; title: string; message: string }>;
-  /** Figures of the sets found per destination; 0 and meaningless while setList is unknown. */
-  storage: Array<{ destination: string; bytes: number; sets: number }>;
+  /** Figures of the sets found per destination; null while setList is unknown (nothing could be counted). */
+  storage: Array<{ destination: string; bytes: number | null; sets: number | null }>;
   nodeVersion: string | null;
   /**
    * Whether the sets at the destination are known. 'unknown' when Node.js is missing or

@@ -4,3 +4,4 @@ export * from './manifest.js';
 export * from './job.js';
 export * from './sets.js';
 export * from './api.js';
+export * from './civicrm-tables.js';

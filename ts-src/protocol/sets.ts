@@ -24,7 +24,18 @@ export interface SetSummary {
   bytes: number;
   parts: number;
   encrypted: boolean;
-  databases: Array<{ role: string; name: string; tables: number; rows: number }>;
+  databases: Array<{
+    role: string;
+    name: string;
+    tables: number;
+    rows: number;
+    /**
+     * Tables that are not CiviCRM's (civicrm-tables.ts), e.g. a CMS's sharing the database:
+     * only then does a restore's scope (CiviCRM's tables only, or every table) matter.
+     * Absent in lists of helpers older than this field.
+     */
+    otherTables?: number;
+  }>;
   directories: Array<{ label: string; files: number; bytes: number }>;
   verification: VerificationRecord;
   /**
@@ -32,4 +43,11 @@ export interface SetSummary {
    * sets of its own source. Absent when the manifest records none.
    */
   source?: string;
+  /**
+   * True when the set's source is the source of the site that listed it (`list` given the
+   * site's DSN in the environment, and its --source-id when set); absent when unknown.
+   */
+  thisSite?: boolean;
+  /** Who started the run that wrote it: cron, page, api, cli, or safety-before-restore (the backup a restore takes first). */
+  trigger?: string;
 }

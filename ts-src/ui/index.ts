@@ -4,4 +4,5 @@ import './overview/define.js';
 import './run-progress/define.js';
 import './set-list/define.js';
 import './set-detail/define.js';
+import './restore-dialog/define.js';
 import './settings-form/define.js';

@@ -94,6 +94,26 @@ describe('two sites, one local destination, keep-last 1 each', { timeout: 300_00
     const json = await civibackup(['list', shared]);
     const sets = (json.last.summary as { sets: Array<{ setId: string; source?: string }> }).sets;
     assert.match(String(sets.find((s) => s.setId === newest.a)?.source), new RegExp(`/${sites.a}$`));
+    assert.equal('thisSite' in sets[0]!, false, 'without a DSN or source id the listing site is unknown');
+  });
+
+  test('list with a site\'s DSN (as the Backups page asks) marks which sets are that site\'s; with its source id, the sets of that name', async () => {
+    for (const site of ['a', 'b'] as const) {
+      const run = await civibackup(['list', shared], { CIVIBACKUP_DSN: dsnText(sites[site]) });
+      assert.equal(run.status, 0, run.output);
+      const summary = run.last.summary as { source: string; sets: Array<{ setId: string; thisSite: boolean; source: string }> };
+      assert.equal(summary.source, sourceIdentity(JSON.parse(readFileSync(join(shared, newest[site]!, 'manifest.json'), 'utf8')) as Manifest));
+      assert.deepEqual(
+        summary.sets.filter((s) => s.thisSite).map((s) => s.setId),
+        [newest[site]],
+        `only site ${site}'s set is marked`,
+      );
+    }
+    const named = await civibackup(['list', shared, '--source-id', 'no-set-has-this-name'], { CIVIBACKUP_DSN: dsnText(sites.a) });
+    assert.equal(named.status, 0, named.output);
+    assert.deepEqual((named.last.summary as { sets: Array<{ thisSite: boolean }> }).sets.map((s) => s.thisSite), [false, false]);
+    const bad = await civibackup(['list', shared, '--source-id', 'a|b']);
+    assert.equal(bad.status, 2, bad.output);
   });
 
   test('prune by hand: the newest set\'s source unless --source says otherwise, stated in its output', async () => {

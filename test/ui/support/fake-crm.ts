@@ -15,7 +15,7 @@ export interface Api4Call {
 /** What an action answers: records, a function of the params, or a rejection. */
 export type Scripted =
   | { records: unknown[] }
-  | { reject: { error_code?: string | number; error_message: string } | string }
+  | { reject: { error_code?: string | number; error_message: string; status?: number } | string }
   | { handle: (params: Record<string, unknown>) => unknown[] | Promise<unknown[]> }
   | { pending: Promise<unknown[]> };
 
@@ -27,21 +27,25 @@ export class FakeCrm implements CrmGlobal {
   /** Per action: answers used once each, in order; the last one repeats. */
   private readonly scripts = new Map<string, Scripted[]>();
 
-  /** Scripts the answers of Backup.<action>; several are used in turn, the last repeats. */
+  /**
+   * Scripts the answers of Backup.<action> (or of another entity's action: 'Contact.get');
+   * several are used in turn, the last repeats.
+   */
   on(action: string, ...answers: Scripted[]): this {
     this.scripts.set(action, answers);
     return this;
   }
 
+  /** Calls of Backup.<action> (or 'Entity.action'). */
   callsTo(action: string): Api4Call[] {
-    return this.calls.filter((c) => c.action === action);
+    return this.calls.filter((c) => (c.entity === 'Backup' ? c.action : `${c.entity}.${c.action}`) === action);
   }
 
   api4(entity: string, action: string, params: object = {}): Promise<unknown> {
     // Deep copy: what was sent, not what the caller may mutate later.
     const recorded = JSON.parse(JSON.stringify(params)) as Record<string, unknown>;
     this.calls.push({ entity, action, params: recorded });
-    const queue = this.scripts.get(action);
+    const queue = this.scripts.get(entity === 'Backup' ? action : `${entity}.${action}`);
     if (!queue || queue.length === 0) {
       return Promise.reject({ error_code: 'not_scripted', error_message: `FakeCrm: no answer scripted for ${entity}.${action}` });
     }

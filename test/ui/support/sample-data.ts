@@ -195,3 +195,67 @@ export function backupNowFake(): FakeCrm {
       { records: [{ runId: 'run-1', events: sampleRunEnd(), done: true, running: false }] },
     );
 }
+
+/** A set of a WordPress site: CiviCRM shares the database with WordPress (12 wp_ tables), so the restore offers its scope. */
+export function sampleWordPressSet(overrides: Partial<SetSummary> = {}): SetSummary {
+  return {
+    setId: '20261126T020003Z-wp0001',
+    location: '/var/backups/civicrm/20261126T020003Z-wp0001',
+    createdAt: '2026-11-26T02:00:03Z',
+    finishedAt: '2026-11-26T02:03:10Z',
+    bytes: 412_000_000,
+    parts: 160,
+    encrypted: false,
+    databases: [{ role: 'main', name: 'wordpress', tables: 198, rows: 1_208_334, otherTables: 12 }],
+    directories: [
+      { label: 'custom', files: 4_102, bytes: 212_000_000 },
+      { label: 'images', files: 120, bytes: 18_000_000 },
+    ],
+    verification: { state: 'restorable', at: '2026-11-26T03:10:00Z', restoreSeconds: 180 },
+    source: 'host=web1|db=localhost/wordpress',
+    thisSite: true,
+    trigger: 'cron',
+    ...overrides,
+  };
+}
+
+/** The safety backup a restore of `setId` wrote first (trigger safety-before-restore). */
+export function sampleSafetySet(setId = '20261126T070000Z-safe01'): SetSummary {
+  return sampleWordPressSet({ setId, location: `/var/backups/civicrm/${setId}`, createdAt: '2026-11-26T07:00:00Z', finishedAt: '2026-11-26T07:02:40Z', trigger: 'safety-before-restore', verification: { state: 'unverified', at: '' } });
+}
+
+/**
+ * A restore over the live site as Backup.status reports it (PHP merges the two steps): the
+ * safety backup (its result becomes a 'restore' phase event), then the restore. `upTo` cuts
+ * it short (live progress); `end` adds the result or an error.
+ */
+export function sampleRestoreEvents(runId: string, setId: string, upTo = 99, end: 'result' | 'error' | 'none' = 'result'): HelperEvent[] {
+  const base = { v: 1 as const, runId };
+  const events: HelperEvent[] = [
+    { ...base, seq: 1, time: '2026-11-26T07:00:00.000Z', type: 'start', command: 'backup', toolVersion: '0.2.0', set: '20261126T070000Z-safe01' },
+    { ...base, seq: 2, time: '2026-11-26T07:00:00.500Z', type: 'phase', phase: 'data', totalBytes: 900_000_000, totalItems: 198 },
+    { ...base, seq: 3, time: '2026-11-26T07:00:30.000Z', type: 'progress', phase: 'data', item: 'civicrm_contact', bytes: 450_000_000, itemsDone: 90, itemsTotal: 198 },
+    { ...base, seq: 4, time: '2026-11-26T07:02:40.000Z', type: 'phase', phase: 'restore' },
+    { ...base, seq: 5, time: '2026-11-26T07:02:41.000Z', type: 'start', command: 'restore', toolVersion: '0.2.0', set: `/var/backups/civicrm/${setId}` },
+    { ...base, seq: 6, time: '2026-11-26T07:02:42.000Z', type: 'phase', phase: 'restore', totalBytes: 1_100_000_000, totalItems: 190 },
+    { ...base, seq: 7, time: '2026-11-26T07:03:12.000Z', type: 'progress', phase: 'restore', item: 'civicrm_activity', bytes: 440_000_000, itemsDone: 61, itemsTotal: 190 },
+  ];
+  const cut = events.filter((e) => e.seq <= upTo);
+  if (end === 'result' && upTo >= 7) {
+    cut.push({ ...base, seq: 8, time: '2026-11-26T07:04:00.000Z', type: 'result', command: 'restore', set: `/var/backups/civicrm/${setId}`, summary: { databases: [{ statements: 5000 }], directories: [] } });
+  }
+  if (end === 'error' && upTo >= 7) {
+    cut.push({
+      ...base,
+      seq: 8,
+      time: '2026-11-26T07:03:20.000Z',
+      type: 'error',
+      code: 'DB_PRIVILEGE',
+      message: 'The staging database civicrm_cbstage could not be created: access denied.',
+      hint: 'Grant the database user CREATE and DROP on civicrm_cbstage, or name a staging database it may create. The live database was not changed.',
+      retryable: false,
+      exitCode: 1,
+    });
+  }
+  return cut;
+}

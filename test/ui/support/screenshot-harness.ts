@@ -6,7 +6,17 @@
 import '../../../ts-src/ui/index.js';
 import type { CivibackupApp } from '../../../ts-src/ui/app/civibackup-app.js';
 import { FakeCrm } from './fake-crm.js';
-import { NOW, sampleConfig, sampleOverview, sampleRunError, sampleRunEvents, sampleSets } from './sample-data.js';
+import {
+  NOW,
+  sampleConfig,
+  sampleOverview,
+  sampleRestoreEvents,
+  sampleRunError,
+  sampleRunEvents,
+  sampleSafetySet,
+  sampleSets,
+  sampleWordPressSet,
+} from './sample-data.js';
 
 const state = new URLSearchParams(location.search).get('state') ?? 'overview';
 
@@ -37,7 +47,14 @@ async function main(): Promise<void> {
   (window as unknown as { CRM: FakeCrm }).CRM = fake;
   fake.on('get', { records: sampleSets() }).on('getConfig', { records: [sampleConfig()] }).on('overview', { records: [sampleOverview()] });
 
-  const hash: Record<string, string> = { 'set-list': '#/sets', 'settings-errors': '#/settings', 'key-generated': '#/settings' };
+  const hash: Record<string, string> = {
+    'set-list': '#/sets',
+    'settings-errors': '#/settings',
+    'key-generated': '#/settings',
+    'restore-dialog': '#/sets',
+    'restore-progress': '#/sets',
+    'restore-done': '#/sets',
+  };
   history.replaceState(null, '', hash[state] ?? '#/overview');
 
   if (state === 'run-in-progress' || state === 'run-failed') {
@@ -46,6 +63,21 @@ async function main(): Promise<void> {
     fake.on('status', { records: [{ runId: 'run-1', events, done: state === 'run-failed', running: state !== 'run-failed' }] });
   }
   if (state === 'key-generated') fake.on('getConfig', { records: [sampleConfig({ recipients: [] })] });
+  // A WordPress site (CiviCRM shares the database with WordPress): its sets, and after the
+  // restore the safety backup it wrote.
+  const wordpress = [
+    sampleWordPressSet(),
+    sampleWordPressSet({ setId: '20261125T020002Z-wp0000', location: '/var/backups/civicrm/20261125T020002Z-wp0000', createdAt: '2026-11-25T02:00:02Z', finishedAt: '2026-11-25T02:03:01Z', bytes: 409_000_000 }),
+  ];
+  if (state.startsWith('restore-')) {
+    fake.on('get', { records: state === 'restore-done' ? [sampleSafetySet(), ...wordpress] : wordpress });
+    fake.on('restore', { handle: (p) => [{ runId: p['runId'] }] });
+    fake.on('Contact.get', { records: [{ id: 1 }] });
+    const done = state === 'restore-done';
+    fake.on('status', {
+      handle: (p) => [{ runId: p['runId'], events: sampleRestoreEvents(String(p['runId']), wordpress[0].setId, done ? 99 : 7, done ? 'result' : 'none'), done, running: !done, safetySetId: sampleSafetySet().setId }],
+    });
+  }
 
   const app = document.createElement('civibackup-app') as CivibackupApp;
   app.now = NOW;
@@ -65,6 +97,31 @@ async function main(): Promise<void> {
       const toggle = await waitFor(() => deep(['civibackup-app', 'civibackup-set-list', 'button[aria-expanded]']));
       toggle.click();
       await waitFor(() => deep(['civibackup-app', 'civibackup-set-list', 'civibackup-set-detail', 'pre']));
+      break;
+    }
+    case 'restore-dialog':
+    case 'restore-progress':
+    case 'restore-done': {
+      const setId = sampleWordPressSet().setId;
+      const opener = await waitFor(() => deep(['civibackup-app', 'civibackup-set-list', `button[aria-label="Restore ${setId}\u2026"]`]));
+      opener.click();
+      const inDialog = (selector: string) => deep(['civibackup-app', 'civibackup-set-list', 'civibackup-restore-dialog', selector]);
+      const custom = (await waitFor(() => inDialog('#restore-dir-custom'))) as HTMLInputElement;
+      await waitFor(() => inDialog('[data-line="directory-custom"]') ?? (custom.click(), null));
+      const confirm = inDialog('#restore-confirm') as HTMLInputElement;
+      confirm.value = setId;
+      confirm.dispatchEvent(new Event('input'));
+      if (state === 'restore-dialog') {
+        await waitFor(() => !(inDialog('[data-testid="start"]') as HTMLButtonElement).disabled);
+        break;
+      }
+      const start = (await waitFor(() => inDialog('[data-testid="start"]:not([disabled])'))) as HTMLButtonElement;
+      start.click();
+      if (state === 'restore-progress') {
+        await waitFor(() => deep(['civibackup-app', 'civibackup-set-list', 'civibackup-restore-dialog', 'civibackup-run-progress', '[role="progressbar"][aria-valuenow]']));
+      } else {
+        await waitFor(() => inDialog('[data-testid="site-status"]')?.textContent?.includes('The site is back') && Array.from(deep(['civibackup-app', 'civibackup-set-list', 'civibackup-restore-dialog'])!.shadowRoot!.querySelectorAll('button')).some((b) => b.textContent!.includes('Undo')));
+      }
       break;
     }
     case 'settings-errors': {

@@ -16,6 +16,7 @@ import {
   type Manifest,
 } from '../../protocol/manifest.js';
 import { VERIFICATION_FILE, type SetSummary, type VerificationRecord } from '../../protocol/sets.js';
+import { countOtherTables } from '../../protocol/civicrm-tables.js';
 import { BackupError } from '../core/errors.js';
 import { writeFileAtomic } from './durable.js';
 
@@ -185,10 +186,12 @@ export function summarizeSet(manifest: Manifest, location: string, verification:
       name: db.name,
       tables: db.tables.length,
       rows: db.tables.reduce((sum, t) => sum + t.rows, 0),
+      otherTables: countOtherTables(db.tables.map((t) => t.name)),
     })),
     directories: manifest.files.map((f) => ({ label: f.label, files: f.files, bytes: f.bytes })),
     verification,
     ...(source !== undefined ? { source } : {}),
+    ...(manifest.trigger ? { trigger: manifest.trigger } : {}),
   };
 }
 

@@ -46,6 +46,8 @@ export class ApiError extends Error {
     readonly action: string,
     /** What to do, when the server said (a CiviBackup error's hint). */
     readonly hint = '',
+    /** The HTTP status CiviCRM answered with, when known (403: not allowed, or no longer logged in). */
+    readonly httpStatus: number | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -64,11 +66,12 @@ function toApiError(reason: unknown, action: string): ApiError {
     const r = reason as { error_message?: unknown; error_code?: unknown; message?: unknown; status?: unknown };
     const message = typeof r.error_message === 'string' ? r.error_message : typeof r.message === 'string' ? r.message : '';
     const code = r.error_code !== undefined ? String(r.error_code) : r.status !== undefined ? `HTTP_${String(r.status)}` : 'UNKNOWN';
+    const httpStatus = typeof r.status === 'number' ? r.status : null;
     // CiviBackup's PHP errors arrive as "[CODE] message\nhint" (CRM_Civibackup_ApiSupport):
     // CiviCRM's AJAX layer would otherwise send error_code 0 for a string code.
     const tagged = /^\[([A-Z][A-Z_]*)\] ([^\n]*)(?:\n([\s\S]*))?$/.exec(message);
-    if (tagged) return new ApiError(tagged[2], tagged[1], action, tagged[3] ?? '');
-    if (message) return new ApiError(message, code, action);
+    if (tagged) return new ApiError(tagged[2], tagged[1], action, tagged[3] ?? '', httpStatus);
+    if (message) return new ApiError(message, code, action, '', httpStatus);
   }
   if (typeof reason === 'string' && reason) return new ApiError(reason, 'UNKNOWN', action);
   return new ApiError(`Backup.${action} failed without a message.`, 'UNKNOWN', action);
@@ -78,12 +81,12 @@ function toApiError(reason: unknown, action: string): ApiError {
 export class BackupApi {
   constructor(private readonly resolveCrm: () => CrmGlobal | null = crmGlobal) {}
 
-  private async call<R>(action: string, params: object = {}): Promise<R[]> {
+  private async call<R>(action: string, params: object = {}, entity = 'Backup'): Promise<R[]> {
     const crm = this.resolveCrm();
     if (!crm) throw new ApiError('CiviCRM\u2019s API is not available on this page (window.CRM.api4 is missing).', 'NO_CRM', action);
     let result: unknown;
     try {
-      result = await crm.api4('Backup', action, params);
+      result = await crm.api4(entity, action, params);
     } catch (reason) {
       throw toApiError(reason, action);
     }
@@ -119,8 +122,16 @@ export class BackupApi {
   delete(params: DeleteParams): Promise<unknown[]> {
     return this.call('delete', params);
   }
-  restore(params: RestoreParams): Promise<unknown[]> {
-    return this.call('restore', params);
+  /** With {async: true} and no identity resolves to {runId} at once; otherwise when the run has ended. */
+  restore(params: RestoreParams): Promise<RunRecord> {
+    return this.one<RunRecord>('restore', params);
+  }
+  /**
+   * Whether CiviCRM answers and reads its database: one contact id (Contact.get, limit 1),
+   * the cheapest call that proves the site works after a database restore.
+   */
+  async siteAnswers(): Promise<void> {
+    await this.call('get', { select: ['id'], limit: 1 }, 'Contact');
   }
   getConfig(): Promise<BackupConfig> {
     return this.one<BackupConfig>('getConfig');

@@ -124,7 +124,7 @@ export class CivibackupApp extends LitElement {
           ?can-administer=${boot.canAdminister}
         ></civibackup-overview>`;
       case 'sets':
-        return html`<civibackup-set-list .api=${this.api} ?can-administer=${boot.canAdminister}></civibackup-set-list>`;
+        return html`<civibackup-set-list .api=${this.api} .pollIntervalMs=${boot.pollIntervalMs} ?can-administer=${boot.canAdminister}></civibackup-set-list>`;
       case 'settings':
         return html`<civibackup-settings-form .api=${this.api} .now=${this.now} ?can-administer=${boot.canAdminister}></civibackup-settings-form>`;
     }

@@ -3,21 +3,22 @@
  * is the next run, how much space is used, and what do the status checks say. One primary
  * action: "Back up now", which starts Backup.run {async: true} and follows it live.
  * When the sets could not be listed (OverviewRecord.setList unknown: Node.js missing, the
- * helper failed) the figures are unknown, not "none": the cards say so, why, and what to do.
+ * helper failed) the figures are unknown, not "none": one notice above the cards says why and
+ * what to do (shared/sets-unknown.ts), and the cards and storage figures say "Unknown".
  *
  * @fires civibackup-run-started - after Backup.run returned a run id
  */
 import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { Task } from '@lit/task';
-import { setListOf, type OverviewRecord, type SetListState } from '../../protocol/api.js';
-import { ERROR_CODES, isErrorCode } from '../../protocol/errors.js';
+import { setListOf, type OverviewRecord } from '../../protocol/api.js';
 import { BackupApi, describeError } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
 import { RUN_FINISHED, RUN_STARTED, pageEvent } from '../shared/events.js';
 import { formatAge, formatBytes, formatDateTime, formatDuration } from '../shared/format.js';
 import { verificationLabel } from '../shared/labels.js';
+import { renderSetsUnknown } from '../shared/sets-unknown.js';
 import { alertStyles, baseStyles, buttonStyles, tableStyles } from '../shared/styles.js';
 import '../run-progress/define.js';
 
@@ -115,14 +116,10 @@ export class CivibackupOverview extends LitElement {
     this.removeEventListener(RUN_FINISHED, this.onRunFinished);
   }
 
-  /** The last-backup card's body when the sets are unknown: why, and what to do. */
-  private renderSetsUnknown(list: Extract<SetListState, { state: 'unknown' }>) {
-    // PHP always sends a hint today; a bare code still gets the protocol's one sentence.
-    const hint = list.hint || (isErrorCode(list.code) ? ERROR_CODES[list.code].hint : '');
+  /** A card's body while the sets are unknown; why, and what to do, is said once above the cards. */
+  private renderUnknownCard() {
     return html`<p class="big">${ts('Unknown')}</p>
-      <p>${ts('The backup sets could not be listed.')}</p>
-      ${list.reason ? html`<p>${list.reason}</p>` : nothing}
-      ${hint ? html`<p><strong>${ts('What to do:')}</strong> ${hint}</p>` : nothing}`;
+      <p class="muted">${ts('The backup sets could not be listed (see above).')}</p>`;
   }
 
   private renderCards(o: OverviewRecord) {
@@ -135,7 +132,7 @@ export class CivibackupOverview extends LitElement {
       <section class="card" aria-labelledby="last-h">
         <h3 id="last-h">${ts('Last complete backup')}</h3>
         ${setList.state === 'unknown'
-          ? this.renderSetsUnknown(setList)
+          ? this.renderUnknownCard()
           : last
           ? html`<p class="big">${formatAge(last.finishedAt, now)}</p>
               <p>${formatDateTime(last.finishedAt)}</p>
@@ -146,8 +143,7 @@ export class CivibackupOverview extends LitElement {
       <section class="card" aria-labelledby="proven-h">
         <h3 id="proven-h">${ts('Last proven restore')}</h3>
         ${setList.state === 'unknown'
-          ? html`<p class="big">${ts('Unknown')}</p>
-              <p>${ts('The backup sets could not be listed.')}</p>`
+          ? this.renderUnknownCard()
           : proven && provenLabel
           ? html`<p class="big">${formatAge(proven.verification.at, now)}</p>
               <p><span aria-hidden="true">${provenLabel.icon}</span> ${provenLabel.text}</p>
@@ -169,6 +165,11 @@ export class CivibackupOverview extends LitElement {
     </div>`;
   }
 
+  private renderSetList(o: OverviewRecord) {
+    const list = setListOf(o);
+    return list.state === 'unknown' ? renderSetsUnknown(list) : nothing;
+  }
+
   private renderStorage(o: OverviewRecord) {
     if (o.storage.length === 0) return nothing;
     // Unlisted sets are counted as 0 by PHP; showing "0" and "0 B" would say they are empty.
@@ -186,8 +187,8 @@ export class CivibackupOverview extends LitElement {
         ${o.storage.map(
           (s) => html`<tr>
             <td>${s.destination}</td>
-            <td class="num">${known ? s.sets : ts('Unknown')}</td>
-            <td class="num">${known ? formatBytes(s.bytes) : ts('Unknown')}</td>
+            <td class="num">${known && s.sets !== null ? s.sets : ts('Unknown')}</td>
+            <td class="num">${known && s.bytes !== null ? formatBytes(s.bytes) : ts('Unknown')}</td>
           </tr>`,
         )}
       </tbody>
@@ -238,7 +239,7 @@ export class CivibackupOverview extends LitElement {
           <div>${describeError(error)}</div>
           <button type="button" @click=${() => this.refresh()}>${ts('Try again')}</button>
         </div>`,
-        complete: (o) => html`${this.renderWarnings(o)}${this.renderCards(o)}
+        complete: (o) => html`${this.renderSetList(o)}${this.renderWarnings(o)}${this.renderCards(o)}
           <h3>${ts('Storage')}</h3>
           ${this.renderStorage(o)}`,
       })}

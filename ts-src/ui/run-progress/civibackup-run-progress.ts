@@ -8,7 +8,7 @@
 import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { HelperEvent } from '../../protocol/events.js';
-import { BackupApi, describeError } from '../api/crm-api.js';
+import { ApiError, BackupApi, describeError } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
 import { RUN_FINISHED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
@@ -69,6 +69,14 @@ export class CivibackupRunProgress extends LitElement {
   @property({ attribute: false }) api = new BackupApi();
   /** What the run does, for its headings until the helper's start event names the command. */
   @property() kind: 'backup' | 'verify' | 'restore' = 'backup';
+  /**
+   * The run id was chosen by the page and the call that creates the run may still be on its
+   * way: until the first event, "there is no run" (USAGE) means "starting", not lost contact.
+   */
+  @property({ type: Boolean, attribute: 'await-start' }) awaitStart = false;
+
+  /** A restore's safety backup, once written (Backup.status safetySetId): restoring it undoes the restore. */
+  @state() safetySetId: string | null = null;
 
   @state() view: RunViewState = INITIAL_RUN_STATE;
   @state() private pollError = '';
@@ -108,6 +116,7 @@ export class CivibackupRunProgress extends LitElement {
       this.lastEvent = null;
       this.endedWithoutResult = false;
       this.cancelRequested = false;
+      this.safetySetId = null;
       this.startPolling();
     }
   }
@@ -130,6 +139,7 @@ export class CivibackupRunProgress extends LitElement {
       const record = await this.api.status({ runId: this.runId, since: this.view.lastSeq });
       if (generation !== this.generation) return;
       this.pollError = '';
+      if (record.safetySetId) this.safetySetId = record.safetySetId;
       this.applyEvents(record.events ?? []);
       if (!this.view.outcome && record.done) this.endedWithoutResult = true;
       if (this.finished) {
@@ -138,7 +148,8 @@ export class CivibackupRunProgress extends LitElement {
       }
     } catch (error) {
       if (generation !== this.generation) return;
-      this.pollError = describeError(error);
+      const notCreatedYet = this.awaitStart && this.view.lastSeq === 0 && error instanceof ApiError && error.code === 'USAGE';
+      this.pollError = notCreatedYet ? '' : describeError(error);
     }
     this.timer = setTimeout(() => void this.poll(generation), this.pollIntervalMs);
   }
@@ -150,6 +161,7 @@ export class CivibackupRunProgress extends LitElement {
       runId: this.runId,
       outcome: outcome?.kind === 'done' ? 'done' : outcome?.kind === 'error' && outcome.code === 'CANCELLED' ? 'cancelled' : 'error',
       lastEvent: this.lastEvent,
+      ...(this.safetySetId ? { safetySetId: this.safetySetId } : {}),
     };
     this.dispatchEvent(pageEvent(RUN_FINISHED, detail));
   }
@@ -166,7 +178,8 @@ export class CivibackupRunProgress extends LitElement {
   }
 
   private get texts() {
-    const command = this.view.command === 'verify' || this.view.command === 'restore' ? this.view.command : this.kind;
+    // A restore run starts with its safety backup (command 'backup'): still a restore.
+    const command = this.kind === 'restore' ? 'restore' : this.view.command === 'verify' || this.view.command === 'restore' ? this.view.command : this.kind;
     switch (command) {
       case 'verify':
         return {
@@ -178,6 +191,17 @@ export class CivibackupRunProgress extends LitElement {
           lost: ts('The verification process ended without reporting a result.'),
         };
       case 'restore':
+        if (this.kind === 'restore' && this.view.command === 'backup') {
+          // The first step of a restore over the live site.
+          return {
+            running: ts('Safety backup before the restore (step 1 of 2)'),
+            done: ts('Safety backup complete.'),
+            failed: ts('The safety backup failed, so nothing was restored.'),
+            cancelled: ts('Restore cancelled during the safety backup; nothing was restored.'),
+            cancel: ts('Cancel restore'),
+            lost: ts('The safety backup ended without reporting a result; nothing was restored.'),
+          };
+        }
         return {
           running: ts('Restore in progress'),
           done: ts('Restore complete.'),

@@ -1,24 +1,31 @@
 /**
- * The complete backup sets: when, how big, encrypted or not, where, and how far each has
- * been proven (as text plus an icon, never colour alone). Per set: verify checksums, test
- * restore (deep verify into the scratch database), delete (confirmed in a modal dialog),
- * and the commands to restore it by hand.
+ * The complete backup sets: when, how big, encrypted or not, where, whose (this site's or
+ * another source's, when a destination is shared) and how far each has been proven (as text
+ * plus an icon, never colour alone). Per set: verify checksums, test restore (deep verify
+ * into the scratch database), restore (the restore dialog; only for those who may administer
+ * backups), delete (confirmed in a modal dialog; never the newest set of a source), and the
+ * commands to restore it by hand. When the sets cannot be listed it says why, once.
  *
- * @fires civibackup-sets-changed - after a delete or a verification changed the list
+ * @fires civibackup-sets-changed - after a delete, a verification or a restore changed the list
  */
 import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import { Task } from '@lit/task';
 import type { SetSummary } from '../../protocol/sets.js';
 import { BackupApi, describeError } from '../api/crm-api.js';
+import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
 import { extractAgeIdentity } from '../shared/age-keys.js';
+import { renderKeyFields } from '../shared/key-fields.js';
 import { SETS_CHANGED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
 import { formatBytes, formatDateTime } from '../shared/format.js';
 import { sourceLabel, verificationLabel } from '../shared/labels.js';
-import { alertStyles, baseStyles, buttonStyles, formStyles, tableStyles } from '../shared/styles.js';
+import { alertStyles, baseStyles, buttonStyles, dialogStyles, formStyles, tableStyles } from '../shared/styles.js';
+import { renderSetsUnknown, setsUnknownFrom } from '../shared/sets-unknown.js';
+import type { CivibackupRestoreDialog } from '../restore-dialog/civibackup-restore-dialog.js';
 import '../set-detail/define.js';
 import '../run-progress/define.js';
+import '../restore-dialog/define.js';
 
 type RowAction = 'verify' | 'deep' | 'delete';
 
@@ -29,6 +36,7 @@ export class CivibackupSetList extends LitElement {
     alertStyles,
     tableStyles,
     formStyles,
+    dialogStyles,
     css`
       /* The list's own width, not the viewport's, decides the layout: the page may sit beside
          CiviCRM's side menu or in a narrow column on a wide screen. */
@@ -115,35 +123,13 @@ export class CivibackupSetList extends LitElement {
       tr.detail td {
         background: var(--crm-c-background, #f4f4ed);
       }
-      dialog {
-        border: none;
-        border-radius: var(--crm-dialog-radius, 4px);
-        box-shadow: var(--crm-popup-shadow, 0 3px 18px rgba(0, 0, 0, 0.25));
-        padding: 0;
-        max-width: 32rem;
-        color: inherit;
-      }
-      dialog h3 {
-        margin: 0;
-        padding: var(--crm-dialog-header-padding, 0.6rem 1rem);
-        background: var(--crm-dialog-header-bg, #5d677b);
-        color: var(--crm-dialog-header-col, #fff);
-      }
-      dialog .body {
-        padding: 0.75rem 1rem;
-        background: var(--crm-dialog-body-bg, #f4f4ed);
-      }
-      dialog .buttons {
-        display: flex;
-        justify-content: end;
-        gap: 0.5rem;
-        margin-top: 0.75rem;
-      }
     `,
   ];
 
   @property({ attribute: false }) api = new BackupApi();
   @property({ type: Boolean, attribute: 'can-administer' }) canAdminister = false;
+  /** How often runs followed from this list (the restore dialog's) are polled. */
+  @property({ type: Number, attribute: 'poll-interval-ms' }) pollIntervalMs = DEFAULT_POLL_INTERVAL_MS;
 
   /** setId of the set whose detail row is open. */
   @state() private openSetId = '';
@@ -267,13 +253,6 @@ export class CivibackupSetList extends LitElement {
     this.keyText = '';
   }
 
-  private async loadKeyFile(event: Event): Promise<void> {
-    const file = (event.target as HTMLInputElement).files?.[0];
-    if (!file) return;
-    this.keyText = await file.text();
-    this.keyError = '';
-  }
-
   private askDelete(set: SetSummary): void {
     this.deleteCandidate = set;
     void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLDialogElement>('dialog#delete-dialog')?.showModal());
@@ -295,7 +274,16 @@ export class CivibackupSetList extends LitElement {
         : nothing}${set.verification.detail ? html`<div class="small">${set.verification.detail}</div>` : nothing}`;
   }
 
-  private renderRow(set: SetSummary, newest: boolean, showSource: boolean) {
+  private openRestore(set: SetSummary, event: Event): void {
+    void this.renderRoot.querySelector<CivibackupRestoreDialog>('civibackup-restore-dialog')?.open(set, event.currentTarget as HTMLElement);
+  }
+
+  /** A set's source for display, with "this site" when the helper said so. */
+  private renderSource(set: SetSummary) {
+    return html`${sourceLabel(set.source)}${set.thisSite ? html` <strong data-testid="this-site">${ts('(this site)')}</strong>` : nothing}`;
+  }
+
+  private renderRow(set: SetSummary, newest: boolean, showSource: boolean, manySources: boolean) {
     const busy = this.busy[set.setId];
     const open = this.openSetId === set.setId;
     // One verification at a time: the helper holds a lock while it runs.
@@ -304,8 +292,10 @@ export class CivibackupSetList extends LitElement {
     const verifyDisabled = disabled || running;
     const label = (text: string) => html`<span class="cell-label" aria-hidden="true">${text}</span>`;
     return html`<tr>
-        <td class="date">${label(ts('Date'))}${formatDateTime(set.createdAt)}<div class="small muted set-id">${set.setId}</div></td>
-        ${showSource ? html`<td class="source">${label(ts('Source'))}${sourceLabel(set.source)}</td>` : nothing}
+        <td class="date">${label(ts('Date'))}${formatDateTime(set.createdAt)}<div class="small muted set-id">${set.setId}</div>${set.trigger === 'safety-before-restore'
+            ? html`<div class="small" data-testid="safety-mark">${ts('Safety backup taken before a restore')}</div>`
+            : nothing}</td>
+        ${showSource ? html`<td class="source">${label(ts('Source'))}${this.renderSource(set)}</td>` : nothing}
         <td class="num">${label(ts('Size'))}${formatBytes(set.bytes)}</td>
         <td>${label(ts('Encrypted'))}${set.encrypted ? ts('Yes') : ts('No')}</td>
         <td class="where">${label(ts('Where'))}<span class="small">${set.location}</span></td>
@@ -321,13 +311,19 @@ export class CivibackupSetList extends LitElement {
               aria-label=${ts('Test restore %1', { 1: set.setId })}>
               ${busy === 'deep' ? ts('Testing\u2026') : ts('Test restore')}
             </button>
+            ${this.canAdminister
+              ? html`<button type="button" ?disabled=${running || busy !== undefined} aria-haspopup="dialog" @click=${(e: Event) => this.openRestore(set, e)}
+                  aria-label=${ts('Restore %1\u2026', { 1: set.setId })}>
+                  ${ts('Restore\u2026')}
+                </button>`
+              : nothing}
             <button type="button" aria-expanded=${open ? 'true' : 'false'} aria-controls="detail-${set.setId}"
               aria-label=${ts('Restore commands for %1', { 1: set.setId })}
               @click=${() => (this.openSetId = open ? '' : set.setId)}>
               ${ts('Restore commands')}
             </button>
             ${newest
-              ? html`<span class="small muted">${ts('Newest set: cannot be deleted')}</span>`
+              ? html`<span class="small muted">${manySources ? ts('Newest set of its source: cannot be deleted') : ts('Newest set: cannot be deleted')}</span>`
               : html`<button type="button" class="danger" ?disabled=${disabled} @click=${() => this.askDelete(set)}
                   aria-label=${ts('Delete %1', { 1: set.setId })}>
                   ${busy === 'delete' ? ts('Deleting\u2026') : ts('Delete')}
@@ -344,12 +340,27 @@ export class CivibackupSetList extends LitElement {
 
   private renderTable(sets: SetSummary[]) {
     if (sets.length === 0) return html`<p>${ts('There are no complete backup sets yet.')}</p>`;
-    // Several sites, or copies of one, may write to one destination: then say so and show whose each set is.
+    // Several sites, or copies of one, may write to one destination: then say so and show whose
+    // each set is, marking this site's. Sets all of one source that is not this site's (a copy
+    // of the site on a new server, say) show their source too.
     const sources = new Set(sets.map((s) => s.source ?? ''));
-    const showSource = sources.size > 1;
-    return html`${showSource
+    const manySources = sources.size > 1;
+    const showSource = manySources || sets.some((s) => s.thisSite === false);
+    // Retention keeps each source's newest set, and so does delete.
+    const newestOfSource = new Set<string>();
+    const seen = new Set<string>();
+    for (const set of sets) {
+      if (seen.has(set.source ?? '')) continue;
+      seen.add(set.source ?? '');
+      newestOfSource.add(set.setId);
+    }
+    return html`${manySources
         ? html`<div class="alert info" data-testid="sources-note">
             ${ts('These sets come from %1 sources: another site or a copy of this one writes to the same destination, or this server\u2019s host name or database changed. Each backup\u2019s retention only counts and removes the sets of its own source and leaves the others alone. A source name in the settings (Retention) tells copies of one site apart.', { 1: sources.size })}
+          </div>`
+        : showSource
+        ? html`<div class="alert info" data-testid="sources-note">
+            ${ts('These sets come from another source than this site (another server, database or source name): retention of this site\u2019s backups leaves them alone.')}
           </div>`
         : nothing}
       <table>
@@ -366,7 +377,7 @@ export class CivibackupSetList extends LitElement {
         </tr>
       </thead>
       <tbody>
-        ${sets.map((s, i) => this.renderRow(s, i === 0, showSource))}
+        ${sets.map((s) => this.renderRow(s, newestOfSource.has(s.setId), showSource, manySources))}
       </tbody>
     </table>`;
   }
@@ -383,27 +394,15 @@ export class CivibackupSetList extends LitElement {
               <p id="key-d">
                 ${ts('Set %1 is encrypted. A test restore decrypts it, so it needs the secret key. The key is handed to this one run in memory; it is not stored on the server.', { 1: set.setId })}
               </p>
-              <div class="field">
-                <label for="key-text">${ts('Secret key (AGE-SECRET-KEY-1...)')}</label>
-                <textarea
-                  id="key-text"
-                  rows="3"
-                  spellcheck="false"
-                  autocomplete="off"
-                  .value=${this.keyText}
-                  aria-invalid=${this.keyError ? 'true' : 'false'}
-                  aria-describedby=${this.keyError ? 'key-error' : nothing}
-                  @input=${(e: Event) => {
-                    this.keyText = (e.target as HTMLTextAreaElement).value;
-                    this.keyError = '';
-                  }}
-                ></textarea>
-                ${this.keyError ? html`<span class="error" id="key-error">${this.keyError}</span>` : nothing}
-              </div>
-              <div class="field">
-                <label for="key-file">${ts('Or load the key file')}</label>
-                <input id="key-file" type="file" accept=".txt,text/plain" @change=${(e: Event) => void this.loadKeyFile(e)} />
-              </div>
+              ${renderKeyFields({
+                prefix: 'key',
+                text: this.keyText,
+                error: this.keyError,
+                onText: (text) => {
+                  this.keyText = text;
+                  this.keyError = '';
+                },
+              })}
               <div class="buttons">
                 <button type="button" @click=${() => this.closeKeyDialog(false)}>${ts('Cancel')}</button>
                 <button type="button" class="primary" ?disabled=${!this.keyText.trim()} @click=${() => this.closeKeyDialog(true)}>
@@ -434,14 +433,11 @@ export class CivibackupSetList extends LitElement {
         : nothing}
       ${this.setsTask.render({
         pending: () => html`<p aria-busy="true">${ts('Loading\u2026')}</p>`,
-        error: (error) => html`<div class="alert error" role="alert">
-          <strong>${ts('Could not load the backup sets.')}</strong>
-          <div>${describeError(error)}</div>
-          <button type="button" @click=${() => this.refresh()}>${ts('Try again')}</button>
-        </div>`,
+        error: (error) => renderSetsUnknown(setsUnknownFrom(error), () => this.refresh()),
         complete: (sets) => this.renderTable(sets),
       })}
       ${this.renderKeyDialog()}
+      <civibackup-restore-dialog .api=${this.api} .pollIntervalMs=${this.pollIntervalMs} @civibackup-sets-changed=${() => this.refresh()}></civibackup-restore-dialog>
       <dialog id="delete-dialog" aria-labelledby="delete-h" aria-describedby="delete-d" @cancel=${(e: Event) => {
         e.preventDefault();
         this.closeDialog(false);

@@ -17,9 +17,11 @@ export interface RunFinishedDetail {
   runId: string;
   outcome: 'done' | 'error' | 'cancelled';
   lastEvent: HelperEvent | null;
+  /** A restore over the live site: its safety backup's set id, when it was written. */
+  safetySetId?: string;
 }
 export interface SetsChangedDetail {
-  reason: 'deleted' | 'verified';
+  reason: 'deleted' | 'verified' | 'restored';
   setId: string;
 }
 

@@ -242,3 +242,31 @@ export const tableStyles = css`
     font-variant-numeric: tabular-nums;
   }
 `;
+
+/** A modal <dialog> with CiviCRM's dialog header and body. */
+export const dialogStyles = css`
+  dialog {
+    border: none;
+    border-radius: var(--crm-dialog-radius, 4px);
+    box-shadow: var(--crm-popup-shadow, 0 3px 18px rgba(0, 0, 0, 0.25));
+    padding: 0;
+    max-width: 32rem;
+    color: inherit;
+  }
+  dialog h3 {
+    margin: 0;
+    padding: var(--crm-dialog-header-padding, 0.6rem 1rem);
+    background: var(--crm-dialog-header-bg, #5d677b);
+    color: var(--crm-dialog-header-col, #fff);
+  }
+  dialog .body {
+    padding: 0.75rem 1rem;
+    background: var(--crm-dialog-body-bg, #f4f4ed);
+  }
+  dialog .buttons {
+    display: flex;
+    justify-content: end;
+    gap: 0.5rem;
+    margin-top: 0.75rem;
+  }
+`;

@@ -8,11 +8,13 @@ use Civi\Api4\Generic\Result;
 use CRM_Civibackup_ApiSupport as Support;
 
 /**
- * Restores the database and/or directories of a set into this live site.
+ * Restores a set: its database and/or directories over this live site, or its database into
+ * a new database for inspection.
  *
- * `confirm` must be the set id typed by the administrator. A safety backup of the current
- * state runs first; after a database restore CiviCRM's triggers are rebuilt and its caches
- * cleared (System.flush triggers=1). Returns {runId, result?}.
+ * `confirm` must be the set id typed by the administrator. Over the live site a safety backup
+ * of the current state runs first (Backup.status names it as safetySetId: restoring it
+ * undoes the restore); after a database restore CiviCRM's triggers are rebuilt and its
+ * caches cleared (System.flush triggers=1). Returns {runId, result?}.
  */
 class Restore extends AbstractAction {
 
@@ -23,11 +25,21 @@ class Restore extends AbstractAction {
   protected $setId;
 
   /**
-   * Restore the database.
+   * Restore the database over the live site.
    *
    * @var bool
    */
   protected $database = FALSE;
+
+  /**
+   * Which tables of the live database a database restore replaces: `civicrm` (CiviCRM's
+   * tables only; a CMS sharing the database keeps its own) or `all` (the database becomes
+   * exactly the set's).
+   *
+   * @var string
+   * @options civicrm,all
+   */
+  protected $scope = 'civicrm';
 
   /**
    * Labels of directories to restore (custom, images, templates, php, extensions).
@@ -38,6 +50,15 @@ class Restore extends AbstractAction {
    * @var array
    */
   protected $directories = [];
+
+  /**
+   * Instead of the live site: the name of a new (or empty) database on the same server, to
+   * restore the set's database into for inspection. Nothing live is replaced, so there is
+   * no safety backup. Leave database and directories out.
+   *
+   * @var string
+   */
+  protected $newDatabase = '';
 
   /**
    * The set id, typed again.
@@ -53,9 +74,17 @@ class Restore extends AbstractAction {
   protected $async = FALSE;
 
   /**
+   * A new run id (yyyymmdd-hhmmss-8 hex digits) chosen by the caller, so it can follow the
+   * run with Backup.status while an attached restore (an encrypted set) still runs.
+   *
+   * @var string
+   */
+  protected $runId = '';
+
+  /**
    * For an encrypted set: the age identity (AGE-SECRET-KEY-1...). Passed to the helper in
-   * its environment for this call only; never stored or logged. A restore with an
-   * identity runs attached (async is ignored).
+   * its environment for this call only; never stored or logged. A restore over the live
+   * site with an identity runs attached (async is ignored).
    *
    * @var string
    */
@@ -63,7 +92,11 @@ class Restore extends AbstractAction {
 
   public function _run(Result $result) {
     $result[] = Support::call(function (\CRM_Civibackup_BackupService $service) {
-      return $service->restore((string) $this->setId, (bool) $this->database, array_map('strval', (array) $this->directories), (string) $this->confirm, (bool) $this->async, $this->async ? 'page' : 'api', (string) $this->identity);
+      return $service->restore((string) $this->setId, (bool) $this->database, array_map('strval', (array) $this->directories), (string) $this->confirm, (bool) $this->async, $this->async ? 'page' : 'api', (string) $this->identity, [
+        'scope' => (string) $this->scope,
+        'newDatabase' => (string) $this->newDatabase,
+        'runId' => (string) $this->runId,
+      ]);
     });
   }
 

@@ -1,0 +1,85 @@
+<?php
+declare(strict_types = 1);
+
+/**
+ * What this site's settings say about its backups: the civibackup_* settings, the
+ * destination directory, whether the logging database is a separate one, and the
+ * Directories paths a set's directories restore into.
+ */
+final class CRM_Civibackup_Site {
+
+  /**
+   * @var CRM_Civibackup_Civi
+   */
+  private $civi;
+
+  public function __construct(CRM_Civibackup_Civi $civi) {
+    $this->civi = $civi;
+  }
+
+  /**
+   * Every civibackup_* setting, by name.
+   */
+  public function settings(): array {
+    $values = [];
+    foreach (CRM_Civibackup_Config::settingNames() as $name) {
+      $values[$name] = $this->civi->getSetting($name);
+    }
+    return $values;
+  }
+
+  public function destination(): string {
+    $setting = trim((string) $this->civi->getSetting('civibackup_destination'));
+    if ($setting === '') {
+      $setting = CRM_Civibackup_Config::DEFAULT_DESTINATION;
+    }
+    return rtrim($this->civi->resolvePath($setting), '/');
+  }
+
+  public function loggingSeparate(): bool {
+    $logging = $this->civi->loggingDsn();
+    if ($logging === NULL || $logging === '') {
+      return FALSE;
+    }
+    return !CRM_Civibackup_Dsn::parse($logging)->sameDatabaseAs(CRM_Civibackup_Dsn::parse($this->civi->dsn()));
+  }
+
+  /**
+   * The work databases of a restore over the live site, from the settings: `staging` (the
+   * set is loaded and checked there, `--staging-db`, civibackup_staging_database) and `old`
+   * (the replaced live tables move there until the restore has succeeded, `--old-db`,
+   * civibackup_old_database). A name left empty is NULL: the helper derives it.
+   *
+   * @return array
+   *   ['staging' => ?string, 'old' => ?string]
+   */
+  public function restoreWorkDatabases(): array {
+    $names = [];
+    foreach (['staging' => 'civibackup_staging_database', 'old' => 'civibackup_old_database'] as $role => $setting) {
+      $name = trim((string) $this->civi->getSetting($setting));
+      if ($name !== '' && (!CRM_Civibackup_Dsn::isDatabaseName($name) || $name === CRM_Civibackup_Dsn::parse($this->civi->dsn())->database())) {
+        throw new CRM_Civibackup_Error('CONFIG', "\"$name\" cannot be the $role database of a restore.", "Set $setting to a database name (letters, digits, _) other than CiviCRM's own, or leave it empty.");
+      }
+      $names[$role] = $name === '' ? NULL : $name;
+    }
+    if ($names['staging'] !== NULL && $names['staging'] === $names['old']) {
+      throw new CRM_Civibackup_Error('CONFIG', "\"{$names['staging']}\" cannot be both the staging and the old database of a restore.", 'Give civibackup_staging_database and civibackup_old_database different names, or leave them empty.');
+    }
+    return $names;
+  }
+
+  /**
+   * Where a set's directory with this label restores to: the Directories setting it was
+   * backed up from (JobBuilder::DIRECTORIES), without the trailing slash.
+   */
+  public function directoryPath(string $label): string {
+    $paths = $this->civi->directories();
+    foreach (CRM_Civibackup_JobBuilder::DIRECTORIES as $key => $spec) {
+      if ($spec['label'] === $label && !empty($paths[$key])) {
+        return rtrim($paths[$key], '/');
+      }
+    }
+    throw new CRM_Civibackup_Error('USAGE', "\"$label\" is not a directory this site can restore into.", 'Check Administer » System Settings » Directories.');
+  }
+
+}
