@@ -14,15 +14,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { createSampleDatabase } from '../../bench/civicrm-sample.js';
 import { snapshotDatabase, type DatabaseSnapshot } from './support/db-snapshot.js';
-import { HELPER_BUNDLE } from './support/paths.js';
-import { runHelperAsync, parseEvents } from './support/helper-run.js';
+import { killWhenPaused, runHelperAsync } from './support/helper-run.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
 
 const prefix = uniqueName('cbt_atomic');
@@ -186,30 +184,6 @@ test('the same reader does see empty or partial tables with --in-place (the chec
   assert.ok(other.length > 0 || seen.errors.length > 0, 'in place, the reader sees missing, empty or partly loaded tables');
 });
 
-/** Runs the helper until it pauses at a point (CIVIBACKUP_TEST_PAUSE_AT), or until `until` says so, then SIGKILLs it. */
-async function killAt(args: string[], point: string | null, until?: () => Promise<boolean>): Promise<string> {
-  const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, '--json'], {
-    env: { ...process.env, ...(point ? { CIVIBACKUP_TEST_PAUSE_AT: point } : {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (point && stderr.includes(`civibackup-test-pause ${point}`)) break;
-    if (until && (await until())) break;
-    if (child.exitCode !== null) throw new Error(`the helper ended before ${point ?? 'the moment'}: ${stdout.slice(-400)} ${stderr.slice(-400)}`);
-    if (Date.now() > deadline) throw new Error(`never reached ${point}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  child.kill('SIGKILL');
-  await closed;
-  return JSON.stringify(parseEvents(stdout).at(-1));
-}
-
 test('killed at every step, the live database is unchanged or restored, and the next restore cleans or finishes', { timeout: 600_000 }, async () => {
   const points: Array<{ point: string; expect: 'old' | 'old-data' | 'new'; next: string }> = [
     { point: 'loaded', expect: 'old', next: 'RESTORE_LEFTOVER' },
@@ -226,7 +200,7 @@ test('killed at every step, the live database is unchanged or restored, and the 
     const oldState = await observe(admin, live);
     const newState = (await observe(admin, reference)).replace(/\/[^/]*$/, '/renamed-in-wordpress');
     const args = ['restore', setDir, '--db', dsnText(live), '--force'];
-    await killAt(args, point);
+    await killWhenPaused(args, point);
 
     const now = await snapshotDatabase(live);
     if (expect === 'old') assert.deepEqual(now, before, `${point}: live unchanged`);
@@ -257,7 +231,7 @@ test('killed while its RENAME waits for a reader\'s metadata lock: old or new, n
       const [rows] = await admin.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE%' AND INFO LIKE ? AND STATE LIKE '%metadata lock%'", [`%${live}%`]);
       return Number(rows[0].n) > 0;
     };
-    await killAt(['restore', setDir, '--db', dsnText(live), '--force'], null, renameWaiting);
+    await killWhenPaused(['restore', setDir, '--db', dsnText(live), '--force'], null, renameWaiting);
   } finally {
     await holder.query('COMMIT');
     await holder.end();
