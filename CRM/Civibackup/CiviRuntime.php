@@ -75,6 +75,17 @@ final class CRM_Civibackup_CiviRuntime implements CRM_Civibackup_Civi {
     return $root === '' ? NULL : $root;
   }
 
+  public function webRootUrl(): ?string {
+    try {
+      $url = (string) \Civi::paths()->getUrl('[cms.root]/.', 'absolute');
+    }
+    catch (\Throwable $e) {
+      return NULL;
+    }
+    $url = rtrim($url, '/');
+    return preg_match('#^https?://#i', $url) ? $url : NULL;
+  }
+
   public function dsn(): string {
     $dsn = \CRM_Core_Config::singleton()->dsn ?? NULL;
     if (is_string($dsn) && $dsn !== '') {
