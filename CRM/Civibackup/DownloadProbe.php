@@ -276,7 +276,7 @@ final class CRM_Civibackup_DownloadProbe {
    * Keeps only this result: one destination is in use at a time.
    */
   private function writeCache(string $key, array $result): void {
-    if ($this->cacheFile === NULL || !is_dir(dirname($this->cacheFile))) {
+    if ($this->cacheFile === NULL || (!is_dir(dirname($this->cacheFile)) && !@mkdir(dirname($this->cacheFile), 0700, TRUE))) {
       return;
     }
     $temp = $this->cacheFile . '.' . bin2hex(random_bytes(4)) . '.tmp';

@@ -48,7 +48,8 @@ final class CRM_Civibackup_Site {
       return CRM_Civibackup_Config::DEFAULT_DESTINATION;
     }
     $realRoot = realpath($webRoot) ?: rtrim($webRoot, '/');
-    $private = rtrim($this->civi->resolvePath('[civicrm.private]'), '/');
+    // Civi::paths() resolves '[var]/rest' only, so ask for '[civicrm.private]/.'.
+    $private = rtrim((string) preg_replace('#/\.$#', '', $this->civi->resolvePath('[civicrm.private]/.')), '/');
     if (!CRM_Civibackup_JobBuilder::isInside(realpath($private) ?: $private, $realRoot)) {
       return CRM_Civibackup_Config::DEFAULT_DESTINATION;
     }
