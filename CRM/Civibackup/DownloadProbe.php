@@ -43,7 +43,7 @@ final class CRM_Civibackup_DownloadProbe {
   public const CACHE_SECONDS = [
     self::SERVED => 300,
     self::NOT_SERVED => 3600,
-    self::OUTSIDE => 3600,
+    self::OUTSIDE => 0,
     self::UNKNOWN => 900,
   ];
 
@@ -113,7 +113,10 @@ final class CRM_Civibackup_DownloadProbe {
       }
     }
     $result = $this->probe($destination);
-    $this->writeCache($key, $result);
+    // Outside the web root costs nothing to tell again, and leaves no file behind.
+    if ($result['state'] !== self::OUTSIDE) {
+      $this->writeCache($key, $result);
+    }
     return $result;
   }
 

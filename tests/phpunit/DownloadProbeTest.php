@@ -225,11 +225,13 @@ final class DownloadProbeTest extends TestCase {
   public function testOutsideTheWebRootSendsNoRequest(): void {
     $outside = self::$base . '/elsewhere';
     mkdir($outside);
-    $probe = new CRM_Civibackup_DownloadProbe(self::$webRoot, self::$nginx->url, NULL, function (): array {
+    $cache = self::$base . '/outside-cache/probe.json';
+    $probe = new CRM_Civibackup_DownloadProbe(self::$webRoot, self::$nginx->url, $cache, function (): array {
       throw new LogicException('No request for a destination outside the web root.');
     });
-    $this->assertSame(CRM_Civibackup_DownloadProbe::OUTSIDE, $probe->probe($outside)['state']);
+    $this->assertSame(CRM_Civibackup_DownloadProbe::OUTSIDE, $probe->result($outside)['state']);
     $this->assertSame([], array_values(array_diff(scandir($outside), ['.', '..'])));
+    $this->assertFileDoesNotExist($cache, 'Nothing is cached (or created) for a destination outside the web root.');
   }
 
   public function testAServerThatDoesNotAnswerIsUnknownAndTheHtaccessDecidesTheLevel(): void {
