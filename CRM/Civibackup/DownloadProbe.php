@@ -179,6 +179,37 @@ final class CRM_Civibackup_DownloadProbe {
   }
 
   /**
+   * The web root and its URL: CiviCRM's [cms.root], or the web server's document root when
+   * that lies above it (WordPress in a subfolder of the document root: what is beside
+   * [cms.root] is still served). The document root's URL is [cms.root]'s URL without the
+   * path between the two; when the URL does not end so, [cms.root] is kept.
+   *
+   * @return array
+   *   [root, url]
+   */
+  public static function outermostWebRoot(string $cmsRoot, ?string $cmsUrl, ?string $documentRoot): array {
+    $cmsRoot = rtrim($cmsRoot, '/');
+    if ($documentRoot === NULL || trim($documentRoot) === '' || $cmsUrl === NULL) {
+      return [$cmsRoot, $cmsUrl];
+    }
+    $realDoc = rtrim(realpath($documentRoot) ?: $documentRoot, '/');
+    $realCms = rtrim(realpath($cmsRoot) ?: $cmsRoot, '/');
+    if ($realDoc === '' || $realDoc === $realCms || !CRM_Civibackup_JobBuilder::isInside($realCms, $realDoc)) {
+      return [$cmsRoot, $cmsUrl];
+    }
+    $between = substr($realCms, strlen($realDoc));
+    $url = rtrim($cmsUrl, '/');
+    $path = (string) parse_url($url, PHP_URL_PATH);
+    $encoded = implode('/', array_map('rawurlencode', explode('/', $between)));
+    foreach ([$between, $encoded] as $suffix) {
+      if ($path !== '' && substr($path, -strlen($suffix)) === $suffix) {
+        return [$realDoc, substr($url, 0, -strlen($suffix))];
+      }
+    }
+    return [$cmsRoot, $cmsUrl];
+  }
+
+  /**
    * The URL that maps to $path under $root, each segment percent-encoded.
    */
   public static function urlFor(string $path, string $root, string $rootUrl): string {

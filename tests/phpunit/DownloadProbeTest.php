@@ -253,6 +253,27 @@ final class DownloadProbeTest extends TestCase {
     $this->assertSame('https://example.org', CRM_Civibackup_DownloadProbe::urlFor('/var/www', '/var/www', 'https://example.org'));
   }
 
+  public function testTheDocumentRootAboveCmsRootIsTheWebRoot(): void {
+    $sub = self::$webRoot . '/open';
+    // WordPress in /open of the document root: its URL ends with /open.
+    $this->assertSame([realpath(self::$webRoot), 'https://example.org'], CRM_Civibackup_DownloadProbe::outermostWebRoot($sub, 'https://example.org/open/', self::$webRoot));
+    // The same folder, the URL not mapping (a virtual host on the subfolder): [cms.root] kept.
+    $this->assertSame([$sub, 'https://wp.example.org'], CRM_Civibackup_DownloadProbe::outermostWebRoot($sub, 'https://wp.example.org', self::$webRoot));
+    $this->assertSame([$sub, 'https://example.org/open'], CRM_Civibackup_DownloadProbe::outermostWebRoot($sub, 'https://example.org/open', NULL));
+    $this->assertSame([self::$webRoot, 'https://example.org'], CRM_Civibackup_DownloadProbe::outermostWebRoot(self::$webRoot, 'https://example.org', self::$webRoot . '/open'));
+    // And the probe through the derived root finds the served folder beside [cms.root].
+    [$root, $url] = CRM_Civibackup_DownloadProbe::outermostWebRoot($sub, self::$nginx->url . '/open', self::$webRoot);
+    $beside = self::$webRoot . '/civibackup-backups/open';
+    mkdir($beside, 0700, TRUE);
+    try {
+      $this->assertSame(CRM_Civibackup_DownloadProbe::SERVED, (new CRM_Civibackup_DownloadProbe($root, $url, NULL))->probe($beside)['state']);
+      $this->assertSame(CRM_Civibackup_DownloadProbe::OUTSIDE, (new CRM_Civibackup_DownloadProbe($sub, self::$nginx->url . '/open', NULL))->probe($beside)['state']);
+    }
+    finally {
+      TempDir::remove(self::$webRoot . '/civibackup-backups');
+    }
+  }
+
   private function statusMessages(): array {
     $checks = new CRM_Civibackup_StatusChecks($this->civi, function (): array {
       return [];
