@@ -159,9 +159,11 @@ HTACCESS;
     return '<Directory "' . $result['destination'] . '"> Require all denied </Directory>';
   }
 
+  /**
+   * The URL's path as nginx matches it (decoded).
+   */
   private static function urlPath(string $url): string {
-    $path = (string) parse_url($url, PHP_URL_PATH);
-    return $path === '' ? '/' : $path;
+    return rawurldecode((string) parse_url($url, PHP_URL_PATH));
   }
 
   /**
