@@ -247,7 +247,7 @@ final class CRM_Civibackup_DownloadProbe {
     $ok = curl_exec($curl);
     $status = (int) curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
     $error = $ok === FALSE ? curl_error($curl) : '';
-    curl_close($curl);
+    // No curl_close(): the handle is freed with $curl (PHP 8), and PHP 8.5 deprecates it.
     return ['status' => $status > 0 ? $status : NULL, 'body' => $body, 'error' => $error];
   }
 
