@@ -107,6 +107,10 @@ final class CRM_Civibackup_BackupService {
     return $this->helper->launcher();
   }
 
+  public function safety(): CRM_Civibackup_DestinationSafety {
+    return $this->safety;
+  }
+
   public function destination(): string {
     return $this->site->destination();
   }
@@ -213,6 +217,13 @@ final class CRM_Civibackup_BackupService {
    */
   public function listSets(): array {
     return $this->sets->list();
+  }
+
+  /**
+   * The sets and the destination's real total (Sets::listing).
+   */
+  public function listing(): array {
+    return $this->sets->listing();
   }
 
   /**

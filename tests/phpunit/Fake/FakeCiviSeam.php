@@ -36,7 +36,7 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
   /**
    * @var array
    */
-  public $directories = ['custom' => NULL, 'images' => NULL, 'templates' => NULL, 'php' => NULL, 'extensions' => NULL];
+  public $directories = ['custom' => NULL, 'images' => NULL, 'templates' => NULL, 'php' => NULL, 'extensions' => NULL, 'code' => NULL];
 
   /**
    * @var array
@@ -48,6 +48,11 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
    * @var string|null
    */
   public $webRoot = NULL;
+
+  /**
+   * @var string|null
+   */
+  public $webRootUrl = NULL;
 
   /**
    * @var string
@@ -123,6 +128,10 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
 
   public function webRoot(): ?string {
     return $this->webRoot;
+  }
+
+  public function webRootUrl(): ?string {
+    return $this->webRootUrl;
   }
 
   public function dsn(): string {
