@@ -257,7 +257,9 @@ export async function atomicRestore(options: AtomicRestoreOptions): Promise<Atom
       await dropDatabase(admin, staging).catch(() => undefined);
       await dropDatabase(admin, old).catch(() => undefined);
     }
-    throw failure;
+    if (failure.code === 'CANCELLED') throw new BackupError('CANCELLED', `The restore was cancelled before the swap; the live database ${describeDsn(target)} was not changed.`, { cause: error });
+    if (!workCreated || failure.code === 'CONFIG' || failure.code === 'USAGE' || failure.code === 'VERIFY_MISMATCH') throw failure;
+    throw new BackupError(failure.code, `${failure.message} (The live database ${describeDsn(target)} was not changed: the failure came before the swap.)`, { cause: error });
   } finally {
     await admin.close();
   }
