@@ -27,7 +27,7 @@ import { describeMachine, loadAverage, type Machine } from './machine.js';
 import { measureShell, sh, type RunResult } from './measure.js';
 import { summariseCpuProfiles } from './profile-summary.js';
 import { renderMarkdown, renderTerminal, type BenchReport, type Comparison, type Measurement } from './report.js';
-import { divergeLiveCopy, observe, pollDuring } from './restore-window.js';
+import { measureLiveRestores } from './restore-window.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DEFAULT_HELPER = join(PROJECT_ROOT, 'dist/civibackup.mjs');
@@ -159,49 +159,22 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     // Restore over a live database: the same set over a live copy, atomic and in place, with
     // a reader polling the copy (bench/restore-window.ts).
     if (haveHelper && helperSets[restoreLevel]) {
-      const live = `${database}_live`.slice(0, 56); // room for the _cbstage and _cbold work databases
-      const newState = await observe(conn, database);
-      const modes: Array<[string, string, string]> = [
-        ['helper-restore-live', 'civibackup restore --force (atomic: staging database, one RENAME TABLE), over a live copy', '--force'],
-        ['helper-restore-inplace', 'civibackup restore --force --in-place (drop, then load: how every restore over a live database worked before), over a live copy', '--force --in-place'],
-      ];
-      for (const [id, tool, flags] of modes) {
-        await conn.query(`DROP DATABASE IF EXISTS \`${live}\``);
-        const prepared = await measureShell(`${sh(process.execPath)} ${sh(HELPER)} restore ${sh(helperSets[restoreLevel]!)} --db ${sh(dsnFor(live))} --json`, { env, cwd: options.work });
-        if (prepared.exitCode !== 0) {
-          notes.push(`${tool}: the live copy could not be made (${lastLines(prepared.stderr + prepared.stdout, 2)}).`);
-          continue;
-        }
-        await divergeLiveCopy(conn, live);
-        const oldState = await observe(conn, live);
-        let measured: Measurement | undefined;
-        const window = await pollDuring({
-          connection: { ...server, charset: 'utf8mb4_unicode_ci' },
-          database: live,
-          valid: new Set([oldState, newState]),
-          during: async () => {
-            measured = await run(id, 'restore', tool, `${sh(process.execPath)} ${sh(HELPER)} restore ${sh(helperSets[restoreLevel]!)} --db ${sh(dsnFor(live))} ${flags} --json`);
-          },
-        });
-        if (measured) {
-          measured.unavailableMs = window.unavailableMs;
-          const restored = await checksums(conn, live);
-          const mismatched = Object.keys(sourceChecksums).filter((t) => restored[t] !== sourceChecksums[t]);
-          measured.check =
-            `unavailable ${(window.unavailableMs / 1000).toFixed(2)} s (${window.polls} polls, median ${window.medianPollMs} ms, ${window.invalid} missing/empty/partial answers); ` +
-            (mismatched.length === 0 ? `all ${Object.keys(sourceChecksums).length} tables match` : `${mismatched.length} tables differ: ${mismatched.slice(0, 6).join(', ')}`);
-          if (window.examples.length > 0) measured.note = `the reader saw e.g. ${window.examples.join(' | ').slice(0, 300)}`;
-          log(`restore over a live copy (${flags}): unavailable ${window.unavailableMs} ms, ${window.invalid} invalid answers of ${window.polls}`);
-        }
-      }
-      const atomic = measurements.find((m) => m.id === 'helper-restore-live');
-      const inPlace = measurements.find((m) => m.id === 'helper-restore-inplace');
-      if (atomic?.unavailableMs !== undefined && inPlace?.unavailableMs !== undefined) {
-        notes.push(
-          `Restore over a live database (a reader polling it): atomic ${atomic.seconds.toFixed(1)} s, unavailable ${(atomic.unavailableMs / 1000).toFixed(2)} s (readers wait for the RENAME TABLE; it never answered with missing or partial data); --in-place ${inPlace.seconds.toFixed(1)} s, unavailable ${(inPlace.unavailableMs / 1000).toFixed(2)} s (empty, then partly loaded tables).`,
-        );
-      }
-      await conn.query(`DROP DATABASE IF EXISTS \`${live}\``);
+      await measureLiveRestores({
+        conn,
+        connection: { ...server, charset: 'utf8mb4_unicode_ci' },
+        database,
+        live: `${database}_live`.slice(0, 56), // room for the _cbstage and _cbold work databases
+        set: helperSets[restoreLevel]!,
+        helper: HELPER,
+        dsnFor,
+        env,
+        work: options.work,
+        sourceChecksums: async () => sourceChecksums,
+        checksums: (db) => checksums(conn, db),
+        run: (id, tool, script) => run(id, 'restore', tool, script),
+        notes,
+        log,
+      });
     }
     if (haveHelper && helperSets[restoreLevel]) {
       const scratch = `${database}_verify`.slice(0, 64);
@@ -316,7 +289,7 @@ export function compare(ms: Measurement[], levels: number[]): Comparison[] {
   return out;
 }
 
-async function checksums(conn: mysql.Connection, database: string): Promise<Record<string, string>> {
+export async function checksums(conn: mysql.Connection, database: string): Promise<Record<string, string>> {
   const [tables] = await conn.query<mysql.RowDataPacket[]>(
     "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
     [database],
