@@ -18,7 +18,7 @@
  *
  *   npx tsx bench/restore-window.ts [--scale 1] [--dsn mysql://root@127.0.0.1:3306] [--work /tmp/civibackup-window] [--helper dist/civibackup.mjs]
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -119,6 +119,18 @@ export interface LiveRestoreOptions {
   log: (line: string) => void;
 }
 
+/** The swap's own figures from the helper's result event (the .ndjson the bench keeps), if any. */
+async function swapTimings(ndjson: string): Promise<{ swapMs: number; triggerGapMs: number } | null> {
+  const text = await readFile(ndjson, 'utf8').catch(() => '');
+  const result = text
+    .split('\n')
+    .filter((line) => line.includes('"type":"result"'))
+    .map((line) => JSON.parse(line) as { summary?: { databases?: Array<{ swapMs?: number; triggerGapMs?: number }> } })
+    .at(-1);
+  const database = result?.summary?.databases?.[0];
+  return database?.swapMs !== undefined && database.triggerGapMs !== undefined ? { swapMs: database.swapMs, triggerGapMs: database.triggerGapMs } : null;
+}
+
 /** Restores the set over a live copy, atomically and --in-place, each with a polling reader. */
 export async function measureLiveRestores(options: LiveRestoreOptions): Promise<Measurement[]> {
   const { conn, live, helper, log, notes } = options;
@@ -149,10 +161,13 @@ export async function measureLiveRestores(options: LiveRestoreOptions): Promise<
     });
     if (!measured) continue;
     measured.unavailableMs = window.unavailableMs;
+    const swap = await swapTimings(join(options.work, `${id}.ndjson`));
     const restored = await options.checksums(live);
     const mismatched = Object.keys(sourceChecksums).filter((t) => restored[t] !== sourceChecksums[t]);
     measured.check =
-      `unavailable ${(window.unavailableMs / 1000).toFixed(2)} s (${window.polls} polls, median ${window.medianPollMs} ms, ${window.invalid} missing/empty/partial answers); ` +
+      `unavailable ${(window.unavailableMs / 1000).toFixed(2)} s (${window.polls} polls, median ${window.medianPollMs} ms, ${window.invalid} missing/empty/partial answers)` +
+      (swap ? `, RENAME TABLE ${swap.swapMs} ms, trigger gap ${swap.triggerGapMs} ms` : '') +
+      '; ' +
       (mismatched.length === 0 ? `all ${Object.keys(sourceChecksums).length} tables match` : `${mismatched.length} tables differ: ${mismatched.slice(0, 6).join(', ')}`);
     if (window.examples.length > 0) measured.note = `the reader saw e.g. ${window.examples.join(' | ').slice(0, 300)}`;
     log(`restore over a live copy (${flags}): ${measured.seconds.toFixed(1)} s, unavailable ${window.unavailableMs} ms, ${window.invalid} invalid answers of ${window.polls}`);
@@ -211,6 +226,7 @@ async function main(): Promise<void> {
       run: async (id, tool, script) => {
         log(`${tool} ...`);
         const result = await measureShell(script, { env, cwd: work });
+        await writeFile(join(work, `${id}.ndjson`), result.stdout);
         return { id, phase: 'restore', tool, command: script, seconds: result.seconds, peakRssMiB: result.peakRssMiB, treeRssMiB: result.treeRssMiB, cpuSeconds: result.cpuSeconds, ok: result.exitCode === 0 };
       },
       notes,

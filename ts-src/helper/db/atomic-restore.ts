@@ -318,4 +318,5 @@ async function swapTables(live: RestoreConnection, swap: SwapObjects, reporter: 
   }
 }
 
-const LOCK_WAIT_SECONDS = 10;
+/** How long the swap waits for a table's running queries (a test knob shortens it). */
+const LOCK_WAIT_SECONDS = Math.max(1, Number(process.env.CIVIBACKUP_SWAP_LOCK_WAIT_SECONDS) || 10);
