@@ -1,0 +1,85 @@
+/**
+ * Debian's headless Chromium through puppeteer-core, logged in to a real site as a real
+ * user: Standalone through an authx JWT (as the site build scripts check it), WordPress
+ * through its login form.
+ */
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { CiviSite } from './site.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export async function launchBrowser(): Promise<Browser> {
+  return puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'],
+    env: { ...process.env, TZ: 'UTC', LANG: 'en_US.UTF-8' },
+  });
+}
+
+export interface Login {
+  /** Standalone: the contact whose JWT logs in. WordPress: the user's login and password. */
+  contactId?: number;
+  user?: string;
+  password?: string;
+}
+
+/**
+ * Opens a CiviCRM page in a fresh browser context (its own cookies) as the given user;
+ * returns the page and the HTTP status of the CiviCRM page itself. `errors` collects
+ * uncaught page errors.
+ */
+export async function openAs(browser: Browser, site: CiviSite, login: Login, path: string): Promise<{ page: Page; status: number; errors: string[] }> {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(60_000);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String((error as Error).message ?? error)));
+  let response;
+  if (site.kind === 'standalone') {
+    const jwt = await site.php<string>(`return Civi::service('crypto.jwt')->encode(['exp' => time() + 900, 'sub' => 'cid:${Number(login.contactId)}', 'scope' => 'authx']);`);
+    // authx answers 302 with a session cookie, then the page itself.
+    response = await page.goto(site.pageUrl(path, `reset=1&_authx=Bearer+${jwt}&_authxSes=1`), { waitUntil: 'load' });
+  } else {
+    await page.goto(`${site.baseUrl}/wp-login.php`, { waitUntil: 'load' });
+    await page.type('#user_login', login.user ?? '');
+    await page.type('#user_pass', login.password ?? '');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#wp-submit')]);
+    if (await page.$('#loginform')) throw new Error(`WordPress login as ${login.user} failed: ${await page.evaluate(() => document.querySelector('#login_error')?.textContent ?? '')}`);
+    response = await page.goto(site.pageUrl(path), { waitUntil: 'load' });
+  }
+  return { page, status: response?.status() ?? 0, errors };
+}
+
+/** The text of an element and its shadow roots, as a reader sees it. */
+export async function deepText(page: Page, selector: string): Promise<string> {
+  return page.evaluate((sel) => {
+    const collect = (node: Node): string => {
+      let text = '';
+      if (node.nodeType === Node.TEXT_NODE) return node.textContent ?? '';
+      const element = node as Element;
+      if (element.shadowRoot) text += collect(element.shadowRoot);
+      for (const child of Array.from(node.childNodes)) text += collect(child);
+      return text;
+    };
+    const root = document.querySelector(sel);
+    return root ? collect(root).replace(/\s+/g, ' ') : '';
+  }, selector);
+}
+
+/**
+ * The labels of the menu entries above CiviCRM's menubar link to `hrefPart`, outermost
+ * first (e.g. ['Administer', 'System Settings', 'Backups']); empty when the link is absent.
+ */
+export async function menuPath(page: Page, hrefPart: string): Promise<string[]> {
+  await page.waitForSelector(`#civicrm-menu a[href*="${hrefPart}"]`, { timeout: 60_000 });
+  return page.evaluate((part) => {
+    const link = document.querySelector(`#civicrm-menu a[href*="${part}"]`);
+    const labels: string[] = [];
+    for (let item = link?.closest('li'); item; item = item.parentElement?.closest('li') ?? null) {
+      const anchor = item.querySelector(':scope > a');
+      labels.unshift((anchor?.textContent ?? '').trim());
+    }
+    return labels;
+  }, hrefPart);
+}
