@@ -35,6 +35,16 @@ export async function openAs(browser: Browser, site: CiviSite, login: Login, pat
   page.setDefaultTimeout(60_000);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(String((error as Error).message ?? error)));
+  // Console errors and failed requests: printed when a check fails, to say why.
+  const trace: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warn') trace.push(`console.${message.type()}: ${message.text()}`);
+  });
+  page.on('requestfailed', (request) => trace.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) trace.push(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  (page as Page & { trace?: string[] }).trace = trace;
   let response;
   if (site.kind === 'standalone') {
     const jwt = await site.php<string>(`return Civi::service('crypto.jwt')->encode(['exp' => time() + 900, 'sub' => 'cid:${Number(login.contactId)}', 'scope' => 'authx']);`);
@@ -82,4 +92,9 @@ export async function menuPath(page: Page, hrefPart: string): Promise<string[]> 
     }
     return labels;
   }, hrefPart);
+}
+
+/** What the page logged (console errors, failed requests, HTTP errors), for a failure message. */
+export function pageTrace(page: Page): string {
+  return ((page as Page & { trace?: string[] }).trace ?? []).join('\n');
 }

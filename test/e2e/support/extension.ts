@@ -52,7 +52,7 @@ export interface ApiRunResult {
 export async function checkBackupRuns(site: CiviSite): Promise<ApiRunResult> {
   const run = await site.php<ApiRunResult | { error: string; code: string }>(`
     try {
-      return civicrm_api4('Backup', 'run', ['checkPermissions' => FALSE]);
+      return civicrm_api4('Backup', 'run', ['checkPermissions' => FALSE])->first();
     }
     catch (\\Throwable $e) {
       return ['error' => $e->getMessage(), 'code' => method_exists($e, 'getErrorCode') ? $e->getErrorCode() : get_class($e)];
@@ -63,14 +63,12 @@ export async function checkBackupRuns(site: CiviSite): Promise<ApiRunResult> {
 }
 
 /** Disables, then uninstalls, the way Administer » Extensions does. */
-export async function disableAndUninstall(site: CiviSite): Promise<void> {
-  await site.php(`
-    $status = CRM_Extension_System::singleton()->getManager()->getStatus('${EXTENSION_KEY}');
-    if ($status === 'installed') civicrm_api3('Extension', 'disable', ['keys' => ['${EXTENSION_KEY}']]);
-    if (CRM_Extension_System::singleton()->getManager()->getStatus('${EXTENSION_KEY}') !== 'uninstalled') {
-      civicrm_api3('Extension', 'uninstall', ['keys' => ['${EXTENSION_KEY}']]);
-    }
-    return NULL;`);
+export async function disableAndUninstall(site: CiviSite): Promise<string> {
+  return site.php<string>(`
+    $manager = CRM_Extension_System::singleton()->getManager();
+    if ($manager->getStatus('${EXTENSION_KEY}') === 'installed') civicrm_api3('Extension', 'disable', ['keys' => ['${EXTENSION_KEY}']]);
+    if ($manager->getStatus('${EXTENSION_KEY}') === 'disabled') civicrm_api3('Extension', 'uninstall', ['keys' => ['${EXTENSION_KEY}']]);
+    return $manager->getStatus('${EXTENSION_KEY}');`);
 }
 
 /** Everything of the extension that could stay in the site's database or private directory. */

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'puppeteer-core';
 import { databaseShape } from '../../helper/support/compare-db.js';
 import { withRoot } from '../../helper/support/mariadb.js';
-import { deepText, launchBrowser, menuPath, openAs } from './browser.js';
+import { deepText, launchBrowser, menuPath, openAs, pageTrace } from './browser.js';
 import { e2eEnvironment } from './environment.js';
 import { checkBackupRuns, disableAndUninstall, EXTENSION_KEY, installFromZip, leftovers, releaseZip, zipWithout } from './extension.js';
 import { fileTree } from './files-tree.js';
@@ -80,15 +80,18 @@ export function siteScenario(kind: SiteKind): void {
         assert.equal(status, 200, 'the page answers 200');
         await page.waitForSelector('civibackup-app', { timeout: 60_000 });
         // The Lit app has rendered from the site's own Backup API: its first screen and the set made above.
-        await page.waitForFunction(
-          () => {
-            const collect = (node: Node): string => (node.nodeType === Node.TEXT_NODE ? node.textContent ?? '' : [(node as Element).shadowRoot, ...Array.from(node.childNodes)].filter(Boolean).map((n) => collect(n as Node)).join(''));
-            const app = document.querySelector('civibackup-app');
-            return app ? /Back up now/.test(collect(app)) : false;
-          },
-          { timeout: 60_000 },
-        );
+        const rendered = await page
+          .waitForFunction(
+            () => {
+              const collect = (node: Node): string => (node.nodeType === Node.TEXT_NODE ? node.textContent ?? '' : [(node as Element).shadowRoot, ...Array.from(node.childNodes)].filter(Boolean).map((n) => collect(n as Node)).join(''));
+              const app = document.querySelector('civibackup-app');
+              return app ? /Back up now/.test(collect(app)) : false;
+            },
+            { timeout: 60_000 },
+          )
+          .then(() => true, () => false);
         const text = await deepText(page, 'civibackup-app');
+        assert.ok(rendered, `the app did not render its overview; it shows: ${text.slice(0, 1500)}\n${pageTrace(page)}\nuncaught: ${errors.join('\n')}`);
         assert.match(text, /Back up now/);
         assert.deepEqual(errors, [], 'no uncaught error in the page');
         assert.deepEqual(await menuPath(page, 'civicrm/admin/setting/civibackup'), ['Administer', 'System Settings', 'Backups']);
@@ -164,8 +167,7 @@ export function siteScenario(kind: SiteKind): void {
       // Restored through the helper CLI into new directories, then compared with the live ones.
       const restoredRoot = join(site.workDir, 'restored-files');
       const files = Object.keys(live).flatMap((label) => ['--files', `${label}=${join(restoredRoot, label)}`]);
-      const { CIVIBACKUP_DSN: _unused, ...withoutDsn } = process.env;
-      const run = await runProcess(process.execPath, [helper(), 'restore', setLocation(cronSet), ...files, '--json'], withoutDsn);
+      const run = await runProcess(process.execPath, [helper(), 'restore', setLocation(cronSet), ...files, '--json'], withoutDsn());
       assert.equal(run.status, 0, `restore of the directories failed: ${run.output}`);
       for (const [label, path] of Object.entries(live)) {
         assert.deepEqual(fileTree(join(restoredRoot, label), label), fileTree(path, label), `directory ${label} (${path})`);
@@ -176,19 +178,28 @@ export function siteScenario(kind: SiteKind): void {
     test('deep verify of the cron set passes (through Backup.verify)', async () => {
       assert.ok(cronSet, 'needs the cron set');
       const verify = await site.php<{ result?: { type: string; code?: string; message?: string } }>(
-        `return civicrm_api4('Backup', 'verify', ['checkPermissions' => FALSE, 'setId' => '${cronSet.setId}', 'deep' => TRUE]);`,
+        `return civicrm_api4('Backup', 'verify', ['checkPermissions' => FALSE, 'setId' => '${cronSet.setId}', 'deep' => TRUE])->first();`,
       );
       assert.equal(verify.result?.type, 'result', JSON.stringify(verify.result));
     });
 
-    test("the README's command line backs up the site from its settings file, and the restore into a new database is identical, row for row", async () => {
-      // Nothing touches the site between this set's snapshot and the comparison below.
-      const backup = await runProcess(process.execPath, [helper(), 'backup', '--to', join(site.workDir, 'cli-backups'), '--settings', site.facts.settingsFile, '--json'], process.env);
+    test("the README's command line backs up the site from its installer-written settings file (--settings)", async () => {
+      const backup = await runProcess(process.execPath, [helper(), 'backup', '--to', join(site.workDir, 'cli-settings-backups'), '--settings', site.facts.settingsFile, '--json'], withoutDsn());
       assert.equal(backup.status, 0, `civibackup backup --settings ${site.facts.settingsFile} failed: ${backup.output}`);
+      const result = JSON.parse(backup.stdout.trim().split('\n').at(-1) ?? '{}') as { type: string; summary?: { databases?: Array<{ name?: string }> } };
+      assert.equal(result.type, 'result', backup.output);
+    });
+
+    test('a restore into a new database is identical to the live site, row for row', async () => {
+      // Nothing touches the site between this set's snapshot and the comparison below (the
+      // cron set is older than the rows that verify and the job log wrote since).
+      const siteDsn = { ...withoutDsn(), CIVIBACKUP_DSN: site.facts.dsn };
+      const backup = await runProcess(process.execPath, [helper(), 'backup', '--to', join(site.workDir, 'cli-backups'), '--json'], siteDsn);
+      assert.equal(backup.status, 0, `civibackup backup failed: ${backup.output}`);
       const result = JSON.parse(backup.stdout.trim().split('\n').at(-1) ?? '{}') as { type: string; set?: string };
       assert.equal(result.type, 'result');
       const restore = await runProcess(process.execPath, [helper(), 'restore', String(result.set), '--json'], {
-        ...process.env,
+        ...withoutDsn(),
         CIVIBACKUP_DSN: `mysql://root@127.0.0.1:3306/${restoredDatabase}`,
       });
       assert.equal(restore.status, 0, `restore failed: ${restore.output}`);
@@ -223,6 +234,12 @@ export function siteScenario(kind: SiteKind): void {
       }
     });
   });
+}
+
+/** The environment without a DSN a developer may have exported: each command says which database it means. */
+function withoutDsn(): NodeJS.ProcessEnv {
+  const { CIVIBACKUP_DSN: _ignored, ...rest } = process.env;
+  return rest;
 }
 
 async function listSets(site: CiviSite): Promise<ListedSet[]> {

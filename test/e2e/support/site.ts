@@ -22,6 +22,8 @@ export interface SiteFacts {
   /** CiviCRM's Directories settings, resolved (no trailing slash), by the set's labels. */
   directories: Record<string, string>;
   dsnDatabase: string;
+  /** CIVICRM_DSN as the site has it (a test site: root without a password); only ever passed in the environment. */
+  dsn: string;
 }
 
 const RESULT_MARK = '@@civibackup-e2e-result@@';
@@ -88,6 +90,7 @@ export class CiviSite {
         'adminContactId' => (int) ${this.kind === 'standalone' ? `\\Civi\\Api4\\User::get(FALSE)->addWhere('username', '=', 'admin')->execute()->first()['contact_id']` : `$GLOBALS['wpcivi_contact_id']`},
         'directories' => $dirs,
         'dsnDatabase' => trim((string) parse_url(CIVICRM_DSN, PHP_URL_PATH), '/'),
+        'dsn' => CIVICRM_DSN,
       ];`);
   }
 
