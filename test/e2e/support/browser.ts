@@ -61,20 +61,31 @@ export async function openAs(browser: Browser, site: CiviSite, login: Login, pat
   return { page, status: response?.status() ?? 0, errors };
 }
 
+/**
+ * Page-side source of deepText (a string: tsx/esbuild would wrap a named inner function of a
+ * TypeScript callback in a `__name` helper that does not exist in the page).
+ */
+const DEEP_TEXT = `(selector) => {
+  const collect = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return node.textContent || '';
+    let text = node.shadowRoot ? collect(node.shadowRoot) : '';
+    for (const child of Array.from(node.childNodes)) text += collect(child);
+    return text;
+  };
+  const root = document.querySelector(selector);
+  return root ? collect(root).replace(/\\s+/g, ' ') : '';
+}`;
+
 /** The text of an element and its shadow roots, as a reader sees it. */
 export async function deepText(page: Page, selector: string): Promise<string> {
-  return page.evaluate((sel) => {
-    const collect = (node: Node): string => {
-      let text = '';
-      if (node.nodeType === Node.TEXT_NODE) return node.textContent ?? '';
-      const element = node as Element;
-      if (element.shadowRoot) text += collect(element.shadowRoot);
-      for (const child of Array.from(node.childNodes)) text += collect(child);
-      return text;
-    };
-    const root = document.querySelector(sel);
-    return root ? collect(root).replace(/\s+/g, ' ') : '';
-  }, selector);
+  return page.evaluate(`(${DEEP_TEXT})(${JSON.stringify(selector)})`) as Promise<string>;
+}
+
+/** Waits until the text of an element and its shadow roots matches; false on timeout. */
+export async function waitForDeepText(page: Page, selector: string, pattern: RegExp, timeout = 60_000): Promise<boolean> {
+  return page
+    .waitForFunction(`${pattern.toString()}.test((${DEEP_TEXT})(${JSON.stringify(selector)}))`, { timeout, polling: 250 })
+    .then(() => true, () => false);
 }
 
 /**
@@ -83,15 +94,15 @@ export async function deepText(page: Page, selector: string): Promise<string> {
  */
 export async function menuPath(page: Page, hrefPart: string): Promise<string[]> {
   await page.waitForSelector(`#civicrm-menu a[href*="${hrefPart}"]`, { timeout: 60_000 });
-  return page.evaluate((part) => {
-    const link = document.querySelector(`#civicrm-menu a[href*="${part}"]`);
-    const labels: string[] = [];
-    for (let item = link?.closest('li'); item; item = item.parentElement?.closest('li') ?? null) {
+  return page.evaluate(`(() => {
+    const link = document.querySelector('#civicrm-menu a[href*=' + ${JSON.stringify(JSON.stringify(hrefPart))} + ']');
+    const labels = [];
+    for (let item = link && link.closest('li'); item; item = item.parentElement && item.parentElement.closest('li')) {
       const anchor = item.querySelector(':scope > a');
-      labels.unshift((anchor?.textContent ?? '').trim());
+      labels.unshift(((anchor && anchor.textContent) || '').trim());
     }
     return labels;
-  }, hrefPart);
+  })()`) as Promise<string[]>;
 }
 
 /** What the page logged (console errors, failed requests, HTTP errors), for a failure message. */

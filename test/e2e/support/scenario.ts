@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'puppeteer-core';
 import { databaseShape } from '../../helper/support/compare-db.js';
 import { withRoot } from '../../helper/support/mariadb.js';
-import { deepText, launchBrowser, menuPath, openAs, pageTrace } from './browser.js';
+import { deepText, launchBrowser, menuPath, openAs, pageTrace, waitForDeepText } from './browser.js';
 import { e2eEnvironment } from './environment.js';
 import { checkBackupRuns, disableAndUninstall, EXTENSION_KEY, installFromZip, leftovers, releaseZip, zipWithout } from './extension.js';
 import { fileTree } from './files-tree.js';
@@ -53,7 +53,7 @@ export function siteScenario(kind: SiteKind): void {
     before(async () => {
       const started = Date.now();
       await site.build();
-      mkdirSync(destination, { recursive: true });
+      mkdirSync(destination, { recursive: true, mode: 0o700 });
       zip = releaseZip(join(site.workDir, 'zip'));
       await disableAndUninstall(site); // a kept site (CIVIBACKUP_E2E_KEEP) may hold the extension from the last run
       await site.start();
@@ -80,16 +80,7 @@ export function siteScenario(kind: SiteKind): void {
         assert.equal(status, 200, 'the page answers 200');
         await page.waitForSelector('civibackup-app', { timeout: 60_000 });
         // The Lit app has rendered from the site's own Backup API: its first screen and the set made above.
-        const rendered = await page
-          .waitForFunction(
-            () => {
-              const collect = (node: Node): string => (node.nodeType === Node.TEXT_NODE ? node.textContent ?? '' : [(node as Element).shadowRoot, ...Array.from(node.childNodes)].filter(Boolean).map((n) => collect(n as Node)).join(''));
-              const app = document.querySelector('civibackup-app');
-              return app ? /Back up now/.test(collect(app)) : false;
-            },
-            { timeout: 60_000 },
-          )
-          .then(() => true, () => false);
+        const rendered = await waitForDeepText(page, 'civibackup-app', /Back up now/);
         const text = await deepText(page, 'civibackup-app');
         assert.ok(rendered, `the app did not render its overview; it shows: ${text.slice(0, 1500)}\n${pageTrace(page)}\nuncaught: ${errors.join('\n')}`);
         assert.match(text, /Back up now/);

@@ -77,6 +77,12 @@ export class CiviSite {
     const args = [script, this.root, this.env.archive, ...(this.env.keep ? [] : ['--reinstall'])];
     const run = await runProcess('bash', args, { ...process.env, ...variables });
     if (run.status !== 0) throw new Error(`${script} failed (${run.status}):\n${tail(run.output, 4000)}`);
+    await this.loadFacts();
+  }
+
+  /** Reads what the site says about itself (settings file, site key, Directories...). */
+  async loadFacts(): Promise<void> {
+    if (!this.port) this.port = Number(readFileOr(join(this.workDir, 'port'), '0'));
     this.facts = await this.php<SiteFacts>(`
       $config = CRM_Core_Config::singleton();
       $dirs = [];
