@@ -89,13 +89,19 @@ export async function waitForDeepText(page: Page, selector: string, pattern: Reg
 }
 
 /**
- * The labels of the menu entries above CiviCRM's menubar link to `hrefPart`, outermost
- * first (e.g. ['Administer', 'System Settings', 'Backups']); empty when the link is absent.
+ * The labels of the menu entries above CiviCRM's menubar link to `path`, outermost first
+ * (e.g. ['Administer', 'System Settings', 'Backups']). The menubar is built in the page from
+ * the site's menu data; on WordPress its links carry the path URL-encoded in `q=`.
  */
-export async function menuPath(page: Page, hrefPart: string): Promise<string[]> {
-  await page.waitForSelector(`#civicrm-menu a[href*="${hrefPart}"]`, { timeout: 60_000 });
+export async function menuPath(page: Page, path: string): Promise<string[]> {
+  const findLink = `Array.from(document.querySelectorAll('#civicrm-menu a[href]')).find((a) => decodeURIComponent(a.getAttribute('href')).includes(${JSON.stringify(path)}))`;
+  const found = await page.waitForFunction(`!!(${findLink})`, { timeout: 60_000, polling: 250 }).then(() => true, () => false);
+  if (!found) {
+    const links = await page.evaluate(`Array.from(document.querySelectorAll('#civicrm-menu a[href]')).length`);
+    throw new Error(`no link to ${path} in CiviCRM's menubar (#civicrm-menu has ${String(links)} links)`);
+  }
   return page.evaluate(`(() => {
-    const link = document.querySelector('#civicrm-menu a[href*=' + ${JSON.stringify(JSON.stringify(hrefPart))} + ']');
+    const link = ${findLink};
     const labels = [];
     for (let item = link && link.closest('li'); item; item = item.parentElement && item.parentElement.closest('li')) {
       const anchor = item.querySelector(':scope > a');
