@@ -177,10 +177,13 @@ export function siteScenario(kind: SiteKind): void {
     });
 
     test("the README's command line backs up the site from its installer-written settings file (--settings)", async () => {
-      const backup = await runProcess(process.execPath, [helper(), 'backup', '--to', join(site.workDir, 'cli-settings-backups'), '--settings', site.facts.settingsFile, '--json'], withoutDsn());
+      const to = mkdtempSync(join(site.workDir, 'cli-settings-backups-'));
+      const backup = await runProcess(process.execPath, [helper(), 'backup', '--to', to, '--settings', site.facts.settingsFile, '--json'], withoutDsn());
       assert.equal(backup.status, 0, `civibackup backup --settings ${site.facts.settingsFile} failed: ${backup.output}`);
-      const result = JSON.parse(backup.stdout.trim().split('\n').at(-1) ?? '{}') as { type: string; summary?: { databases?: Array<{ name?: string }> } };
-      assert.equal(result.type, 'result', backup.output);
+      // The set holds the site's CiviCRM database (on WordPress the one it shares with WordPress).
+      const list = await runProcess(process.execPath, [helper(), 'list', to, '--json'], withoutDsn());
+      const listed = JSON.parse(list.stdout.trim().split('\n').at(-1) ?? '{}') as { summary?: { sets?: Array<{ databases: Array<{ role: string; name: string }> }> } };
+      assert.deepEqual(listed.summary?.sets?.map((set) => set.databases.map((d) => `${d.role} ${d.name}`)), [[`main ${site.database}`]], list.output);
     });
 
     test('a restore into a new database is identical to the live site, row for row', async () => {
