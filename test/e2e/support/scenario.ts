@@ -10,7 +10,7 @@
  * so the suite holds whatever the set format becomes.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'puppeteer-core';
@@ -221,7 +221,9 @@ export function siteScenario(kind: SiteKind): void {
         await assert.rejects(
           async () => {
             assert.equal(await installFromZip(site, broken, destination), 'installed');
-            await checkBackupRuns(site);
+            const run = await checkBackupRuns(site);
+            // Not expected: say what ran, so a failure here explains itself.
+            throw new Error(`Backup.run succeeded without the helper (${helper()} ${existsSync(helper()) ? 'exists' : 'is absent'}): ${JSON.stringify(run).slice(0, 1500)}`);
           },
           /civibackup\.mjs is missing/,
         );
