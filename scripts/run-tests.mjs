@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
  * `npm test`: the type check, the build, the helper tests (node:test, real MariaDB), the UI
- * tests (@web/test-runner in Debian's Chromium) and the PHP tests (Debian's phpunit), then
- * one closing line "N passed, N failed" for the whole run. Exit code 1 if anything failed.
+ * tests (@web/test-runner in Debian's Chromium), the PHP tests (Debian's phpunit) and the
+ * end-to-end suite on real CiviCRM sites (test/e2e; only when CIVIBACKUP_CIVICRM_ARCHIVE names
+ * the CiviCRM archive, otherwise skipped with one line saying so), then one closing line
+ * "N passed, N failed" for the whole run. Exit code 1 if anything failed.
  *
  *   npm test                 everything
- *   npm test -- node ui      only some suites (typecheck, build, node, ui, php)
+ *   npm test -- node ui      only some suites (typecheck, build, node, ui, php, e2e)
  *   npm test -- node --only test/helper/dsn.test.ts
  *
  * CIVIBACKUP_SECOND_NODE=/path/to/node runs the helper tests a second time under that Node
@@ -25,8 +27,8 @@ const argv = process.argv.slice(2);
 const onlyIndex = argv.indexOf('--only');
 const onlyFiles = onlyIndex >= 0 ? argv.slice(onlyIndex + 1) : [];
 const suitesAsked = (onlyIndex >= 0 ? argv.slice(0, onlyIndex) : argv).filter((a) => !a.startsWith('-'));
-const SUITES = ['typecheck', 'build', 'node', 'ui', 'php'];
-const wanted = (s) => suitesAsked.length === 0 || suitesAsked.includes(s) || (s === 'build' && suitesAsked.some((x) => x === 'node' || x === 'php' || x === 'ui')); // ui: test/ui/bundle.test.ts loads dist/ui
+const SUITES = ['typecheck', 'build', 'node', 'ui', 'php', 'e2e'];
+const wanted = (s) => suitesAsked.length === 0 || suitesAsked.includes(s) || (s === 'build' && suitesAsked.some((x) => x === 'node' || x === 'php' || x === 'ui' || x === 'e2e')); // ui: test/ui/bundle.test.ts loads dist/ui
 
 function run(cmd, args, env = {}) {
   return new Promise((resolve) => {
@@ -146,6 +148,30 @@ if (wanted('php')) {
   }
   if (code !== 0 && failed === 0) failed = 1;
   record('php', passed, failed, skipped);
+}
+
+if (wanted('e2e')) {
+  section('end-to-end (real Standalone and WordPress + CiviCRM sites, Chromium, cron)');
+  const archive = process.env.CIVIBACKUP_CIVICRM_ARCHIVE;
+  if (!archive) {
+    const reason = 'skipped: CIVIBACKUP_CIVICRM_ARCHIVE is not set (the CiviCRM 6.17 WordPress plugin archive; .ci/run sets it)';
+    process.stdout.write(`e2e ${reason}\n`);
+    record('e2e', 0, 0, 1, reason);
+  } else if (!existsSync(archive)) {
+    process.stdout.write(`e2e: CIVIBACKUP_CIVICRM_ARCHIVE=${archive}: no such file\n`);
+    record('e2e', 0, 1, 0, `${archive}: no such file`);
+  } else if (onlyFiles.length === 0 || onlyFiles.some((f) => f.includes('test/e2e/'))) {
+    const files = onlyFiles.length ? onlyFiles.filter((f) => f.includes('test/e2e/')) : findFiles('test/e2e', /\.test\.ts$/);
+    const tap = join(resultsDir, 'e2e.tap');
+    const started = Date.now();
+    // One site per file, built once and re-used by its checks; the two sites build side by side.
+    const { code } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files]);
+    const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+    const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? 0);
+    let failed = count('fail') + count('cancelled');
+    if (code !== 0 && failed === 0) failed = 1;
+    record('e2e', count('pass'), failed, count('skipped') + count('todo'), `${Math.round((Date.now() - started) / 1000)} s`);
+  }
 }
 
 process.stdout.write(`\n${lines.join('\n')}\n`);
