@@ -59,7 +59,9 @@ export interface Repository {
   reader(): BlobReader;
   /** Every pack that has an index file. */
   packs(): Map<string, { bytes: number }>;
+  /** A backup's lock, for the whole run; take it BEFORE writer() (it reloads the index). LOCKED while a prune runs. */
   lockShared(runId: string): Promise<{ release(): Promise<void> }>;
+  /** Prune's lock; take it BEFORE reading the manifests. LOCKED while any other run holds a lock. */
   lockExclusive(runId: string): Promise<{ release(): Promise<void> }>;
 }
 
@@ -132,7 +134,11 @@ async function createConfig(root: string, encrypted: boolean): Promise<Repositor
   return config;
 }
 
-/** Reads every index file into `table`; unreadable ones are listed, not fatal (their blobs are then unknown). */
+/**
+ * Reads every index file not yet in `table` into it, and drops packs from `table` whose index
+ * file is gone (pruned). Unreadable files are listed, not fatal (their blobs are then unknown,
+ * so a backup stores them again and a reader reports them damaged).
+ */
 async function loadIndex(root: string, table: BlobIndexTable): Promise<string[]> {
   const problems: string[] = [];
   const files: { pack: string; path: string }[] = [];
@@ -150,10 +156,13 @@ async function loadIndex(root: string, table: BlobIndexTable): Promise<string[]>
       if (name.endsWith('.json') && isPackName(pack) && pack.startsWith(prefix)) files.push({ pack, path: join(root, INDEX_DIR, prefix, name) });
     }
   }
+  const listed = new Set(files.map((f) => f.pack));
+  for (const pack of table.packs().keys()) if (!listed.has(pack)) table.dropPack(pack);
+  const unread = files.filter((f) => !table.hasPack(f.pack));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const { pack, path } = files[next++];
+    while (next < unread.length) {
+      const { pack, path } = unread[next++];
       let text: string;
       try {
         text = await readFile(path, 'utf8');
@@ -186,7 +195,7 @@ export class LocalRepository implements Repository {
   readonly root: string;
   readonly id: string;
   readonly encrypted: boolean;
-  /** Index files that could not be read when the repository was opened. */
+  /** Index files that could not be read (when the repository was opened, or the index reloaded). */
   readonly indexProblems: string[];
 
   constructor(
@@ -284,12 +293,30 @@ export class LocalRepository implements Repository {
     return result;
   }
 
+  /**
+   * Take it BEFORE writer(): a prune that ran since the repository was opened may have
+   * deleted packs the loaded index still lists, so the index is brought up to date once the
+   * lock keeps prunes out (a backup must not dedup against a deleted blob).
+   */
   async lockShared(runId: string): Promise<RepositoryLock> {
-    return acquireLock(this.root, runId, 'shared', this.options.lockOptions);
+    const lock = await acquireLock(this.root, runId, 'shared', this.options.lockOptions);
+    try {
+      this.indexProblems.push(...(await loadIndex(this.root, this.table)));
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    return lock;
   }
 
   async lockExclusive(runId: string): Promise<RepositoryLock> {
     const lock = await acquireLock(this.root, runId, 'exclusive', this.options.lockOptions);
+    try {
+      this.indexProblems.push(...(await loadIndex(this.root, this.table)));
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
     exclusiveHolders.add(this);
     return {
       type: lock.type,
