@@ -17,7 +17,7 @@ import { mapDecryptError, type AgeDecryptionKeys, type DecryptionKeys, type Encr
 import { fsyncDirectory } from '../set/durable.js';
 import { PackBlobReader, type PackOpener } from './blob-reader.js';
 import { BlobIndexTable } from './index-table.js';
-import { resolveIdKey } from './id-key.js';
+import { readIdKeys, resolveIdKey } from './id-key.js';
 import { INDEX_DIR, isPackName, packPath, parsePackIndex, parseRepositoryConfig, REPOSITORY_FILE, REPOSITORY_FORMAT, REPOSITORY_VERSION, type RepositoryConfig } from './layout.js';
 import { acquireLock, type LockOptions, type RepositoryLock } from './lock.js';
 import { PackWriter, type PackSealer } from './pack-writer.js';
@@ -256,6 +256,7 @@ export class LocalRepository implements Repository {
 
   reader(): BlobReader {
     let openerFor: ((pack: string, header: Buffer) => Promise<PackOpener>) | undefined;
+    let idCheck: (() => Promise<((content: Buffer, id: string) => boolean) | undefined>) | undefined;
     if (this.encrypted) {
       const decryption = this.options.decryption ?? (this.options.encryption?.passphrase !== undefined ? { identities: [], passphrases: [this.options.encryption.passphrase] } : undefined);
       let keys: AgeDecryptionKeys | undefined;
@@ -283,8 +284,13 @@ export class LocalRepository implements Repository {
           },
         };
       };
+      idCheck = async () => {
+        const idKeys = decryption ? await readIdKeys(this.root, decryption).catch(() => undefined) : undefined;
+        if (!idKeys) return undefined;
+        return (content, id) => idKeys.some((idKey) => createHmac('sha256', idKey).update(content).digest('hex') === id);
+      };
     }
-    return new PackBlobReader({ root: this.root, table: this.table, openerFor });
+    return new PackBlobReader({ root: this.root, table: this.table, openerFor, idCheck });
   }
 
   packs(): Map<string, { bytes: number }> {
