@@ -57,7 +57,7 @@ export interface Repository {
   writer(): Promise<BlobWriter>;
   /** Needs decryption keys if encrypted (a get() then fails with WRONG_KEY). */
   reader(): BlobReader;
-  /** Every pack that has an index file. */
+  /** Every pack that has an index file (a shared map: do not modify it). */
   packs(): Map<string, { bytes: number }>;
   /** A backup's lock, for the whole run; take it BEFORE writer() (it reloads the index). LOCKED while a prune runs. */
   lockShared(runId: string): Promise<{ release(): Promise<void> }>;
@@ -293,10 +293,17 @@ export class LocalRepository implements Repository {
     return new PackBlobReader({ root: this.root, table: this.table, openerFor, idCheck });
   }
 
+  private packsCache: { generation: number; packs: Map<string, { bytes: number }> } | undefined;
+
+  /** Built once per change of the index (callers look packs up per blob); treat it as read-only. */
   packs(): Map<string, { bytes: number }> {
-    const result = new Map<string, { bytes: number }>();
-    for (const [name, info] of this.table.packs()) result.set(name, { bytes: info.bytes });
-    return result;
+    const generation = this.table.generation;
+    if (this.packsCache?.generation !== generation) {
+      const packs = new Map<string, { bytes: number }>();
+      for (const [name, info] of this.table.packs()) packs.set(name, { bytes: info.bytes });
+      this.packsCache = { generation, packs };
+    }
+    return this.packsCache.packs;
   }
 
   /**
