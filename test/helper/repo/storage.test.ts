@@ -159,6 +159,34 @@ describe('repository storage (unencrypted)', () => {
     assert.ok((reader.storedLength(id) as number) < content.length / 10);
   });
 
+  test('a write failure surfaces as BackupError on a later put or on finish, never a hang; the caller may reuse its buffer', async () => {
+    const root = join(dir, 'failing');
+    const repo = await open(root);
+    writeFileSync(join(root, 'tmp'), 'a file where the temp directory should be');
+    const writer = await repo.writer();
+    const outcome = await (async () => {
+      try {
+        for (let i = 0; i < 20; i += 1) await writer.put(randomBytes(10_000));
+        await writer.finish();
+        return 'no error';
+      } catch (error) {
+        return error;
+      }
+    })();
+    assert.ok(outcome instanceof BackupError, String(outcome));
+    await writer.abort();
+
+    const ok = await (await open(join(dir, 'reuse'))).writer();
+    const buffer = Buffer.from(text(100_000, 'first content'));
+    const firstId = await ok.put(buffer);
+    buffer.fill(0x41); // the caller reuses its buffer once put() has resolved
+    const secondId = await ok.put(buffer);
+    await ok.finish();
+    const reader = (await open(join(dir, 'reuse'))).reader();
+    assert.ok((await reader.get(firstId)).equals(text(100_000, 'first content')));
+    assert.ok((await reader.get(secondId)).equals(Buffer.alloc(100_000, 0x41)));
+  });
+
   test('abort deletes the open temp pack and writes no index', async () => {
     const root = join(dir, 'abort');
     const repo = await open(root);
