@@ -98,6 +98,44 @@ describe('prune', () => {
     await assertNeededIntact(root, neededIds, contents, 'after prune');
   });
 
+  test('a needed pack that lost its index file is kept, and a needed pack that is gone is reported (warnings)', async () => {
+    const root = join(dir, 'warnings');
+    const { needed } = await buildRepository(root);
+    const [unindexed, missing] = [...needed];
+    rmSync(indexPath(root, unindexed));
+    rmSync(packPath(root, missing));
+    const repo = await open(root);
+    const rep = reporter();
+    const lock = await repo.lockExclusive(rep.runId);
+    await pruneRepository(repo, needed, rep);
+    await lock.release();
+    assert.ok(existsSync(packPath(root, unindexed)), 'never deleted: a kept set needs it');
+    const warnings = rep.events.filter((e) => e.type === 'warning').map((e) => (e.type === 'warning' ? `${e.code} ${e.message}` : ''));
+    assert.ok(warnings.some((w) => w.startsWith('PACK_UNINDEXED') && w.includes(unindexed)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.startsWith('PACK_MISSING') && w.includes(missing)), warnings.join('\n'));
+  });
+
+  test('a backup opened before a prune does not dedup against what the prune deleted (its shared lock reloads the index)', async () => {
+    const root = join(dir, 'stale-index');
+    const { needed, unneeded, contents } = await buildRepository(root);
+    const backup = await open(root); // index loaded now, with the unneeded packs
+    const pruner = await open(root);
+    const rep = reporter();
+    const lock = await pruner.lockExclusive(rep.runId);
+    await pruneRepository(pruner, needed, rep);
+    await lock.release();
+    const shared = await backup.lockShared('late-backup');
+    const writer = await backup.writer();
+    const goneId = [...contents.keys()].find((id) => backup.reader().packOf(id) === undefined);
+    assert.ok(goneId && unneeded.length > 0, 'the backup\'s index no longer lists the pruned packs');
+    assert.equal(writer.has(goneId), false, 'a pruned blob is not "known"');
+    await writer.put(contents.get(goneId) as Buffer);
+    assert.equal(writer.stats.newBlobs, 1, 'so it is stored again');
+    await writer.finish();
+    await shared.release();
+    assert.ok((await (await open(root)).reader().get(goneId)).equals(contents.get(goneId) as Buffer));
+  });
+
   test('refuses while a backup holds its shared lock (another process), LOCKED saying what to do; stale locks do not block', async () => {
     const root = join(dir, 'locked');
     await buildRepository(root);
