@@ -39,7 +39,7 @@
  * checks them first (repo/check.ts checkBlobs, or a drain of databaseSqlFromBlobs).
  */
 import { Readable } from 'node:stream';
-import type { DatabaseRecordV2 } from './dump-to-blobs.js';
+import type { DatabaseRecordV2 } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { BlobReader } from '../repo/repository.js';
 import { safeName } from './dump-table.js';

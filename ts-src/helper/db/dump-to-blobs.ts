@@ -22,7 +22,7 @@
  * compressed, encrypted or written again: an unchanged table costs reading, encoding and
  * hashing, not compression (bench/db-dedup.ts measures it).
  */
-import type { DatabaseRecord, TableRecord } from '../../protocol/manifest.js';
+import type { DatabaseRecordV2 } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import type { BlobWriter } from '../repo/repository.js';
@@ -35,17 +35,6 @@ import { murmur3x86_128Range, TableDigest } from './row-digest.js';
 import { readRowPackets, type RowPacketReader } from './row-packets.js';
 import { quoteIdentifier } from './sql-literal.js';
 
-// ---------------------------------------------------------------------------------------------
-// Until protocol/manifest.ts has the v2 types (writer engineer), their shape as agreed.
-export interface TableRecordV2 extends Omit<TableRecord, 'parts'> {
-  blobs: string[];
-}
-export interface DatabaseRecordV2 extends Omit<DatabaseRecord, 'tables' | 'folder'> {
-  tables: TableRecordV2[];
-  schemaBlobs: string[];
-  objectBlobs: string[];
-}
-// ---------------------------------------------------------------------------------------------
 
 /** Where blobs are cut: rows (statements) and text (DDL) lines. */
 export interface BlobChunking {
