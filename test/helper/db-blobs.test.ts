@@ -10,12 +10,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { DatabaseRecordV2 } from '../../ts-src/protocol/manifest.js';
+import { BackupError, toBackupError } from '../../ts-src/helper/core/errors.js';
 import { createReporter } from '../../ts-src/helper/core/reporter.js';
 import { dumpDatabase } from '../../ts-src/helper/db/dump-database.js';
 import { DEFAULT_BLOB_CHUNKING, dumpDatabaseToBlobsDetailed, tableHeading, textBlobs, type BlobDumpResult } from '../../ts-src/helper/db/dump-to-blobs.js';
@@ -251,6 +253,46 @@ describe('a big table changes by a few blobs', () => {
     const editedChanged = changedBlobs(bigBlobs(updated), bigBlobs(edited));
     assert.ok(editedChanged >= 2 && editedChanged <= 4, `an insert and a delete changed ${editedChanged} blobs`);
     assert.ok(Math.abs(bigBlobs(edited).length - blobs.length) <= 2);
+  });
+  test('a full disk fails the dump with DISK_FULL, without hanging, and abort leaves no temp pack', async (t) => {
+    const mountPoint = join(dir, 'tmpfs');
+    mkdirSync(mountPoint);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
+    } catch (error) {
+      t.skip(`cannot mount a tmpfs here (needs root): ${(error as Error).message}`);
+      return;
+    }
+    try {
+      const repo = await openRepository(mountPoint, { create: true, compression: 'none', level: 0 });
+      const writer = await repo.writer();
+      await assert.rejects(
+        dumpDatabaseToBlobsDetailed({ dsn: dsnFor(SOURCE), role: 'main', writer, reporter, excludeData: [], skipCacheData: true }),
+        (error: unknown) => toBackupError(error).code === 'DISK_FULL',
+      );
+      await writer.abort();
+      assert.deepEqual(readdirSync(join(mountPoint, 'tmp')), []);
+    } finally {
+      execFileSync('umount', [mountPoint]);
+    }
+  });
+
+  test('a cancelled dump stops within a blob with CANCELLED', async () => {
+    const controller = new AbortController();
+    const watching = createReporter({
+      mode: 'silent',
+      progressIntervalMs: 0,
+      onEvent: (event) => {
+        if (event.type === 'progress' && event.item === 'big' && (event.rows ?? 0) > 0) controller.abort();
+      },
+    });
+    const repo = await openRepo(join(dir, 'cancel-repo'));
+    const writer = await repo.writer();
+    await assert.rejects(
+      dumpDatabaseToBlobsDetailed({ dsn: dsnFor(SOURCE), role: 'main', writer, reporter: watching, signal: controller.signal, excludeData: [], skipCacheData: true }),
+      (error: unknown) => error instanceof BackupError && error.code === 'CANCELLED',
+    );
+    await writer.abort();
   });
 });
 
