@@ -20,13 +20,13 @@ import type { DatabaseRecordV2 } from '../../ts-src/protocol/manifest.js';
 import { BackupError, toBackupError } from '../../ts-src/helper/core/errors.js';
 import { createReporter } from '../../ts-src/helper/core/reporter.js';
 import { dumpDatabase } from '../../ts-src/helper/db/dump-database.js';
-import { DEFAULT_BLOB_CHUNKING, dumpDatabaseToBlobsDetailed, tableHeading, textBlobs, type BlobDumpResult } from '../../ts-src/helper/db/dump-to-blobs.js';
+import { DEFAULT_BLOB_CHUNKING, DEFAULT_PUTS_IN_FLIGHT, dumpDatabaseToBlobsDetailed, tableHeading, textBlobs, type BlobDumpResult } from '../../ts-src/helper/db/dump-to-blobs.js';
 import { databaseBlobIds, databaseSqlFromBlobs, databaseSqlPieces, type SqlPiece } from '../../ts-src/helper/db/blob-sql.js';
 import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
 import { openRestoreConnection, readStatements, type RestoreConnection } from '../../ts-src/helper/db/restore-exec.js';
 import { collectRows } from '../../ts-src/helper/db/row-packets.js';
 import { TableDigest } from '../../ts-src/helper/db/row-digest.js';
-import { openRepository, type Repository } from '../../ts-src/helper/repo/repository.js';
+import { openRepository, type BlobWriter, type Repository } from '../../ts-src/helper/repo/repository.js';
 import { databaseShape } from './support/compare-db.js';
 import { createFixture } from './support/fixture-db.js';
 import { createDatabase, dropDatabase, dsnFor, mariadbCli, uniqueName, withRoot } from './support/mariadb.js';
@@ -218,6 +218,40 @@ describe('the acceptance fixture as blobs', () => {
     await createDatabase(PIECES);
     await restorePieces(first.record, await openRepo(root), PIECES);
     await assertSameDatabase(SOURCE, PIECES, first.record);
+  });
+
+  test('memory stays bounded: at most DEFAULT_PUTS_IN_FLIGHT blobs are being stored at once, 8 MB values included', async () => {
+    const repo = await openRepo(join(dir, 'bounded-repo'));
+    const real = await repo.writer();
+    let running = 0;
+    let most = 0;
+    let largest = 0;
+    // A spy around the real writer: counts the puts running at once and the largest blob.
+    const spy: BlobWriter = {
+      idOf: (content) => real.idOf(content),
+      has: (id) => real.has(id),
+      get stats() {
+        return real.stats;
+      },
+      finish: () => real.finish(),
+      abort: () => real.abort(),
+      put: async (content, options) => {
+        running += 1;
+        most = Math.max(most, running);
+        largest = Math.max(largest, content.length);
+        try {
+          return await real.put(content, options);
+        } finally {
+          running -= 1;
+        }
+      },
+    };
+    const result = await dumpDatabaseToBlobsDetailed({ dsn: dsnFor(SOURCE), role: 'main', writer: spy, reporter, excludeData: [], skipCacheData: true });
+    await real.finish();
+    assert.deepEqual(result.record, first.record);
+    assert.ok(most >= 2, `puts overlap (${most})`);
+    assert.ok(most <= DEFAULT_PUTS_IN_FLIGHT, `${most} puts at once`);
+    assert.ok(largest <= DEFAULT_BLOB_CHUNKING.rowMaxBytes + 200, `largest blob ${largest}`);
   });
 
   test('an unchanged second dump stores nothing and lists the same blobs', async () => {
