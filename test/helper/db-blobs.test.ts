@@ -3,7 +3,8 @@
  * (repo/repository.ts): the acceptance fixture dumped to blobs restores exactly (every type,
  * binary and NULL values, 8 MB values, generated and invisible columns, routines, triggers,
  * events, views) both as one SQL stream through the mariadb client and as restore pieces
- * through the project's statement executor (tables in parallel); the SQL is the v1 dump's SQL; an unchanged
+ * through the project's statement executor and through db/restore.ts (tables in parallel,
+ * deferred indexes); the SQL is the v1 dump's SQL; an unchanged
  * second dump stores nothing; a row changed, inserted or deleted in a big table stores only
  * the blobs around it.
  */
@@ -21,9 +22,10 @@ import { BackupError, toBackupError } from '../../ts-src/helper/core/errors.js';
 import { createReporter } from '../../ts-src/helper/core/reporter.js';
 import { dumpDatabase } from '../../ts-src/helper/db/dump-database.js';
 import { DEFAULT_BLOB_CHUNKING, DEFAULT_PUTS_IN_FLIGHT, dumpDatabaseToBlobsDetailed, tableHeading, textBlobs, type BlobDumpResult } from '../../ts-src/helper/db/dump-to-blobs.js';
-import { databaseBlobIds, databaseSqlFromBlobs, databaseSqlPieces, type SqlPiece } from '../../ts-src/helper/db/blob-sql.js';
+import { blobRestoreSource, databaseBlobIds, databaseSqlFromBlobs, databaseSqlPieces, type SqlPiece } from '../../ts-src/helper/db/blob-sql.js';
 import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
 import { openRestoreConnection, readStatements, type RestoreConnection } from '../../ts-src/helper/db/restore-exec.js';
+import { restoreDatabase } from '../../ts-src/helper/db/restore.js';
 import { collectRows } from '../../ts-src/helper/db/row-packets.js';
 import { TableDigest } from '../../ts-src/helper/db/row-digest.js';
 import { openRepository, type BlobWriter, type Repository } from '../../ts-src/helper/repo/repository.js';
@@ -124,6 +126,7 @@ describe('the acceptance fixture as blobs', () => {
   const SOURCE = uniqueName('cbt_blobs_src');
   const PLAIN = uniqueName('cbt_blobs_plain');
   const PIECES = uniqueName('cbt_blobs_pieces');
+  const RESTORED = uniqueName('cbt_blobs_restored');
   let root: string;
   let first: Awaited<ReturnType<typeof dumpOnce>>;
 
@@ -134,7 +137,7 @@ describe('the acceptance fixture as blobs', () => {
     first = await dumpOnce(root, SOURCE);
   });
   after(() => {
-    for (const name of [SOURCE, PLAIN, PIECES]) dropDatabase(name);
+    for (const name of [SOURCE, PLAIN, PIECES, RESTORED]) dropDatabase(name);
   });
 
   test('the record keeps the v1 table facts and lists blobs in restore order', () => {
@@ -218,6 +221,19 @@ describe('the acceptance fixture as blobs', () => {
     await createDatabase(PIECES);
     await restorePieces(first.record, await openRepo(root), PIECES);
     await assertSameDatabase(SOURCE, PIECES, first.record);
+  });
+
+  test('the database restores exactly through db/restore.ts from blobRestoreSource (tables in parallel, indexes deferred)', async () => {
+    const { database, source } = blobRestoreSource(first.record, (await openRepo(root)).reader());
+    assert.deepEqual(
+      source.plan.data.map((d) => d.table),
+      first.record.tables.filter((t) => t.blobs.length > 0).map((t) => t.name),
+    );
+    const result = await restoreDatabase({ database, source, target: dsnFor(RESTORED), force: false, jobs: 2, reporter });
+    assert.equal(result.createdDatabase, true);
+    assert.ok(result.deferredTables > 0);
+    assert.equal(result.rawBytes, first.stats.rawBytes);
+    await assertSameDatabase(SOURCE, RESTORED, first.record);
   });
 
   test('memory stays bounded: at most DEFAULT_PUTS_IN_FLIGHT blobs are being stored at once, 8 MB values included', async () => {

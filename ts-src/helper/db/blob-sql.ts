@@ -31,6 +31,12 @@
  * - `blobsSql(ids, reader, options?) -> AsyncGenerator<Buffer>`
  *   The concatenated content of any list of blobs, one at a time, in order.
  *
+ * - `blobRestoreSource(record, reader, options?) -> { database, source }`
+ *   What db/restore.ts restoreDatabase({ database, source, target, force, reporter, ... })
+ *   takes to restore a v2 database with its parallel, deferred-index machinery: `database`
+ *   is the record in v1 shape (folder "db"/"logdb", each table's `parts` = its piece's name),
+ *   `source` the plan (prelude, schema, per-table data, objects) and how to open each piece.
+ *
  * - `databaseBlobIds(record) -> string[]`
  *   Every blob a database record references, in restore order (quick verify, prune marks).
  *
@@ -39,10 +45,12 @@
  * checks them first (repo/check.ts checkBlobs, or a drain of databaseSqlFromBlobs).
  */
 import { Readable } from 'node:stream';
-import type { DatabaseRecordV2 } from '../../protocol/manifest.js';
+import type { DatabaseRecord, DatabaseRecordV2, PartRecord } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { BlobReader } from '../repo/repository.js';
 import { safeName } from './dump-table.js';
+import type { RestoreSource } from './restore.js';
+import type { RestorePlan } from './restore-plan.js';
 
 export interface BlobSqlOptions {
   signal?: AbortSignal;
@@ -143,3 +151,44 @@ export function databaseSqlPieces(record: DatabaseRecordV2, reader: BlobReader, 
   return { prelude, schema, tables, objects, all, rawBytes: all.reduce((sum, p) => sum + p.rawBytes, 0) };
 }
 
+/**
+ * A v2 database as restoreDatabase() takes it (see the top of this file). The pieces stand in
+ * for part files: `path` is the piece's name, `rawBytes` its SQL size; `bytes` is the stored
+ * size of its blobs and `sha256` is empty (blobs are checked by the repository reader, each
+ * against its id or its authentication tag, when read).
+ */
+export function blobRestoreSource(record: DatabaseRecordV2, reader: BlobReader, options: BlobSqlOptions = {}): { database: DatabaseRecord; source: RestoreSource } {
+  const pieces = databaseSqlPieces(record, reader, options);
+  const byPath = new Map<string, SqlPiece>();
+  const partOf = (piece: SqlPiece): PartRecord => {
+    byPath.set(piece.name, piece);
+    return { path: piece.name, bytes: piece.blobs.reduce((sum, id) => sum + (reader.storedLength(id) ?? 0), 0), sha256: '', rawBytes: piece.rawBytes };
+  };
+  const folder = folderOf(record);
+  const tablePieces = new Map(pieces.tables.map((p) => [p.table!, p]));
+  const plan: RestorePlan = {
+    folder,
+    prelude: [partOf(pieces.prelude)],
+    before: [partOf(pieces.schema)],
+    data: pieces.tables.map((p) => ({ part: partOf(p), table: p.table! })),
+    after: [partOf(pieces.objects)],
+    all: [],
+    rawBytes: pieces.rawBytes,
+  };
+  plan.all = [...plan.prelude, ...plan.before, ...plan.data.map((d) => d.part), ...plan.after];
+  const { schemaBlobs: _schema, objectBlobs: _objects, tables, ...rest } = record;
+  const database: DatabaseRecord = {
+    ...rest,
+    folder,
+    tables: tables.map(({ blobs: _blobs, ...table }) => ({ ...table, parts: tablePieces.has(table.name) ? [tablePieces.get(table.name)!.name] : [] })),
+  };
+  const source: RestoreSource = {
+    plan,
+    open: async (part) => {
+      const piece = byPath.get(part.path);
+      if (!piece) throw new BackupError('INTERNAL', `No blobs for ${part.path} in the restore plan.`);
+      return piece.open();
+    },
+  };
+  return { database, source };
+}

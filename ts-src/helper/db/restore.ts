@@ -19,7 +19,7 @@
  *    connection.
  */
 import { availableParallelism } from 'node:os';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatabaseRecord, Manifest, PartRecord } from '../../protocol/manifest.js';
 import { BackupError, toBackupError } from '../core/errors.js';
@@ -38,12 +38,38 @@ export interface RestoreProgress {
   doneBytes: number;
 }
 
-export interface RestoreDatabaseOptions {
+/**
+ * Where the SQL of a restore comes from when it is not a v1 set's part files: a plan of
+ * parts (restore-plan.ts) and how to open each. A v2 set's blobs give one
+ * (blob-sql.ts blobRestoreSource).
+ */
+export interface RestoreSource {
+  plan: RestorePlan;
+  open(part: PartRecord): Promise<Readable>;
+}
+
+/** The SQL from a v1 set's part files (the plan from its manifest). */
+interface PartFileOptions {
   setDir: string;
   manifest: Manifest;
+  codec: ReadCodec;
+  source?: undefined;
+}
+
+/** The SQL from another source (a v2 set's blobs). */
+interface SourceOptions {
+  source: RestoreSource;
+  setDir?: undefined;
+  manifest?: undefined;
+  codec?: undefined;
+}
+
+export type RestoreDatabaseOptions = RestoreCommonOptions & (PartFileOptions | SourceOptions);
+
+interface RestoreCommonOptions {
+  /** The database's record; with `source`, one whose folder and table parts match the plan (blobRestoreSource gives it). */
   database: DatabaseRecord;
   target: Dsn;
-  codec: ReadCodec;
   force: boolean;
   /** Parallel connections for the data; default: the number of CPUs, at least 2, at most 4. */
   jobs?: number;
@@ -222,9 +248,14 @@ export async function prepareTarget(
   }
 }
 
-async function readAllStatements(setDir: string, part: PartRecord, codec: ReadCodec, onBytes?: (n: number) => void): Promise<Buffer[]> {
+/** The plan of a v1 set's database folder, its parts opened from the set directory. */
+function partFileSource(setDir: string, manifest: Manifest, codec: ReadCodec, database: DatabaseRecord): RestoreSource {
+  return { plan: planRestore(manifest, database), open: (part) => openPart(setDir, part.path, codec) };
+}
+
+async function readAllStatements(source: RestoreSource, part: PartRecord, onBytes?: (n: number) => void): Promise<Buffer[]> {
   const statements: Buffer[] = [];
-  for await (const statement of readStatements(await openPart(setDir, part.path, codec), { onBytes })) statements.push(statement.sql);
+  for await (const statement of readStatements(await source.open(part), { onBytes })) statements.push(statement.sql);
   return statements;
 }
 
@@ -296,8 +327,9 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     timings[what] = (now - lap) / 1000;
     lap = now;
   };
-  const { setDir, manifest, database, target, codec, reporter, signal } = options;
-  const plan: RestorePlan = planRestore(manifest, database);
+  const { database, target, reporter, signal } = options;
+  const source: RestoreSource = options.source ?? partFileSource(options.setDir, options.manifest, options.codec, database);
+  const plan: RestorePlan = source.plan;
   if (plan.all.length === 0) throw new BackupError('SET_DAMAGED', `The set has no parts in ${database.folder}/ for database ${database.name}.`);
   const jobs = Math.max(1, Math.min(16, options.jobs ?? defaultJobs()));
   const deferIndexes = options.deferIndexes ?? true;
@@ -326,7 +358,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
 
   const prelude: Buffer[] = [];
   for (const part of plan.prelude) {
-    prelude.push(...(await readAllStatements(setDir, part, codec, countBytes)));
+    prelude.push(...(await readAllStatements(source, part, countBytes)));
     partsDone += 1;
   }
 
@@ -341,7 +373,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     const serial = connections[0];
 
     const runPart = async (connection: RestoreConnection, part: PartRecord, transform?: (sql: Buffer) => string | Buffer): Promise<void> => {
-      const content = await openPart(setDir, part.path, codec);
+      const content = await source.open(part);
       try {
         for await (const statement of readStatements(content, { onBytes: countBytes })) {
           checkCancelled();
