@@ -19,7 +19,7 @@
  *    connection.
  */
 import { availableParallelism } from 'node:os';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatabaseRecord, Manifest, PartRecord } from '../../protocol/manifest.js';
 import { BackupError, toBackupError } from '../core/errors.js';
@@ -39,12 +39,29 @@ export interface RestoreProgress {
   doneBytes: number;
 }
 
+/**
+ * Where the SQL of a restore comes from when it is not a v1 set's part files: a plan of
+ * parts (restore-plan.ts) and how to open each. A v2 set's blobs give one
+ * (blob-sql.ts blobRestoreSource).
+ */
+export interface RestoreSource {
+  plan: RestorePlan;
+  open(part: PartRecord): Promise<Readable>;
+}
+
+/**
+ * The SQL comes from `source` when given, else from the v1 set's part files (`setDir`,
+ * `manifest`, `codec`: all three needed then). One interface with optional fields rather
+ * than a union, so callers can build the common part once and spread it.
+ */
 export interface RestoreDatabaseOptions {
-  setDir: string;
-  manifest: Manifest;
+  setDir?: string;
+  manifest?: Manifest;
+  codec?: ReadCodec;
+  source?: RestoreSource;
+  /** The database's record; with `source`, one whose folder and table parts match the plan (blobRestoreSource gives it). */
   database: DatabaseRecord;
   target: Dsn;
-  codec: ReadCodec;
   force: boolean;
   /** Parallel connections for the data; default: the number of CPUs, at least 2, at most 4. */
   jobs?: number;
@@ -224,9 +241,22 @@ export async function prepareTarget(
   }
 }
 
-async function readAllStatements(setDir: string, part: PartRecord, codec: ReadCodec, onBytes?: (n: number) => void): Promise<Buffer[]> {
+function partFileSourceOf(options: RestoreDatabaseOptions): RestoreSource {
+  const { setDir, manifest, codec } = options;
+  if (setDir === undefined || manifest === undefined || codec === undefined) {
+    throw new BackupError('INTERNAL', 'restoreDatabase needs either a source or the set directory, manifest and codec of a v1 set.');
+  }
+  return partFileSource(setDir, manifest, codec, options.database);
+}
+
+/** The plan of a v1 set's database folder, its parts opened from the set directory. */
+function partFileSource(setDir: string, manifest: Manifest, codec: ReadCodec, database: DatabaseRecord): RestoreSource {
+  return { plan: planRestore(manifest, database), open: (part) => openPart(setDir, part.path, codec) };
+}
+
+async function readAllStatements(source: RestoreSource, part: PartRecord, onBytes?: (n: number) => void): Promise<Buffer[]> {
   const statements: Buffer[] = [];
-  for await (const statement of readStatements(await openPart(setDir, part.path, codec), { onBytes })) statements.push(statement.sql);
+  for await (const statement of readStatements(await source.open(part), { onBytes })) statements.push(statement.sql);
   return statements;
 }
 
@@ -298,8 +328,9 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     timings[what] = (now - lap) / 1000;
     lap = now;
   };
-  const { setDir, manifest, database, target, codec, reporter, signal } = options;
-  const plan: RestorePlan = planRestore(manifest, database);
+  const { database, target, reporter, signal } = options;
+  const source: RestoreSource = options.source ?? partFileSourceOf(options);
+  const plan: RestorePlan = source.plan;
   if (plan.all.length === 0) throw new BackupError('SET_DAMAGED', `The set has no parts in ${database.folder}/ for database ${database.name}.`);
   const jobs = Math.max(1, Math.min(16, options.jobs ?? defaultJobs()));
   const deferIndexes = options.deferIndexes ?? true;
@@ -328,7 +359,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
 
   const prelude: Buffer[] = [];
   for (const part of plan.prelude) {
-    prelude.push(...(await readAllStatements(setDir, part, codec, countBytes)));
+    prelude.push(...(await readAllStatements(source, part, countBytes)));
     partsDone += 1;
   }
 
@@ -343,7 +374,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     const serial = connections[0];
 
     const runPart = async (connection: RestoreConnection, part: PartRecord, transform?: (sql: Buffer) => string | Buffer): Promise<void> => {
-      const content = await openPart(setDir, part.path, codec);
+      const content = await source.open(part);
       try {
         for await (const statement of readStatements(content, { onBytes: countBytes })) {
           checkCancelled();
