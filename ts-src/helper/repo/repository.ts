@@ -1,0 +1,270 @@
+/**
+ * A deduplicating blob repository at a destination directory (format v2, issue #14, after
+ * restic's): content-addressed blobs in packs, one index file per pack, locks. The layout is
+ * in layout.ts and docs/format.md; writing in pack-writer.ts, reading in blob-reader.ts.
+ *
+ * The index of every pack is loaded into a compact table (index-table.ts) when the
+ * repository is opened: writers dedup against it, readers find blobs in it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, readdir, readFile, unlink, writeFile, open as openFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Compression } from '../../protocol/manifest.js';
+import { BackupError } from '../core/errors.js';
+import type { DecryptionKeys, EncryptionKeys } from '../crypto/age-stream.js';
+import { fsyncDirectory } from '../set/durable.js';
+import { PackBlobReader, type PackOpener } from './blob-reader.js';
+import { BlobIndexTable } from './index-table.js';
+import { INDEX_DIR, isPackName, parsePackIndex, parseRepositoryConfig, REPOSITORY_FILE, REPOSITORY_FORMAT, REPOSITORY_VERSION, type RepositoryConfig } from './layout.js';
+import { acquireLock, type LockOptions, type RepositoryLock } from './lock.js';
+import { PackWriter, type PackSealer } from './pack-writer.js';
+
+export interface BlobWriteOptions {
+  /** false: already-compressed content, stored with encoding 'none' without trying. */
+  compressible?: boolean;
+}
+
+/** One per backup run. */
+export interface BlobWriter {
+  /** Stores `content` unless a blob with its id is known; returns the id. */
+  put(content: Buffer, options?: BlobWriteOptions): Promise<string>;
+  /** The id `content` has in this repository, without storing it. */
+  idOf(content: Buffer): string;
+  /** In the index, or added by this run. */
+  has(id: string): boolean;
+  readonly stats: { newBlobs: number; addedBytes: number /* stored bytes of new blobs */ };
+  /** Flushes the open pack; the names of every pack this writer wrote. */
+  finish(): Promise<string[]>;
+  /** Deletes the open temp pack (packs already closed stay: a later prune removes them). */
+  abort(): Promise<void>;
+}
+
+export interface BlobReader {
+  /** The content; BackupError SET_DAMAGED naming the pack on damage or absence. */
+  get(id: string): Promise<Buffer>;
+  packOf(id: string): string | undefined;
+  storedLength(id: string): number | undefined;
+  rawLength(id: string): number | undefined;
+}
+
+export interface Repository {
+  readonly root: string;
+  readonly id: string;
+  readonly encrypted: boolean;
+  writer(): Promise<BlobWriter>;
+  /** Needs decryption keys if encrypted (a get() then fails with WRONG_KEY). */
+  reader(): BlobReader;
+  /** Every pack that has an index file. */
+  packs(): Map<string, { bytes: number }>;
+  lockShared(runId: string): Promise<{ release(): Promise<void> }>;
+  lockExclusive(runId: string): Promise<{ release(): Promise<void> }>;
+}
+
+export interface OpenRepositoryOptions {
+  /** Create the repository when the destination has none (backups); otherwise NOT found is an error. */
+  create?: boolean;
+  /** Writing to an encrypted repository. */
+  encryption?: EncryptionKeys;
+  /** Reading an encrypted repository. */
+  decryption?: DecryptionKeys;
+  /** Where the idKey of an encrypted repository is cached (`<repoId>.idkey`). */
+  stateDir?: string;
+  compression: Compression;
+  level: number;
+  /** Tests only: close packs at this size instead of 16 MiB. */
+  packTargetBytes?: number;
+  /** Tests only: lock timings. */
+  lockOptions?: LockOptions;
+}
+
+/** Loading index files: this many read at once. */
+const INDEX_READ_CONCURRENCY = 8;
+
+export async function isRepository(destination: string): Promise<boolean> {
+  try {
+    await readFile(join(destination, REPOSITORY_FILE), 'utf8');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readConfig(root: string): Promise<RepositoryConfig | undefined> {
+  const path = join(root, REPOSITORY_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return parseRepositoryConfig(text, path);
+  } catch (error) {
+    throw new BackupError('SET_DAMAGED', `${(error as Error).message}; this folder's repository cannot be used.`, { cause: error });
+  }
+}
+
+/** Writes repository.json once: temp file, fsync, then link() so an existing one is never replaced. */
+async function createConfig(root: string, encrypted: boolean): Promise<RepositoryConfig> {
+  await mkdir(root, { recursive: true });
+  const config: RepositoryConfig = { format: REPOSITORY_FORMAT, version: REPOSITORY_VERSION, id: randomBytes(8).toString('hex'), encrypted, createdAt: new Date().toISOString() };
+  const tmp = join(root, `.${REPOSITORY_FILE}.${randomBytes(4).toString('hex')}.tmp`);
+  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644, flag: 'wx' });
+  const handle = await openFile(tmp, 'r');
+  await handle.sync();
+  await handle.close();
+  try {
+    await link(tmp, join(root, REPOSITORY_FILE));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another run created it at the same moment: use theirs.
+    await unlink(tmp);
+    return (await readConfig(root)) as RepositoryConfig;
+  }
+  await unlink(tmp);
+  await fsyncDirectory(root);
+  return config;
+}
+
+/** Reads every index file into `table`; unreadable ones are listed, not fatal (their blobs are then unknown). */
+async function loadIndex(root: string, table: BlobIndexTable): Promise<string[]> {
+  const problems: string[] = [];
+  const files: { pack: string; path: string }[] = [];
+  let prefixes: string[];
+  try {
+    prefixes = await readdir(join(root, INDEX_DIR));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return problems;
+    throw error;
+  }
+  for (const prefix of prefixes.sort()) {
+    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+    for (const name of (await readdir(join(root, INDEX_DIR, prefix))).sort()) {
+      const pack = name.slice(0, -'.json'.length);
+      if (name.endsWith('.json') && isPackName(pack) && pack.startsWith(prefix)) files.push({ pack, path: join(root, INDEX_DIR, prefix, name) });
+    }
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const { pack, path } = files[next++];
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // pruned meanwhile
+        throw error;
+      }
+      try {
+        const index = parsePackIndex(text, pack);
+        const bytes = index.blobs.reduce((end, [, offset, length]) => Math.max(end, offset + length), index.header);
+        const slot = table.addPack(pack, { bytes, header: index.header });
+        for (const [id, offset, length, encoding, rawLength] of index.blobs) table.add(id, slot, offset, length, rawLength, encoding);
+      } catch (error) {
+        problems.push(`${path}: ${(error as Error).message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: INDEX_READ_CONCURRENCY }, worker));
+  return problems;
+}
+
+/** Keeps track of who holds which lock, so prune can insist on the exclusive one. */
+const exclusiveHolders = new WeakSet<Repository>();
+
+export function holdsExclusiveLock(repo: Repository): boolean {
+  return exclusiveHolders.has(repo);
+}
+
+export class LocalRepository implements Repository {
+  readonly root: string;
+  readonly id: string;
+  readonly encrypted: boolean;
+  /** Index files that could not be read when the repository was opened. */
+  readonly indexProblems: string[];
+
+  constructor(
+    config: RepositoryConfig,
+    root: string,
+    readonly table: BlobIndexTable,
+    indexProblems: string[],
+    private readonly options: OpenRepositoryOptions,
+  ) {
+    this.root = root;
+    this.id = config.id;
+    this.encrypted = config.encrypted;
+    this.indexProblems = indexProblems;
+  }
+
+  async writer(): Promise<BlobWriter> {
+    if (this.encrypted) {
+      throw new BackupError('CONFIG', `The repository at ${this.root} is encrypted; writing to encrypted repositories is not available in this build yet.`);
+    }
+    if (this.options.encryption) {
+      throw new BackupError(
+        'CONFIG',
+        `The repository at ${this.root} is not encrypted, but this backup asks for encryption. Back up to another folder (a new, encrypted repository is created there), or turn encryption off for this destination.`,
+      );
+    }
+    return new PackWriter({
+      root: this.root,
+      table: this.table,
+      idOf: (content) => createHash('sha256').update(content).digest('hex'),
+      compression: this.options.compression,
+      level: this.options.level,
+      packTargetBytes: this.options.packTargetBytes,
+      newSealer: undefined as (() => Promise<PackSealer>) | undefined,
+    });
+  }
+
+  reader(): BlobReader {
+    const openerFor = this.encrypted
+      ? async (): Promise<PackOpener> => {
+          throw new BackupError('WRONG_KEY', `The repository at ${this.root} is encrypted; reading it is not available in this build yet.`);
+        }
+      : undefined;
+    return new PackBlobReader({ root: this.root, table: this.table, openerFor });
+  }
+
+  packs(): Map<string, { bytes: number }> {
+    const result = new Map<string, { bytes: number }>();
+    for (const [name, info] of this.table.packs()) result.set(name, { bytes: info.bytes });
+    return result;
+  }
+
+  async lockShared(runId: string): Promise<RepositoryLock> {
+    return acquireLock(this.root, runId, 'shared', this.options.lockOptions);
+  }
+
+  async lockExclusive(runId: string): Promise<RepositoryLock> {
+    const lock = await acquireLock(this.root, runId, 'exclusive', this.options.lockOptions);
+    exclusiveHolders.add(this);
+    return {
+      type: lock.type,
+      file: lock.file,
+      release: async () => {
+        exclusiveHolders.delete(this);
+        await lock.release();
+      },
+    };
+  }
+}
+
+/**
+ * Opens (or with `create`, creates) the repository at `destination`. Throws CONFIG when there
+ * is none and `create` is not set, SET_DAMAGED when repository.json is not valid.
+ */
+export async function openRepository(destination: string, options: OpenRepositoryOptions): Promise<Repository> {
+  const root = resolve(destination);
+  let config = await readConfig(root);
+  if (!config) {
+    if (!options.create) {
+      throw new BackupError('CONFIG', `There is no deduplicated repository at ${root} (no ${REPOSITORY_FILE}). Check the destination path; version 1 sets there are read without one.`);
+    }
+    config = await createConfig(root, options.encryption !== undefined);
+  }
+  const table = new BlobIndexTable();
+  const problems = await loadIndex(root, table);
+  return new LocalRepository(config, root, table, problems, options);
+}
