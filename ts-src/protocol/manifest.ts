@@ -189,12 +189,15 @@ export const SOURCE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  *  - undefined when the set records neither: such a set is never removed by a
  *    source-filtered retention unless the person opts in (`--include-unidentified`).
  */
-export function sourceIdentity(manifest: { source?: Partial<Manifest['source']> | null; databases?: unknown }): string | undefined {
+export function sourceIdentity(manifest: { source?: Partial<Manifest['source']> | null; databases?: unknown; summary?: unknown }): string | undefined {
   const source = manifest.source && typeof manifest.source === 'object' ? manifest.source : {};
   if (typeof source.id === 'string' && source.id !== '') return source.id;
   const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-  const main = Array.isArray(manifest.databases)
-    ? (manifest.databases as Array<Partial<DatabaseRecord> | null>).find((d) => d?.role === 'main')
+  // v1 manifests list databases at the top; v2 manifests in summary.databases (same name/host).
+  const summary = manifest.summary && typeof manifest.summary === 'object' ? (manifest.summary as { databases?: unknown }) : {};
+  const databases = Array.isArray(manifest.databases) ? manifest.databases : summary.databases;
+  const main = Array.isArray(databases)
+    ? (databases as Array<Partial<Pick<DatabaseRecord, 'role' | 'name' | 'host'>> | null>).find((d) => d?.role === 'main')
     : undefined;
   const fields: string[] = [];
   const host = text(source.hostname);
@@ -212,4 +215,208 @@ export function isSafeRelativePath(path: string): boolean {
 /** Total stored size of a set. */
 export function manifestBytes(m: Pick<Manifest, 'parts'>): number {
   return m.parts.reduce((sum, p) => sum + p.bytes, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Format v2: deduplicated sets (docs/format.md "Format v2"). A v2 set is
+// `sets/<setId>/manifest.json` in a repository (repository.json, data/, index/); its content
+// lives in content-addressed blobs inside packs. The manifest is plaintext and holds only what
+// listing needs: no file, directory or table name. Everything else is in the CATALOG, a JSON
+// document stored as blobs (encrypted with the data when the repository is).
+// v1 sets (a set directory of parts + manifest.json) live beside v2 sets at the same destination.
+// ---------------------------------------------------------------------------------------------
+
+export const MANIFEST_VERSION_V2 = 2 as const;
+/** Folder of v2 set manifests inside a repository: `sets/<setId>/manifest.json`. */
+export const SETS_DIR = 'sets';
+
+/** Repository-relative path of a v2 set's manifest. */
+export function manifestV2Path(setId: string): string {
+  return `${SETS_DIR}/${setId}/${MANIFEST_FILE}`;
+}
+
+/** A blob id: hex SHA-256 (plain repository) or hex HMAC-SHA256 (encrypted repository). */
+export const BLOB_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+export interface PackRecord {
+  /** Pack name: hex SHA-256 of the pack's bytes (stored as data/<first 2 hex>/<name>). */
+  name: string;
+  /** Stored size of the pack. */
+  bytes: number;
+}
+
+export interface ManifestV2Stats {
+  /** Stored bytes of the blobs this run added (what this set cost). */
+  addedBytes: number;
+  /** Stored bytes of every distinct blob the set references (what it needs kept). */
+  referencedBytes: number;
+  /** Distinct blobs the set references. */
+  blobs: number;
+  /** Blobs this run stored (the rest were already in the repository). */
+  newBlobs: number;
+}
+
+export interface ManifestV2Summary {
+  tables: number;
+  rows: number;
+  directories: number;
+  files: number;
+  /** Bytes of regular file content in the set's trees. */
+  bytes: number;
+  /**
+   * One entry per database. `name` and `host` (never user or password) are there for the same
+   * reason v1 manifests carry them: retention tells sites apart by them (sourceIdentity).
+   */
+  databases: Array<{ role: DatabaseRecord['role']; name?: string; host?: string }>;
+}
+
+export interface ManifestV2 {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION_V2;
+  /** The set id (SET_ID_PATTERN), also the folder name under sets/. */
+  id: string;
+  /** Id of the repository (repository.json) the set's blobs are in. */
+  repository: string;
+  createdAt: string;
+  finishedAt: string;
+  tool: Manifest['tool'];
+  source: Manifest['source'];
+  trigger?: string;
+  civicrmVersion?: string;
+  /** age recipients the data is encrypted to (public keys only); null = not encrypted. */
+  encryption: EncryptionRecord | null;
+  compression: Manifest['compression'];
+  /** Blob ids whose plaintexts, concatenated in this order, are the catalog's JSON (Catalog). */
+  catalog: string[];
+  /** Every pack the set needs (each referenced blob's pack, once). */
+  packs: PackRecord[];
+  stats: ManifestV2Stats;
+  summary: ManifestV2Summary;
+  warnings: string[];
+}
+
+/** A table in a v2 set: its data statements are blobs instead of parts. */
+export interface TableRecordV2 extends Omit<TableRecord, 'parts'> {
+  /** Blob ids of the table's data (SQL), in restore order; empty when data was skipped. */
+  blobs: string[];
+}
+
+export interface DatabaseRecordV2 extends Omit<DatabaseRecord, 'tables' | 'folder'> {
+  tables: TableRecordV2[];
+  /** Schema DDL (CREATE TABLE ...), post-data objects (views, routines, triggers, events) as blobs, in restore order. */
+  schemaBlobs: string[];
+  objectBlobs: string[];
+}
+
+/** A directory in a v2 set: its tree (NDJSON of TreeEntry, sorted by path) is stored as blobs. */
+export interface FilesRecordV2 extends Omit<FilesRecord, 'archive'> {
+  /** Blob ids whose plaintexts, concatenated, are the tree's NDJSON. */
+  tree: string[];
+}
+
+/** The catalog of a v2 set (stored as blobs; ManifestV2.catalog). */
+export interface Catalog {
+  databases: DatabaseRecordV2[];
+  files: FilesRecordV2[];
+}
+
+export type TreeEntryType = 'f' | 'd' | 'l';
+
+/**
+ * One line of a tree's NDJSON. Lines are in walk order (compareTreePaths): depth first, a
+ * directory right before what it contains, names compared as JS strings (UTF-16 code units).
+ * Short keys because a tree can hold millions of lines. The root directory itself is `p: "."`.
+ */
+export interface TreeEntry {
+  /** Path relative to the directory's root, '/' separated, no '', '.' or '..' segment; "." is the root. */
+  p: string;
+  t: TreeEntryType;
+  /** Permission bits (mode & 0o7777). */
+  m: number;
+  /** Modification time in ms since the epoch (fractional: sub-ms precision as stat gives it). */
+  mt: number;
+  /** Regular files: size in bytes. */
+  s?: number;
+  /** Regular files: blob ids of the content, cut in fixed 1 MiB blocks, in order. */
+  b?: string[];
+  /** Regular files: hex SHA-256 of the whole content (check with sha256sum after a plain-tool restore). */
+  h?: string;
+  /** Symlinks: the link target as stored in the file system. */
+  l?: string;
+  /** Owner and group ids (restored when the restore runs as root, as from v1 tar archives). */
+  u?: number;
+  g?: number;
+  /** Change detection only (not needed to restore): inode number and ctime in ms at backup time. */
+  i?: number;
+  c?: number;
+}
+
+/** Fixed size of a file content block (one blob each; the last block of a file may be shorter). */
+export const FILE_BLOCK_SIZE = 1024 * 1024;
+
+/** Structural validation of a parsed v2 manifest. Returns the problems found (empty = valid). */
+export function validateManifestV2(value: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof value !== 'object' || value === null) return ['manifest is not a JSON object'];
+  const m = value as Partial<ManifestV2>;
+  if (m.format !== MANIFEST_FORMAT) problems.push(`format is not "${MANIFEST_FORMAT}"`);
+  if (m.version !== MANIFEST_VERSION_V2) problems.push(`unsupported version ${String(m.version)}`);
+  if (typeof m.id !== 'string' || !SET_ID_PATTERN.test(m.id)) problems.push('id missing or malformed');
+  if (typeof m.repository !== 'string' || !/^[0-9a-f]{16}$/.test(m.repository)) problems.push('repository id missing or malformed');
+  if (typeof m.createdAt !== 'string') problems.push('createdAt missing');
+  if (!Array.isArray(m.catalog) || m.catalog.length === 0) problems.push('catalog missing');
+  else m.catalog.forEach((id, i) => {
+    if (typeof id !== 'string' || !BLOB_ID_PATTERN.test(id)) problems.push(`catalog[${i}] is not a blob id`);
+  });
+  if (!Array.isArray(m.packs)) problems.push('packs missing');
+  else m.packs.forEach((p, i) => {
+    if (typeof p?.name !== 'string' || !BLOB_ID_PATTERN.test(p.name)) problems.push(`packs[${i}].name invalid`);
+    if (typeof p?.bytes !== 'number' || p.bytes < 0) problems.push(`packs[${i}].bytes invalid`);
+  });
+  const stats = m.stats as Partial<ManifestV2Stats> | undefined;
+  if (typeof stats !== 'object' || stats === null) problems.push('stats missing');
+  else for (const key of ['addedBytes', 'referencedBytes', 'blobs', 'newBlobs'] as const) {
+    if (typeof stats[key] !== 'number' || (stats[key] as number) < 0) problems.push(`stats.${key} invalid`);
+  }
+  const summary = m.summary as Partial<ManifestV2Summary> | undefined;
+  if (typeof summary !== 'object' || summary === null) problems.push('summary missing');
+  else if (!Array.isArray(summary.databases)) problems.push('summary.databases missing');
+  if (m.warnings !== undefined && !Array.isArray(m.warnings)) problems.push('warnings is not a list');
+  return problems;
+}
+
+/** True when a parsed manifest claims format v2 (validate it with validateManifestV2). */
+export function isManifestV2(value: unknown): value is ManifestV2 {
+  return typeof value === 'object' && value !== null && (value as { version?: unknown }).version === MANIFEST_VERSION_V2;
+}
+
+/** Structural validation of a parsed catalog (the reader checks it before using it). */
+export function validateCatalog(value: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof value !== 'object' || value === null) return ['catalog is not a JSON object'];
+  const c = value as Partial<Catalog>;
+  if (!Array.isArray(c.databases)) problems.push('catalog databases missing');
+  if (!Array.isArray(c.files)) problems.push('catalog files missing');
+  else c.files.forEach((f, i) => {
+    if (typeof f?.label !== 'string') problems.push(`catalog files[${i}].label missing`);
+    if (!Array.isArray(f?.tree) || !f.tree.every((id) => typeof id === 'string' && BLOB_ID_PATTERN.test(id))) problems.push(`catalog files[${i}].tree invalid`);
+  });
+  return problems;
+}
+
+/**
+ * The order of tree entries: segment by segment, so "a" < "a/x" < "a-b" (the walker's order:
+ * a directory is followed by its whole contents). Returns <0, 0 or >0.
+ */
+export function compareTreePaths(a: string, b: string): number {
+  if (a === b) return 0;
+  if (a === '.') return -1;
+  if (b === '.') return 1;
+  const as = a.split('/');
+  const bs = b.split('/');
+  const n = Math.min(as.length, bs.length);
+  for (let i = 0; i < n; i += 1) {
+    if (as[i] !== bs[i]) return as[i] < bs[i] ? -1 : 1;
+  }
+  return as.length - bs.length;
 }
