@@ -73,7 +73,7 @@ export function validateDirectorySpecs(specs: readonly DirectorySpec[]): void {
 }
 
 /** Checks a directory can be archived; returns its real path or the reason it cannot. */
-async function openableDirectory(path: string): Promise<{ real: string } | { problem: string }> {
+export async function openableDirectory(path: string): Promise<{ real: string } | { problem: string }> {
   try {
     const info = await stat(path);
     if (!info.isDirectory()) return { problem: `${path} is not a directory` };
@@ -88,13 +88,23 @@ async function openableDirectory(path: string): Promise<{ real: string } | { pro
   }
 }
 
-class CappedList<T> {
+export class CappedList<T> {
   readonly items: T[] = [];
   omitted = 0;
   add(item: T): void {
     if (this.items.length < MANIFEST_LIST_CAP) this.items.push(item);
     else this.omitted += 1;
   }
+}
+
+/** The backup destination as a directory the walker never enters (by device and inode, so aliases match). */
+export async function destinationSkip(destination: string | undefined): Promise<Array<{ dev: bigint; ino: bigint; reason: string }>> {
+  const skip: Array<{ dev: bigint; ino: bigint; reason: string }> = [];
+  if (destination) {
+    const dest = await stat(destination, { bigint: true }).catch(() => null);
+    if (dest) skip.push({ dev: dest.dev, ino: dest.ino, reason: 'the backup destination itself' });
+  }
+  return skip;
 }
 
 export async function archiveDirectories(specs: readonly DirectorySpec[], ctx: ArchiveContext): Promise<ArchiveResult> {
@@ -105,11 +115,7 @@ export async function archiveDirectories(specs: readonly DirectorySpec[], ctx: A
   if (specs.length === 0) return result;
   if (ctx.emitPhase !== false) ctx.reporter.emit({ type: 'phase', phase: 'files', totalItems: specs.length });
 
-  const skipDirectories: Array<{ dev: bigint; ino: bigint; reason: string }> = [];
-  if (ctx.destination) {
-    const dest = await stat(ctx.destination, { bigint: true }).catch(() => null);
-    if (dest) skipDirectories.push({ dev: dest.dev, ino: dest.ino, reason: 'the backup destination itself' });
-  }
+  const skipDirectories = await destinationSkip(ctx.destination);
 
   let phaseBytes = 0;
   for (const [index, spec] of specs.entries()) {

@@ -52,7 +52,8 @@ export function findFilesRecord(manifest: Manifest, label: string): { record: Fi
   return { record, part };
 }
 
-function policyFor(record: FilesRecord, targetName: string): ExtractPolicy {
+/** Which outside-pointing symlinks a restore accepts: those the verified record lists (v1 and v2 alike). */
+export function policyFor(record: Pick<FilesRecord, 'outsideLinks' | 'outsideLinksOmitted'>, targetName: string): ExtractPolicy {
   const allowedOutsideLinks =
     (record.outsideLinksOmitted ?? 0) > 0 ? 'all' : new Set((record.outsideLinks ?? []).map((l) => `${l.path}\0${l.target}`));
   return { allowedOutsideLinks, targetName };
@@ -71,6 +72,75 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
+/**
+ * Checks a restore target before anything is written: refuses '/' and a non-empty target
+ * without `force`; returns the absolute target.
+ */
+export async function checkRestoreTarget(targetPath: string, label: string, force: boolean | undefined): Promise<string> {
+  const target = resolve(targetPath);
+  if (target === '/') throw new BackupError('USAGE', 'Refusing to restore a directory archive onto /.');
+  const existing = await lstat(target).catch(() => null);
+  const targetHasContent = existing !== null && (!existing.isDirectory() || !(await isEmptyDirectory(target)));
+  if (targetHasContent && !force) {
+    throw new BackupError('TARGET_NOT_EMPTY', `${target} exists and is not empty; restore "${label}" into an empty or new directory, or pass --force to replace it.`);
+  }
+  return target;
+}
+
+/** A fresh staging directory beside the target (same file system: the swap is a rename). */
+export async function createRestoreStaging(target: string): Promise<string> {
+  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+  const staging = `${target}.civibackup-restore-${randomBytes(4).toString('hex')}`;
+  await mkdir(staging, { mode: 0o700 });
+  return staging;
+}
+
+/**
+ * Moves a completely restored staging directory into place. Re-checks the target (it may have
+ * changed meanwhile); with `force` an existing target is renamed aside first and removed only
+ * once the new one is in place. Returns whether something was replaced; removes the staging
+ * directory on failure.
+ */
+export async function swapInRestored(
+  staging: string,
+  target: string,
+  label: string,
+  options: { force?: boolean; reporter?: Reporter },
+  warnings: string[],
+): Promise<boolean> {
+  const now = await lstat(target).catch(() => null);
+  let replaced = false;
+  try {
+    if (now === null) {
+      await rename(staging, target);
+    } else if (now.isDirectory() && (await isEmptyDirectory(target))) {
+      await rmdir(target);
+      await rename(staging, target);
+    } else if (options.force) {
+      const aside = `${target}.civibackup-old-${timestamp()}-${randomBytes(2).toString('hex')}`;
+      await rename(target, aside);
+      try {
+        await rename(staging, target);
+      } catch (error) {
+        await rename(aside, target).catch(() => undefined);
+        throw error;
+      }
+      replaced = true;
+      await removeTree(aside).catch((error: unknown) => {
+        const message = `the old contents of ${target} were kept at ${aside}: ${(error as Error).message}`;
+        warnings.push(message);
+        options.reporter?.emit({ type: 'warning', code: 'OLD_TARGET_KEPT', message, item: label, path: aside });
+      });
+    } else {
+      throw new BackupError('TARGET_NOT_EMPTY', `${target} was filled while "${label}" was being extracted; nothing was replaced. Pass --force to replace it.`);
+    }
+  } catch (error) {
+    await removeTree(staging).catch(() => undefined);
+    throw error instanceof BackupError ? error : new BackupError('IO', `Could not move the restored "${label}" into ${target}: ${(error as Error).message}`, { cause: error });
+  }
+  return replaced;
+}
+
 export async function restoreDirectory(
   setDir: string,
   manifest: Manifest,
@@ -79,20 +149,9 @@ export async function restoreDirectory(
   options: RestoreDirectoryOptions = {},
 ): Promise<RestoreDirectoryResult> {
   const { record, part } = findFilesRecord(manifest, label);
-  const target = resolve(targetPath);
-  if (target === '/') throw new BackupError('USAGE', 'Refusing to restore a directory archive onto /.');
-
-  const existing = await lstat(target).catch(() => null);
-  const targetHasContent = existing !== null && (!existing.isDirectory() || !(await isEmptyDirectory(target)));
-  if (targetHasContent && !options.force) {
-    throw new BackupError('TARGET_NOT_EMPTY', `${target} exists and is not empty; restore "${label}" into an empty or new directory, or pass --force to replace it.`);
-  }
+  const target = await checkRestoreTarget(targetPath, label, options.force);
   if (!options.hashChecked) await assertPartHash(setDir, part);
-
-  const parent = dirname(target);
-  await mkdir(parent, { recursive: true, mode: 0o755 });
-  const staging = `${target}.civibackup-restore-${randomBytes(4).toString('hex')}`;
-  await mkdir(staging, { mode: 0o700 });
+  const staging = await createRestoreStaging(target);
 
   const warnings: string[] = [];
   let files = 0;
@@ -136,37 +195,7 @@ export async function restoreDirectory(
   }
   progress(true);
 
-  // Swap in. Re-check the target: it may have changed while we extracted.
-  const now = await lstat(target).catch(() => null);
-  let replaced = false;
-  try {
-    if (now === null) {
-      await rename(staging, target);
-    } else if (now.isDirectory() && (await isEmptyDirectory(target))) {
-      await rmdir(target);
-      await rename(staging, target);
-    } else if (options.force) {
-      const aside = `${target}.civibackup-old-${timestamp()}-${randomBytes(2).toString('hex')}`;
-      await rename(target, aside);
-      try {
-        await rename(staging, target);
-      } catch (error) {
-        await rename(aside, target).catch(() => undefined);
-        throw error;
-      }
-      replaced = true;
-      await removeTree(aside).catch((error: unknown) => {
-        const message = `the old contents of ${target} were kept at ${aside}: ${(error as Error).message}`;
-        warnings.push(message);
-        options.reporter?.emit({ type: 'warning', code: 'OLD_TARGET_KEPT', message, item: label, path: aside });
-      });
-    } else {
-      throw new BackupError('TARGET_NOT_EMPTY', `${target} was filled while "${label}" was being extracted; nothing was replaced. Pass --force to replace it.`);
-    }
-  } catch (error) {
-    await removeTree(staging).catch(() => undefined);
-    throw error instanceof BackupError ? error : new BackupError('IO', `Could not move the restored "${label}" into ${target}: ${(error as Error).message}`, { cause: error });
-  }
+  const replaced = await swapInRestored(staging, target, label, options, warnings);
   return { label, target, replaced, warnings, ...stats };
 }
 

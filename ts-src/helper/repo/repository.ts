@@ -6,16 +6,19 @@
  * The index of every pack is loaded into a compact table (index-table.ts) when the
  * repository is opened: writers dedup against it, readers find blobs in it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, readFile, unlink, writeFile, open as openFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Compression } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
-import type { DecryptionKeys, EncryptionKeys } from '../crypto/age-stream.js';
+import { BlobOpener, BlobSealer, prepareBlobKeys } from '../crypto/age-blob.js';
+import { AgeError } from '../crypto/age-format.js';
+import { mapDecryptError, type AgeDecryptionKeys, type DecryptionKeys, type EncryptionKeys } from '../crypto/age-stream.js';
 import { fsyncDirectory } from '../set/durable.js';
 import { PackBlobReader, type PackOpener } from './blob-reader.js';
 import { BlobIndexTable } from './index-table.js';
-import { INDEX_DIR, isPackName, parsePackIndex, parseRepositoryConfig, REPOSITORY_FILE, REPOSITORY_FORMAT, REPOSITORY_VERSION, type RepositoryConfig } from './layout.js';
+import { resolveIdKey } from './id-key.js';
+import { INDEX_DIR, isPackName, packPath, parsePackIndex, parseRepositoryConfig, REPOSITORY_FILE, REPOSITORY_FORMAT, REPOSITORY_VERSION, type RepositoryConfig } from './layout.js';
 import { acquireLock, type LockOptions, type RepositoryLock } from './lock.js';
 import { PackWriter, type PackSealer } from './pack-writer.js';
 
@@ -75,6 +78,8 @@ export interface OpenRepositoryOptions {
   packTargetBytes?: number;
   /** Tests only: lock timings. */
   lockOptions?: LockOptions;
+  /** Non-fatal conditions (e.g. a new idKey: dedup restarts); the caller turns them into warning events. */
+  onWarning?: (code: string, message: string) => void;
 }
 
 /** Loading index files: this many read at once. */
@@ -198,32 +203,78 @@ export class LocalRepository implements Repository {
   }
 
   async writer(): Promise<BlobWriter> {
-    if (this.encrypted) {
-      throw new BackupError('CONFIG', `The repository at ${this.root} is encrypted; writing to encrypted repositories is not available in this build yet.`);
+    const encryption = this.options.encryption;
+    if (this.encrypted && !encryption) {
+      throw new BackupError('CONFIG', `The repository at ${this.root} is encrypted; a backup to it needs the recipients (--recipient) or the passphrase (--passphrase-file) it was made with.`);
     }
-    if (this.options.encryption) {
+    if (!this.encrypted && encryption) {
       throw new BackupError(
         'CONFIG',
         `The repository at ${this.root} is not encrypted, but this backup asks for encryption. Back up to another folder (a new, encrypted repository is created there), or turn encryption off for this destination.`,
       );
     }
+    let idOf = (content: Buffer): string => createHash('sha256').update(content).digest('hex');
+    let newSealer: (() => Promise<PackSealer>) | undefined;
+    if (encryption) {
+      const idKey = await resolveIdKey({
+        root: this.root,
+        repoId: this.id,
+        stateDir: this.options.stateDir,
+        encryption,
+        decryption: this.options.decryption,
+        onWarning: this.options.onWarning,
+      });
+      idOf = (content) => createHmac('sha256', idKey).update(content).digest('hex');
+      if (encryption.passphrase !== undefined) {
+        // A passphrase header costs an scrypt run (~1 s, 256 MiB): one header for all packs of
+        // this run; each blob still has its own nonce and so its own payload key.
+        const shared = BlobSealer.create(encryption);
+        newSealer = () => shared;
+      } else {
+        newSealer = () => BlobSealer.create(encryption);
+      }
+    }
     return new PackWriter({
       root: this.root,
       table: this.table,
-      idOf: (content) => createHash('sha256').update(content).digest('hex'),
+      idOf,
       compression: this.options.compression,
       level: this.options.level,
       packTargetBytes: this.options.packTargetBytes,
-      newSealer: undefined as (() => Promise<PackSealer>) | undefined,
+      newSealer,
     });
   }
 
   reader(): BlobReader {
-    const openerFor = this.encrypted
-      ? async (): Promise<PackOpener> => {
-          throw new BackupError('WRONG_KEY', `The repository at ${this.root} is encrypted; reading it is not available in this build yet.`);
+    let openerFor: ((pack: string, header: Buffer) => Promise<PackOpener>) | undefined;
+    if (this.encrypted) {
+      const decryption = this.options.decryption ?? (this.options.encryption?.passphrase !== undefined ? { identities: [], passphrases: [this.options.encryption.passphrase] } : undefined);
+      let keys: AgeDecryptionKeys | undefined;
+      /** Packs of one passphrase run share their header: unwrap it once. */
+      const byHeader = new Map<string, Promise<BlobOpener>>();
+      openerFor = async (pack, header) => {
+        if (!decryption) {
+          throw new BackupError('WRONG_KEY', `The repository at ${this.root} is encrypted; pass --identity FILE or --passphrase-file FILE to read it.`);
         }
-      : undefined;
+        keys ??= prepareBlobKeys(decryption, this.root);
+        const headerKey = createHash('sha256').update(header).digest('hex');
+        let opener = byHeader.get(headerKey);
+        if (!opener) {
+          opener = BlobOpener.create(keys, header).catch((error: unknown) => {
+            byHeader.delete(headerKey);
+            throw error instanceof AgeError ? mapDecryptError(error, `Pack ${pack} (${packPath(this.root, pack)})`) : error;
+          });
+          if (byHeader.size >= 256) byHeader.delete(byHeader.keys().next().value as string);
+          byHeader.set(headerKey, opener);
+        }
+        const blobs = await opener;
+        return {
+          open(sealed: Buffer): Buffer {
+            return blobs.open(sealed);
+          },
+        };
+      };
+    }
     return new PackBlobReader({ root: this.root, table: this.table, openerFor });
   }
 
