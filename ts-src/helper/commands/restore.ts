@@ -8,7 +8,7 @@ import { describeDsn, resolveDsn, type Dsn } from '../db/dsn.js';
 import { checkPartsBeforeRestore, defaultJobs, restoreDatabase, type RestoreDatabaseResult, type RestoreProgress } from '../db/restore.js';
 import { planRestore } from '../db/restore-plan.js';
 import { findFilesRecord, restoreDirectory, type RestoreDirectoryResult } from '../files/index.js';
-import { readManifest } from '../set/set-store.js';
+import { openSet, restoreTreeOf } from '../set/set-reader.js';
 import type { CommandModule } from './command.js';
 import { readDecryptionKeys } from './decryption-keys.js';
 
@@ -48,13 +48,15 @@ export const restoreCommand: CommandModule = {
       this.usage,
     );
     if (positionals.length !== 1) throw new BackupError('USAGE', `restore takes one set directory.\nusage: ${this.usage}`);
-    const setDir = resolve(positionals[0]);
     const jobs = parseJobs(values.jobs);
-    const manifest = await readManifest(setDir);
     const codec = await readDecryptionKeys(values, env);
-    if (manifest.encryption && !codec.decryption) {
+    // Either format (set/set-reader.ts): a v1 set directory or a v2 set (sets/<id>).
+    const reader = await openSet(positionals[0], codec);
+    const setDir = reader.path;
+    if (reader.encrypted && !codec.decryption) {
       throw new BackupError('WRONG_KEY', 'This set is encrypted; pass --identity FILE or --passphrase-file FILE (or set CIVIBACKUP_IDENTITY / CIVIBACKUP_PASSPHRASE).');
     }
+    const manifest = reader.manifest;
 
     // What to restore where.
     const databases: Array<{ record: DatabaseRecord; dsn: Dsn }> = [];
@@ -92,7 +94,8 @@ export const restoreCommand: CommandModule = {
       const { part } = findFilesRecord(manifest, target.label);
       parts.set(part.path, part);
     }
-    await checkPartsBeforeRestore(setDir, manifest, [...parts.values()], codec, reporter);
+    if (reader.format === 2) await reader.checkNeeded([...parts.keys()].filter((path) => !path.startsWith('files/')), filesTargets.map((t) => t.label));
+    else await checkPartsBeforeRestore(setDir, manifest, [...parts.values()], codec, reporter);
 
     const progress: RestoreProgress = { totalBytes: plans.reduce((sum, p) => sum + p.rawBytes, 0), doneBytes: 0 };
     const restored: RestoreDatabaseResult[] = [];
@@ -105,6 +108,7 @@ export const restoreCommand: CommandModule = {
           database: record,
           target: dsn,
           codec,
+          openPart: (path) => reader.openPart(path),
           force: values.force ?? false,
           jobs,
           deferIndexes: !values['no-defer-indexes'],
@@ -121,13 +125,8 @@ export const restoreCommand: CommandModule = {
     if (filesTargets.length > 0) {
       reporter.emit({ type: 'phase', phase: 'files' });
       for (const target of filesTargets) {
-        const result = await restoreDirectory(setDir, manifest, target.label, target.path, {
-          force: values.force ?? false,
-          decryption: codec.decryption,
-          reporter,
-          signal,
-          hashChecked: true,
-        });
+        const options = { force: values.force ?? false, decryption: codec.decryption, reporter, signal, hashChecked: true };
+        const result = reader.format === 2 ? await restoreTreeOf(reader, target.label, target.path, options) : await restoreDirectory(setDir, manifest, target.label, target.path, options);
         directories.push(result);
         print(`restored ${target.label} into ${result.target}`);
       }

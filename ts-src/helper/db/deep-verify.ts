@@ -11,6 +11,7 @@
  * `verifySeconds` is the time spent waiting for digests after the data was loaded.
  */
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Connection } from 'mysql2';
 import type { DatabaseRecord, Manifest } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
@@ -36,6 +37,8 @@ export interface DeepVerifyOptions {
   jobs?: number;
   reporter: Reporter;
   signal?: AbortSignal;
+  /** A part's content from the set's reader (both formats); default: the v1 part file in setDir. */
+  openPart?: (path: string) => Promise<Readable>;
 }
 
 export interface TableCheck {
@@ -273,6 +276,7 @@ export async function deepVerify(options: DeepVerifyOptions): Promise<DeepVerify
         database: record,
         target: dsn,
         codec: options.codec,
+        ...(options.openPart ? { openPart: options.openPart } : {}),
         force: false,
         jobs: options.jobs,
         reporter,

@@ -19,7 +19,7 @@
  *    connection.
  */
 import { availableParallelism } from 'node:os';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DatabaseRecord, Manifest, PartRecord } from '../../protocol/manifest.js';
 import { BackupError, toBackupError } from '../core/errors.js';
@@ -60,6 +60,11 @@ export interface RestoreDatabaseOptions {
   onTableReady?: (table: string) => void;
   /** Awaited after the data and keys, before routines, views, triggers and events are created. */
   beforeObjects?: () => Promise<void>;
+  /**
+   * A part's content by its manifest path, from the set's reader (set/set-reader.ts: v1 part
+   * files or v2 blobs); default: the v1 part file in setDir.
+   */
+  openPart?: (path: string) => Promise<Readable>;
 }
 
 export interface RestoreDatabaseResult {
@@ -222,9 +227,9 @@ export async function prepareTarget(
   }
 }
 
-async function readAllStatements(setDir: string, part: PartRecord, codec: ReadCodec, onBytes?: (n: number) => void): Promise<Buffer[]> {
+async function readAllStatements(open: (path: string) => Promise<Readable>, part: PartRecord, onBytes?: (n: number) => void): Promise<Buffer[]> {
   const statements: Buffer[] = [];
-  for await (const statement of readStatements(await openPart(setDir, part.path, codec), { onBytes })) statements.push(statement.sql);
+  for await (const statement of readStatements(await open(part.path), { onBytes })) statements.push(statement.sql);
   return statements;
 }
 
@@ -297,6 +302,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     lap = now;
   };
   const { setDir, manifest, database, target, codec, reporter, signal } = options;
+  const open = options.openPart ?? ((path: string) => openPart(setDir, path, codec));
   const plan: RestorePlan = planRestore(manifest, database);
   if (plan.all.length === 0) throw new BackupError('SET_DAMAGED', `The set has no parts in ${database.folder}/ for database ${database.name}.`);
   const jobs = Math.max(1, Math.min(16, options.jobs ?? defaultJobs()));
@@ -326,7 +332,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
 
   const prelude: Buffer[] = [];
   for (const part of plan.prelude) {
-    prelude.push(...(await readAllStatements(setDir, part, codec, countBytes)));
+    prelude.push(...(await readAllStatements(open, part, countBytes)));
     partsDone += 1;
   }
 
@@ -341,7 +347,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     const serial = connections[0];
 
     const runPart = async (connection: RestoreConnection, part: PartRecord, transform?: (sql: Buffer) => string | Buffer): Promise<void> => {
-      const content = await openPart(setDir, part.path, codec);
+      const content = await open(part.path);
       try {
         for await (const statement of readStatements(content, { onBytes: countBytes })) {
           checkCancelled();
