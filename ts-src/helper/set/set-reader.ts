@@ -14,7 +14,7 @@
  * blobs), and openPart() streams a virtual part's blobs. Directories differ by nature (a tar
  * archive against a tree of blobs), so the reader restores and lists them itself.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -39,8 +39,8 @@ import { BackupError } from '../core/errors.js';
 import type { DecryptionKeys } from '../crypto/age-stream.js';
 import { openRepository, type BlobReader, type Repository } from '../repo/repository.js';
 import { openPart as openV1Part } from './part-reader.js';
-import { readManifest, summarizeSet } from './set-store.js';
-import { checkBlobsOf, checkSetPieces, setsNeeding, type AffectedSet, type PieceProblem, type V2CheckResult } from './piece-check.js';
+import { listSets, readManifest, readVerification, summarizeSet } from './set-store.js';
+import { checkBlobsOf, checkSetPieces, listV2SetIds, setsNeeding, type AffectedSet, type PieceProblem, type V2CheckResult } from './piece-check.js';
 import { readTree, restoreTree, type RestoreTreeOptions } from '../files/tree-reader.js';
 import type { RestoreDirectoryResult } from '../files/restore.js';
 
@@ -178,6 +178,19 @@ async function readAll(reader: BlobReader, ids: readonly string[]): Promise<Buff
   return Buffer.concat(chunks);
 }
 
+/** A v2 set's catalog (its blobs' plaintexts, concatenated, are JSON). */
+export async function readCatalog(stored: ManifestV2, blobs: BlobReader): Promise<Catalog> {
+  const text = await readAll(blobs, stored.catalog);
+  let catalog: Catalog;
+  try {
+    catalog = JSON.parse(text.toString('utf8')) as Catalog;
+  } catch (error) {
+    throw new BackupError('SET_DAMAGED', `The catalog of set ${stored.id} is not valid JSON.`, { cause: error });
+  }
+  if (!Array.isArray(catalog?.databases) || !Array.isArray(catalog?.files)) throw new BackupError('SET_DAMAGED', `The catalog of set ${stored.id} lists no databases or directories.`);
+  return catalog;
+}
+
 interface LogicalV2 {
   manifest: Manifest;
   parts: Map<string, string[]>;
@@ -254,13 +267,7 @@ async function openV2(path: string, options: OpenSetOptions, shared?: Repository
   let logical: LogicalV2 | undefined;
   let catalog: Catalog | undefined;
   if (!encrypted || options.decryption) {
-    const text = await readAll(blobs, stored.catalog);
-    try {
-      catalog = JSON.parse(text.toString('utf8')) as Catalog;
-    } catch (error) {
-      throw new BackupError('SET_DAMAGED', `The catalog of set ${stored.id} is not valid JSON.`, { cause: error });
-    }
-    if (!Array.isArray(catalog?.databases) || !Array.isArray(catalog?.files)) throw new BackupError('SET_DAMAGED', `The catalog of set ${stored.id} lists no databases or directories.`);
+    catalog = await readCatalog(stored, blobs);
     logical = logicalManifest(stored, catalog, blobs);
   }
   const needLogical = (): LogicalV2 => {
@@ -385,4 +392,63 @@ export function summarizeV2(stored: ManifestV2, location: string, verification: 
     ...(source !== undefined ? { source } : {}),
     ...(stored.trigger ? { trigger: stored.trigger } : {}),
   };
+}
+
+export interface DestinationListing {
+  /** Complete sets of both formats, newest first. */
+  sets: SetSummary[];
+  /** Stored bytes at the destination, each counted once: every pack file plus every complete v1 set's parts. */
+  totalBytes: number;
+  packBytes: number;
+  packs: number;
+  v1Bytes: number;
+}
+
+/** Sizes of the pack files under data/ (what the repository really occupies). */
+async function packFileBytes(destination: string): Promise<{ bytes: number; count: number }> {
+  let bytes = 0;
+  let count = 0;
+  const data = join(destination, 'data');
+  for (const prefix of await readdir(data).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+    for (const name of await readdir(join(data, prefix)).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const info = await stat(join(data, prefix, name)).catch(() => null);
+      if (info?.isFile()) {
+        bytes += info.size;
+        count += 1;
+      }
+    }
+  }
+  return { bytes, count };
+}
+
+/**
+ * Every complete set at a local destination, v1 and v2 side by side, and the destination's
+ * real total. Unreadable manifests are skipped (not a backup). Unencrypted v2 sets are listed
+ * from their catalogs (exact per database and directory), encrypted ones from their manifests.
+ */
+export async function listDestination(destination: string): Promise<DestinationListing> {
+  const abs = resolve(destination);
+  const v1 = await listSets(abs);
+  const sets: SetSummary[] = [...v1];
+  let repository: Repository | undefined;
+  for (const setId of await listV2SetIds(abs)) {
+    const path = join(abs, SETS_DIR, setId);
+    try {
+      const stored = await readManifestV2(path);
+      let catalog: Catalog | undefined;
+      if (stored.encryption === null) {
+        repository ??= await openRepository(abs, { compression: stored.compression.algorithm, level: stored.compression.level });
+        catalog = await readCatalog(stored, repository.reader()).catch(() => undefined);
+      }
+      sets.push(summarizeV2(stored, path, await readVerification(path), catalog));
+    } catch {
+      /* damaged manifest or repository: not listed as a backup */
+    }
+  }
+  sets.sort((a, b) => (a.setId < b.setId ? 1 : a.setId > b.setId ? -1 : 0));
+  const packs = await packFileBytes(abs);
+  const v1Bytes = v1.reduce((sum, s) => sum + s.bytes, 0);
+  return { sets, totalBytes: packs.bytes + v1Bytes, packBytes: packs.bytes, packs: packs.count, v1Bytes };
 }
