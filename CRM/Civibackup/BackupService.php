@@ -216,6 +216,13 @@ final class CRM_Civibackup_BackupService {
   }
 
   /**
+   * The sets and the destination's real total (Sets::listing).
+   */
+  public function listing(): array {
+    return $this->sets->listing();
+  }
+
+  /**
    * The set with this id, from `list` (or the list given).
    */
   public function findSet(string $setId, ?array $sets = NULL): array {

@@ -31,10 +31,13 @@ final class CRM_Civibackup_Overview {
       $unknownBecause = $e;
     }
     $sets = NULL;
+    $destinationBytes = NULL;
     $listError = NULL;
     if ($nodeVersion !== NULL) {
       try {
-        $sets = $this->service->listSets();
+        $listing = $this->service->listing();
+        $sets = $listing['sets'];
+        $destinationBytes = $listing['destinationBytes'];
       }
       catch (CRM_Civibackup_Error $e) {
         $listError = $e;
@@ -88,9 +91,11 @@ final class CRM_Civibackup_Overview {
       // NULL figures while the sets are unknown: nothing could be counted, which is not 0.
       'storage' => [[
         'destination' => $this->service->destination(),
-        'bytes' => $sets === NULL ? NULL : array_sum(array_map(function (array $s): int {
+        // What the destination holds (shared pieces once); a helper that does not say it is
+        // summed per set, as every set was a full copy then.
+        'bytes' => $sets === NULL ? NULL : ($destinationBytes ?? array_sum(array_map(function (array $s): int {
           return (int) ($s['bytes'] ?? 0);
-        }, $sets)),
+        }, $sets))),
         'sets' => $sets === NULL ? NULL : count($sets),
       ]],
       'nodeVersion' => $nodeVersion,

@@ -41,9 +41,20 @@ final class CRM_Civibackup_Sets {
    * Backup.get: the complete sets at the destination, newest first.
    */
   public function list(): array {
+    return $this->listing()['sets'];
+  }
+
+  /**
+   * The sets and what the destination really holds (`list --json`'s destinationBytes: every
+   * stored piece once, so deduplicated sets sharing pieces are not counted twice); NULL from a
+   * helper that does not say.
+   *
+   * @return array{sets: array, destinationBytes: ?int}
+   */
+  public function listing(): array {
     $destination = $this->site->destination();
     if (!is_dir($destination)) {
-      return [];
+      return ['sets' => [], 'destinationBytes' => 0];
     }
     // The site's DSN (environment) and source name let the helper mark this site's sets with
     // the identity its backups record (SetSummary.thisSite).
@@ -59,7 +70,11 @@ final class CRM_Civibackup_Sets {
         $secrets = [];
       }
     }
-    return array_values((array) ($this->helper->summaryOf($args, $secrets)['sets'] ?? []));
+    $summary = $this->helper->summaryOf($args, $secrets);
+    return [
+      'sets' => array_values((array) ($summary['sets'] ?? [])),
+      'destinationBytes' => isset($summary['destinationBytes']) ? (int) $summary['destinationBytes'] : NULL,
+    ];
   }
 
   /**

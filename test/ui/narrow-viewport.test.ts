@@ -88,7 +88,7 @@ describe('phone width (390 px)', () => {
     // Each cell says which column it belongs to once the header row is not beside it.
     const firstRow = el.shadowRoot!.querySelector('tbody tr')!;
     const labels = [...firstRow.querySelectorAll('td')].map((td) => td.querySelector<HTMLElement>('.cell-label'));
-    expect(labels.map((l) => l?.textContent)).to.deep.equal(['Date', 'Size', 'Encrypted', 'Where', 'Verified', 'Actions']);
+    expect(labels.map((l) => l?.textContent)).to.deep.equal(['Date', 'Size', 'Added', 'Encrypted', 'Where', 'Verified', 'Actions']);
     expect(labels.every((l) => l !== null && l.getBoundingClientRect().width > 0 && l.getAttribute('aria-hidden') === 'true')).to.equal(true);
 
     const toggle = byLabel(el, 'Restore commands for 20261126T020003Z-k3f9a1');

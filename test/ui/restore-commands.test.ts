@@ -1,6 +1,6 @@
 import { expect } from '@open-wc/testing';
 import { restoreCommands, shellQuote } from '../../ts-src/ui/set-detail/restore-commands.js';
-import { sampleSets } from './support/sample-data.js';
+import { sampleDedupSets, sampleSets } from './support/sample-data.js';
 
 describe('restore commands (pure)', () => {
   it('plain set: zcat into mariadb, tar for each directory, the helper with the DSN from the environment', () => {
@@ -34,6 +34,16 @@ describe('restore commands (pure)', () => {
     const set = sampleSets()[2];
     const helper = restoreCommands(set, "/srv/civicrm/ext/civi backup/dist/civibackup.mjs").find((c) => c.id === 'helper')!;
     expect(helper.command).to.contain(`node '/srv/civicrm/ext/civi backup/dist/civibackup.mjs' restore ${set.location}`);
+  });
+
+  it('a deduplicated set: the helper, and the plain-tool recipe of docs/disaster-recovery.md with the destination and set id filled in', () => {
+    const set = sampleDedupSets()[0];
+    const commands = restoreCommands(set);
+    expect(commands.map((c) => c.id)).to.deep.equal(['helper', 'plain-recipe']);
+    const recipe = commands[1].command;
+    expect(recipe).to.contain('docs/disaster-recovery.md');
+    expect(recipe).to.contain('DEST=/var/backups/civicrm\n');
+    expect(recipe).to.contain(`SET_ID=${set.setId}`);
   });
 
   it('quotes paths for the shell', () => {

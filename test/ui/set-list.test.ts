@@ -5,7 +5,8 @@ import '../../ts-src/ui/set-list/define.js';
 import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
 import type { CivibackupSetList } from '../../ts-src/ui/set-list/civibackup-set-list.js';
 import { FakeCrm } from './support/fake-crm.js';
-import { SAMPLE_SOURCE, sampleSets, sampleVerifyEvents } from './support/sample-data.js';
+import { formatBytes } from '../../ts-src/ui/shared/format.js';
+import { SAMPLE_SOURCE, sampleDedupSets, sampleSets, sampleVerifyEvents } from './support/sample-data.js';
 
 const text = (el: Element) => el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
 const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
@@ -39,6 +40,18 @@ describe('civibackup-set-list', () => {
     expect(rows[1].querySelector('button.danger')).to.not.equal(null);
   });
 
+  it('deduplicated sets: Size is what a restore reads, Added what the set stored that no earlier set had', async () => {
+    const el = await setup(new FakeCrm().on('get', { records: sampleDedupSets() }));
+    const headers = [...el.shadowRoot!.querySelectorAll('thead th')].map((th) => th.textContent!.trim());
+    expect(headers).to.deep.equal(['Date', 'Size', 'Added', 'Encrypted', 'Where', 'Verified', 'Actions']);
+    const cells = (row: Element) => [...row.querySelectorAll('td')].map((td) => td.textContent!.replace(/\s+/g, ' ').trim());
+    const rows = [...el.shadowRoot!.querySelectorAll('tbody tr')];
+    expect(cells(rows[0])[1]).to.equal(`Size${formatBytes(700_000_000)}`);
+    expect(cells(rows[0])[2]).to.equal(`Added${formatBytes(9_000_000)}`);
+    // The first run added nearly everything; the next ones only what changed.
+    expect(cells(rows[3])[2]).to.equal(`Added${formatBytes(650_000_000)}`);
+  });
+
   it('has no source column or note while every set comes from one source', async () => {
     const el = await setup(new FakeCrm().on('get', { records: sampleSets() }));
     const headers = [...el.shadowRoot!.querySelectorAll('thead th')].map((th) => th.textContent!.trim());
@@ -51,7 +64,7 @@ describe('civibackup-set-list', () => {
     const fake = new FakeCrm().on('get', { records: [a, { ...b, source: 'example-staging' }, { ...c, source: undefined }] });
     const el = await setup(fake);
     const headers = [...el.shadowRoot!.querySelectorAll('thead th')].map((th) => th.textContent!.trim());
-    expect(headers).to.deep.equal(['Date', 'Source', 'Size', 'Encrypted', 'Where', 'Verified', 'Actions']);
+    expect(headers).to.deep.equal(['Date', 'Source', 'Size', 'Added', 'Encrypted', 'Where', 'Verified', 'Actions']);
     const rows = [...el.shadowRoot!.querySelectorAll('tbody tr')];
     const sourceCell = (row: Element) => row.querySelectorAll('td')[1].textContent!.replace(/\s+/g, ' ');
     expect(sourceCell(rows[0])).to.contain('server web1, database localhost/civicrm');

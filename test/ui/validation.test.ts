@@ -1,6 +1,7 @@
 import { expect } from '@open-wc/testing';
 import { fieldIdForPath, serverFieldErrors, splitList, validateConfig } from '../../ts-src/ui/settings-form/validation.js';
-import { previewRetention } from '../../ts-src/ui/settings-form/retention-preview.js';
+import { estimateRetainedSpace, previewRetention } from '../../ts-src/ui/settings-form/retention-preview.js';
+import { sampleDedupSets, sampleSets } from './support/sample-data.js';
 import { NOW, sampleConfig } from './support/sample-data.js';
 
 describe('settings validation (pure)', () => {
@@ -68,5 +69,28 @@ describe('retention preview (the helper\'s own policy)', () => {
     const preview = previewRetention({}, 'Weekly', NOW);
     expect(preview.keepsEverything).to.equal(true);
     expect(preview.kept.length).to.equal(preview.simulated);
+  });
+});
+
+describe('retention space estimate (real sizes)', () => {
+  it('deduplicated sets: the newest set\'s referenced bytes plus the median added bytes for each further kept set, leaving out the first run', () => {
+    const estimate = estimateRetainedSpace(sampleDedupSets(), 14)!;
+    expect(estimate.deduplicated).to.equal(true);
+    // Added 9, 11, 10 MB after a 650 MB first run: median 10 MB.
+    expect(estimate.perSetBytes).to.equal(10_000_000);
+    expect(estimate.bytes).to.equal(700_000_000 + 13 * 10_000_000);
+  });
+
+  it('full-copy (0.1.0) sets each cost their size', () => {
+    const sets = sampleSets();
+    const estimate = estimateRetainedSpace(sets, 10)!;
+    expect(estimate.deduplicated).to.equal(false);
+    // The median of the recent sets' sizes.
+    expect(estimate.perSetBytes).to.equal(sets[1].bytes);
+    expect(estimate.bytes).to.equal(sets[1].bytes * 10);
+  });
+
+  it('says nothing without sets to go by', () => {
+    expect(estimateRetainedSpace([], 7)).to.equal(null);
   });
 });

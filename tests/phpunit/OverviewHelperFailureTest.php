@@ -110,4 +110,16 @@ final class OverviewHelperFailureTest extends TestCase {
     $this->assertArrayNotHasKey('civibackupSetsUnknown', $w);
   }
 
+  public function testSpaceUsedIsWhatTheDestinationHoldsNotTheSumOfSharedSets(): void {
+    // Two deduplicated sets that each need 700 bytes of shared pieces: the destination holds
+    // 720, as the helper's listing says; summing the sets would say 1400.
+    $set = ['setId' => '20261126T020003Z-aaaaaa', 'bytes' => 700, 'format' => 2, 'addedBytes' => 20, 'referencedBytes' => 700, 'verification' => ['state' => 'hashes-ok']];
+    $older = ['setId' => '20261125T020003Z-bbbbbb', 'addedBytes' => 700] + $set;
+    $listing = self::event(['type' => 'result', 'command' => 'list', 'summary' => ['sets' => [$set, $older], 'destinationBytes' => 720]]);
+    $this->assertSame(720, $this->overview('v20.9.0', $listing)['storage'][0]['bytes']);
+    // A helper that does not report the total (0.1.0 sets are full copies): the sum.
+    $old = self::event(['type' => 'result', 'command' => 'list', 'summary' => ['sets' => [$set, $older]]]);
+    $this->assertSame(1400, $this->overview('v20.9.0', $old)['storage'][0]['bytes']);
+  }
+
 }

@@ -21,8 +21,18 @@ export interface SetSummary {
   location: string;
   createdAt: string;
   finishedAt: string;
+  /**
+   * Format 1 (0.1.0): the set's own stored bytes. Format 2 (deduplicated): the bytes of every
+   * stored piece the set needs, as referencedBytes (pieces are shared with other sets).
+   */
   bytes: number;
   parts: number;
+  /** Set format: 1 (a directory of parts, 0.1.0) or 2 (deduplicated pieces); absent: 1. */
+  format?: 1 | 2;
+  /** Format 2: bytes the set added to the destination when it was written (pieces no earlier set had). Format 1: bytes. */
+  addedBytes?: number;
+  /** Format 2: bytes of every stored piece the set needs, what a restore of it reads. Format 1: bytes. */
+  referencedBytes?: number;
   encrypted: boolean;
   databases: Array<{
     role: string;
@@ -59,4 +69,16 @@ export interface SetSummary {
   referencedBytes?: number;
   /** Who started the run that wrote it: cron, page, api, cli, or safety-before-restore (the backup a restore takes first). */
   trigger?: string;
+}
+
+/** What `civibackup list --json` reports for a destination. */
+export interface SetListing {
+  sets: SetSummary[];
+  /** The listing site's source identity, when known. */
+  source?: string;
+  /**
+   * What the destination really holds, in bytes: every stored piece once (packs, indexes) plus
+   * every format-1 set. Summing the sets' sizes would count shared pieces many times.
+   */
+  destinationBytes?: number;
 }

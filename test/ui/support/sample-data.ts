@@ -15,6 +15,25 @@ export const SAMPLE_RECIPIENT = 'age18gmwx27mnrmwczqfp55yplt8dlrg34lvqkvwq0vlefj
 /** The source identity `civibackup list` gives a set without source.id (host name and main database). */
 export const SAMPLE_SOURCE = 'host=web1|db=localhost/civicrm';
 
+/**
+ * Deduplicated (format 2) sets as `civibackup list` reports them: each needs about the whole
+ * site (referencedBytes) but added only what changed (addedBytes), except the first run.
+ */
+export function sampleDedupSets(): SetSummary[] {
+  const base = sampleSets()[0];
+  const day = (n: number, added: number): SetSummary => ({
+    ...base,
+    setId: `202611${String(26 - n).padStart(2, '0')}T020003Z-dd${n}x0a`,
+    location: `/var/backups/civicrm/sets/202611${String(26 - n).padStart(2, '0')}T020003Z-dd${n}x0a`,
+    createdAt: `2026-11-${String(26 - n).padStart(2, '0')}T02:00:03Z`,
+    format: 2,
+    bytes: 700_000_000,
+    referencedBytes: 700_000_000,
+    addedBytes: added,
+  });
+  return [day(0, 9_000_000), day(1, 11_000_000), day(2, 10_000_000), day(3, 650_000_000)];
+}
+
 export function sampleSets(): SetSummary[] {
   return [
     {

@@ -16,7 +16,7 @@ import { damageError, openSet, type SetReaderV2 } from '../set/set-reader.js';
 import { checkPart } from '../set/verify-parts.js';
 import type { CommandModule } from './command.js';
 import { readDecryptionKeys } from './decryption-keys.js';
-import { verifyRemote } from '../destinations/verify-remote.js';
+import { verifyRemote } from './verify-remote.js';
 import { parseJobs } from './restore.js';
 
 const PLACEHOLDER_DB = 'civibackup_scratch_placeholder';
@@ -131,7 +131,7 @@ export const verifyCommand: CommandModule = {
       this.usage,
     );
     if (positionals.length !== 1) throw new BackupError('USAGE', `verify takes one set directory.\nusage: ${this.usage}`);
-    // An offsite copy: download and hash every part (destinations/verify-remote.ts).
+    // An offsite copy: download and hash every part (commands/verify-remote.ts).
     if (values.remote !== undefined) return verifyRemote({ args, reporter, env, signal, print }, { jobFile: values.job, remote: values.remote, set: positionals[0]! });
     const jobs = parseJobs(values.jobs);
     const codec = await readDecryptionKeys(values, env);

@@ -77,6 +77,14 @@ export class CivibackupSetDetail extends LitElement {
           (d) => html`<li>${ts('Directory %1: %2 files, %3', { 1: d.label, 2: d.files.toLocaleString(), 3: formatBytes(d.bytes) })}</li>`,
         )}
       </ul>
+      ${set.format === 2
+        ? html`<p data-testid="storage">
+            ${ts('Restoring this set reads %1 of stored pieces; it added %2 to the destination when it was written. The rest it shares with other sets, so deleting it frees at most what no other set needs.', {
+              1: formatBytes(set.referencedBytes ?? set.bytes),
+              2: formatBytes(set.addedBytes ?? set.bytes),
+            })}
+          </p>`
+        : nothing}
       <h4>${ts('Restore by hand')}</h4>
       <p class="muted">
         ${ts('DBNAME is a new, empty database; put the connection options in ~/.my.cnf so no password is on the command line. After restoring a CiviCRM database, rebuild its triggers and clear caches.')}

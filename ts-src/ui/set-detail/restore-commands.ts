@@ -50,14 +50,24 @@ export function restoreCommands(set: SetSummary, helperPath = ''): RestoreComman
         (hasLogging ? `export CIVIBACKUP_LOGGING_DSN='mysql://USER:PASSWORD@localhost/LOGGING_DBNAME'\n` : '') +
         `${helper} restore ${dir}${identity}${helperFiles}`,
     },
-    {
-      id: 'plain-db',
-      title: set.encrypted
-        ? ts('Database, with plain tools (age, zcat, mariadb; key.txt is your secret key file)')
-        : ts('Database, with plain tools (zcat and mariadb)'),
-      command: `${setVariable}\n${dbPipeline('db', set.encrypted, 'DBNAME')}`,
-    },
   ];
+  if (set.format === 2) {
+    // A deduplicated set is pieces in shared packs: the plain-tool way is the recipe of
+    // docs/disaster-recovery.md (age, gzip, jq, tar, mariadb), too long to paste here.
+    commands.push({
+      id: 'plain-recipe',
+      title: ts('Without the helper: a deduplicated set is rebuilt with plain tools (age, gzip, jq, mariadb) by the recipe in docs/disaster-recovery.md, section \u201cA deduplicated set with plain tools\u201d'),
+      command: `# docs/disaster-recovery.md: A deduplicated set with plain tools\nDEST=${shellQuote(set.location.replace(/\/sets\/[^/]+\/?$/, ''))}\nSET_ID=${shellQuote(set.setId)}`,
+    });
+    return commands;
+  }
+  commands.push({
+    id: 'plain-db',
+    title: set.encrypted
+      ? ts('Database, with plain tools (age, zcat, mariadb; key.txt is your secret key file)')
+      : ts('Database, with plain tools (zcat and mariadb)'),
+    command: `${setVariable}\n${dbPipeline('db', set.encrypted, 'DBNAME')}`,
+  });
   if (hasLogging) {
     commands.push({
       id: 'plain-logdb',

@@ -296,7 +296,8 @@ export class CivibackupSetList extends LitElement {
             ? html`<div class="small" data-testid="safety-mark">${ts('Safety backup taken before a restore')}</div>`
             : nothing}</td>
         ${showSource ? html`<td class="source">${label(ts('Source'))}${this.renderSource(set)}</td>` : nothing}
-        <td class="num">${label(ts('Size'))}${formatBytes(set.bytes)}</td>
+        <td class="num">${label(ts('Size'))}${formatBytes(set.referencedBytes ?? set.bytes)}</td>
+        <td class="num">${label(ts('Added'))}${formatBytes(set.addedBytes ?? set.bytes)}</td>
         <td>${label(ts('Encrypted'))}${set.encrypted ? ts('Yes') : ts('No')}</td>
         <td class="where">${label(ts('Where'))}<span class="small">${set.location}</span></td>
         <td>${label(ts('Verified'))}${this.renderVerification(set)}</td>
@@ -369,7 +370,8 @@ export class CivibackupSetList extends LitElement {
         <tr>
           <th scope="col">${ts('Date')}</th>
           ${showSource ? html`<th scope="col">${ts('Source')}</th>` : nothing}
-          <th scope="col" class="num">${ts('Size')}</th>
+          <th scope="col" class="num" title=${ts('What restoring the set reads, pieces shared with other sets included')}>${ts('Size')}</th>
+          <th scope="col" class="num" title=${ts('What the set added to the destination: pieces no earlier set had')}>${ts('Added')}</th>
           <th scope="col">${ts('Encrypted')}</th>
           <th scope="col">${ts('Where')}</th>
           <th scope="col">${ts('Verified')}</th>
@@ -446,11 +448,17 @@ export class CivibackupSetList extends LitElement {
           ? html`<h3 id="delete-h">${ts('Delete this backup set?')}</h3>
               <div class="body">
                 <p id="delete-d">
-                  ${ts('Set %1 from %2 (%3) will be removed for good. Other sets are not affected.', {
-                    1: candidate.setId,
-                    2: formatDateTime(candidate.createdAt),
-                    3: formatBytes(candidate.bytes),
-                  })}
+                  ${candidate.format === 2
+                    ? ts('Set %1 from %2 will be removed for good. Other sets are not affected: pieces they share with it stay. Up to %3 (what it added) is freed.', {
+                        1: candidate.setId,
+                        2: formatDateTime(candidate.createdAt),
+                        3: formatBytes(candidate.addedBytes ?? candidate.bytes),
+                      })
+                    : ts('Set %1 from %2 (%3) will be removed for good. Other sets are not affected.', {
+                        1: candidate.setId,
+                        2: formatDateTime(candidate.createdAt),
+                        3: formatBytes(candidate.bytes),
+                      })}
                 </p>
                 <div class="buttons">
                   <button type="button" autofocus @click=${() => this.closeDialog(false)}>${ts('Keep it')}</button>

@@ -15,10 +15,11 @@ import type { RetentionPolicy } from '../../protocol/job.js';
 import { ApiError, BackupApi, notify } from '../api/crm-api.js';
 import { ts } from '../i18n.js';
 import { CONFIG_SAVED, pageEvent } from '../shared/events.js';
-import { formatDateTime } from '../shared/format.js';
+import { formatBytes, formatDateTime } from '../shared/format.js';
 import { alertStyles, baseStyles, buttonStyles, formStyles, tableStyles } from '../shared/styles.js';
 import { generateAgeKeyPair, identityFileText, type AgeKeyPair } from '../shared/age-keys.js';
-import { previewRetention } from './retention-preview.js';
+import { estimateRetainedSpace, previewRetention } from './retention-preview.js';
+import type { SetSummary } from '../../protocol/sets.js';
 import { serverFieldErrors, splitList, validateConfig, type FieldErrors } from './validation.js';
 
 type RetentionKey = keyof RetentionPolicy;
@@ -130,6 +131,19 @@ export class CivibackupSettingsForm extends LitElement {
       const config = await this.api.getConfig();
       this.adopt(config);
       return config;
+    },
+    args: () => [],
+  });
+
+  /**
+   * The destination's sets, for the retention preview's space estimate from real sizes. Only
+   * this site's own (retention counts its own source). A listing that fails (no Node.js, no
+   * permission) leaves the estimate out: the preview still says what is kept.
+   */
+  private readonly setsTask = new Task(this, {
+    task: async (): Promise<SetSummary[]> => {
+      const sets = await this.api.sets().catch(() => [] as SetSummary[]);
+      return sets.filter((s) => s.thisSite !== false);
     },
     args: () => [],
   });
@@ -282,6 +296,7 @@ export class CivibackupSettingsForm extends LitElement {
               2: preview.kept.length,
               3: preview.reachDays,
             })}
+        ${preview.keepsEverything ? nothing : this.renderSpaceEstimate(preview.kept.length)}
       </div>
       ${preview.keepsEverything
         ? nothing
@@ -313,6 +328,20 @@ export class CivibackupSettingsForm extends LitElement {
         placeholder: 'example-prod',
       })}
     </fieldset>`;
+  }
+
+  private renderSpaceEstimate(keptCount: number) {
+    const estimate = estimateRetainedSpace(this.setsTask.value ?? [], keptCount);
+    if (!estimate) return nothing;
+    return html`<span data-testid="space-estimate">${estimate.deduplicated
+      ? ts('About %1 at the destination, from the sizes of your recent backups: the newest set plus about %2 for each further set (only what changed is stored again).', {
+          1: formatBytes(estimate.bytes),
+          2: formatBytes(estimate.perSetBytes),
+        })
+      : ts('About %1 at the destination, from the sizes of your recent backups (each set is a full copy of about %2).', {
+          1: formatBytes(estimate.bytes),
+          2: formatBytes(estimate.perSetBytes),
+        })}</span>`;
   }
 
   private async generateKey(): Promise<void> {

@@ -4,10 +4,10 @@
  * be a set id or "latest" (the newest complete set there).
  */
 import { BackupError } from '../core/errors.js';
-import type { CommandContext, CommandResult } from '../commands/command.js';
-import { findOffsite, readJobFile } from './job-file.js';
-import { openDestination } from './open.js';
-import { listRemoteSets, verifyRemoteSet } from './remote-sets.js';
+import type { CommandContext, CommandResult } from './command.js';
+import { findOffsite, readJobFile } from '../destinations/job-file.js';
+import { openDestination } from '../destinations/open.js';
+import { listRemoteSets, verifyRemoteSet } from '../destinations/remote-sets.js';
 
 export async function verifyRemote(context: CommandContext, options: { jobFile?: string; remote: string; set: string }): Promise<CommandResult> {
   const { reporter, env, signal, print } = context;

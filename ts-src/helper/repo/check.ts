@@ -1,0 +1,146 @@
+/**
+ * Quick verify of blobs without any key: every blob asked about must be in the index, its
+ * pack and index file must exist, the pack must be long enough, and the SHA-256 of the stored
+ * bytes must be the one the index file recorded. Each pack needed is read once, as a stream
+ * (memory: one read buffer plus a digest per blob of that pack), whatever its size.
+ *
+ * In an encrypted pack the shared age header is not covered by any blob's digest; the pack's
+ * name is the SHA-256 of all its bytes, so when every blob matches but the pack's digest does
+ * not, the altered bytes are in the header, and every blob of the pack is unreadable.
+ *
+ * Problems are per blob id, so a caller holding set -> blob ids names every set affected.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { indexPath, packPath, parsePackIndex, type IndexEntry } from './layout.js';
+import type { Repository } from './repository.js';
+
+export interface BlobProblem {
+  id: string;
+  pack?: string;
+  problem: string;
+}
+
+/** Packs checked at the same time (each is one sequential read). */
+const PACK_CONCURRENCY = 2;
+const READ_CHUNK = 1024 * 1024;
+
+interface Span {
+  start: number;
+  end: number;
+  hash: Hash;
+  entry: IndexEntry;
+}
+
+/** Hashes the whole pack and every blob span in one pass; returns the pack's digest and bytes read. */
+async function hashPack(path: string, spans: Span[]): Promise<{ digest: string; bytes: number }> {
+  const whole = createHash('sha256');
+  let position = 0;
+  let next = 0; // first span not yet fully hashed (spans sorted by start, not overlapping)
+  await pipeline(
+    createReadStream(path, { highWaterMark: READ_CHUNK }),
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        whole.update(chunk);
+        const chunkEnd = position + chunk.length;
+        for (let i = next; i < spans.length && spans[i].start < chunkEnd; i += 1) {
+          const span = spans[i];
+          const from = Math.max(span.start, position);
+          const to = Math.min(span.end, chunkEnd);
+          if (to > from) span.hash.update(chunk.subarray(from - position, to - position));
+          if (span.end <= chunkEnd && i === next) next += 1;
+        }
+        position = chunkEnd;
+        callback();
+      },
+    }),
+  );
+  return { digest: whole.digest('hex'), bytes: position };
+}
+
+async function checkPack(root: string, pack: string, wanted: Set<string>, problems: BlobProblem[]): Promise<void> {
+  const report = (problem: string, ids: Iterable<string> = wanted): void => {
+    for (const id of ids) problems.push({ id, pack, problem });
+  };
+  let indexText: string;
+  try {
+    indexText = await readFile(indexPath(root, pack), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    report(`the index file of pack ${pack} is missing (${indexPath(root, pack)})`);
+    return;
+  }
+  let entries: IndexEntry[];
+  let header: number;
+  try {
+    const index = parsePackIndex(indexText, pack);
+    entries = index.blobs;
+    header = index.header;
+  } catch (error) {
+    report(`${(error as Error).message} (${indexPath(root, pack)})`);
+    return;
+  }
+  const path = packPath(root, pack);
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    report(`pack ${pack} is missing (${path})`);
+    return;
+  }
+  const spans: Span[] = entries.map((entry) => ({ start: entry[1], end: entry[1] + entry[2], hash: createHash('sha256'), entry })).sort((a, b) => a.start - b.start);
+  const { digest } = await hashPack(path, spans);
+  const seen = new Set<string>();
+  let allBlobsIntact = true;
+  const expectedEnd = spans.reduce((end, s) => Math.max(end, s.end), header);
+  for (const span of spans) {
+    const [id, , , , , storedSha256] = span.entry;
+    let problem: string | undefined;
+    if (span.end > size) problem = `pack ${pack} is truncated: the blob ends at byte ${span.end}, the pack has ${size} bytes`;
+    else if (span.hash.digest('hex') !== storedSha256) problem = `the stored bytes of the blob in pack ${pack} were altered (SHA-256 differs from its index entry)`;
+    if (problem) allBlobsIntact = false;
+    if (wanted.has(id) && !seen.has(id)) {
+      seen.add(id);
+      if (problem) problems.push({ id, pack, problem });
+    }
+  }
+  for (const id of wanted) if (!seen.has(id)) problems.push({ id, pack, problem: `the index file of pack ${pack} does not list the blob` });
+  if (allBlobsIntact && digest !== pack && header > 0 && size === expectedEnd) {
+    report(`the age header of pack ${pack} was altered (every blob matches, the pack's SHA-256 does not): no blob of it can be decrypted`, seen);
+  }
+}
+
+/**
+ * Checks the stored bytes of `ids` (duplicates are fine). Returns one entry per problem blob;
+ * an empty list means every blob is present and intact as stored.
+ */
+export async function checkBlobs(repo: Repository, ids: Iterable<string>): Promise<BlobProblem[]> {
+  const reader = repo.reader();
+  const problems: BlobProblem[] = [];
+  const byPack = new Map<string, Set<string>>();
+  const unknown = new Set<string>();
+  for (const id of ids) {
+    const pack = reader.packOf(id);
+    if (pack === undefined) unknown.add(id);
+    else {
+      let set = byPack.get(pack);
+      if (!set) byPack.set(pack, (set = new Set()));
+      set.add(id);
+    }
+  }
+  for (const id of unknown) problems.push({ id, problem: 'the blob is in no index file of the repository (its pack was deleted or never finished)' });
+  const packs = [...byPack.keys()].sort();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < packs.length) {
+      const pack = packs[next++];
+      await checkPack(repo.root, pack, byPack.get(pack) as Set<string>, problems);
+    }
+  };
+  await Promise.all(Array.from({ length: PACK_CONCURRENCY }, worker));
+  return problems;
+}
