@@ -58,15 +58,6 @@ export interface SetSummary {
    * site's DSN in the environment, and its --source-id when set); absent when unknown.
    */
   thisSite?: boolean;
-  /** Set format: 1 (a set directory of parts, CiviBackup 0.1.0) or 2 (deduplicated). Absent in lists of older helpers: 1. */
-  format?: 1 | 2;
-  /**
-   * Stored bytes this set added to the destination (a v2 set: its new blobs; a v1 set: all of
-   * its parts) and stored bytes it needs kept (every piece it references, shared or not).
-   * Absent in lists of older helpers; then both are `bytes`.
-   */
-  addedBytes?: number;
-  referencedBytes?: number;
   /** Who started the run that wrote it: cron, page, api, cli, or safety-before-restore (the backup a restore takes first). */
   trigger?: string;
 }
