@@ -98,3 +98,28 @@ test('a row that does not hold the expected values is refused', () => {
   const longFew = encodeTextRow(row(1, 3000).slice(0, 4));
   assert.throws(() => small.addEncodedRow(longFew, 0, longFew.length), /expected values/);
 });
+
+test('content-defined statement ends: an inserted or changed row changes only the statement it is in', () => {
+  const cuts = { targetBytes: 4096, minBytes: 1024 };
+  const limit = 16384;
+  const rows = Array.from({ length: 3000 }, (_v, i) => row(i, 20 + (i % 50)));
+  const statements = (list: (Buffer | null)[][]): string[] => insertStatementsFor(list, 't', columns, limit, new TableDigest(), cuts).map((s) => s.toString('latin1'));
+  const before = statements(rows);
+  assert.ok(before.length >= 40, `${before.length} statements`);
+  for (const statement of before) assert.ok(statement.length <= limit);
+  // Most statements end at a cut (well below the limit), and no statement is empty of rows.
+  assert.ok(before.filter((s) => s.length < limit - 512).length > before.length * 0.8);
+  const valuesOf = (sql: string[]) => sql.join('').split(/;\n/).filter(Boolean).map((s) => s.replace(/^INSERT INTO [^\n]*VALUES\n/, '')).join(',\n');
+  assert.equal(valuesOf(before), valuesOf([reference(rows)]));
+
+  const changedStatements = (now: string[]): number => {
+    const old = new Set(before);
+    return now.filter((s) => !old.has(s)).length;
+  };
+  const inserted = [...rows.slice(0, 1500), row(99999, 30), ...rows.slice(1500)];
+  assert.ok(changedStatements(statements(inserted)) <= 2, 'insert');
+  const updated = rows.map((r, i) => (i === 2000 ? row(77777, 25) : r));
+  assert.ok(changedStatements(statements(updated)) <= 2, 'update');
+  const deleted = rows.filter((_r, i) => i !== 700);
+  assert.ok(changedStatements(statements(deleted)) <= 2, 'delete');
+});

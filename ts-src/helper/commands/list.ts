@@ -61,7 +61,8 @@ export const listCommand: CommandModule = {
       print(`destination total: ${formatBytes(local.totalBytes)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`);
     }
     if (sources.size > 1) print(`${sources.size} sources share this destination; retention counts and removes each source's sets separately`);
-    const totals = local ? { totalBytes: local.totalBytes, packBytes: local.packBytes, packs: local.packs, v1Bytes: local.v1Bytes } : {};
+    // destinationBytes: protocol/sets.ts SetListing (the page's "Space used").
+    const totals = local ? { destinationBytes: local.totalBytes, packBytes: local.packBytes, packs: local.packs, v1Bytes: local.v1Bytes } : {};
     return { summary: { sets, ...totals, ...(own !== undefined ? { source: own } : {}) } };
   },
 };

@@ -103,12 +103,9 @@ export const restoreCommand: CommandModule = {
       reporter.emit({ type: 'phase', phase: 'restore', totalBytes: progress.totalBytes, totalItems: plans.reduce((sum, p) => sum + p.all.length, 0) });
       for (const { record, dsn } of databases) {
         const result = await restoreDatabase({
-          setDir,
-          manifest,
+          source: reader.restoreSource(record),
           database: record,
           target: dsn,
-          codec,
-          openPart: (path) => reader.openPart(path),
           force: values.force ?? false,
           jobs,
           deferIndexes: !values['no-defer-indexes'],

@@ -179,7 +179,7 @@ export const verifyCommand: CommandModule = {
 
     let result;
     try {
-      result = await deepVerify({ setDir, manifest, scratch: scratch.dsn, scratchNamed: scratch.named, codec, jobs, reporter, signal, openPart: (path) => reader.openPart(path) });
+      result = await deepVerify({ setDir, manifest, scratch: scratch.dsn, scratchNamed: scratch.named, codec, jobs, reporter, signal, sourceOf: (database) => reader.restoreSource(database) });
     } catch (error) {
       const mapped = toBackupError(error);
       // A part that does not decompress or decrypt during the test restore is damage too.

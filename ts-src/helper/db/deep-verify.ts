@@ -11,7 +11,6 @@
  * `verifySeconds` is the time spent waiting for digests after the data was loaded.
  */
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Connection } from 'mysql2';
 import type { DatabaseRecord, Manifest } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
@@ -21,7 +20,7 @@ import { closeConnection, openConnection } from './connection.js';
 import { readRowPackets } from './row-packets.js';
 import type { Dsn } from './dsn.js';
 import { listColumns, listObjects, listTables, selectStatement, storedColumns } from './introspect.js';
-import { inspectTarget, objectCount, restoreDatabase, type RestoreProgress } from './restore.js';
+import { inspectTarget, objectCount, restoreDatabase, type RestoreProgress, type RestoreSource } from './restore.js';
 import { openRestoreConnection, quoteIdentifier, utf8AsBytes } from './restore-exec.js';
 import { planRestore } from './restore-plan.js';
 import { TableDigest, type RowDigestVersion } from './row-digest.js';
@@ -37,8 +36,11 @@ export interface DeepVerifyOptions {
   jobs?: number;
   reporter: Reporter;
   signal?: AbortSignal;
-  /** A part's content from the set's reader (both formats); default: the v1 part file in setDir. */
-  openPart?: (path: string) => Promise<Readable>;
+  /**
+   * Where each database's SQL comes from (set/set-reader.ts restoreSource, either format);
+   * default: the v1 part files in setDir.
+   */
+  sourceOf?: (database: DatabaseRecord) => RestoreSource;
 }
 
 export interface TableCheck {
@@ -244,7 +246,7 @@ export async function deepVerify(options: DeepVerifyOptions): Promise<DeepVerify
   let tables = 0;
   let rows = 0;
   const progress: RestoreProgress = {
-    totalBytes: manifest.databases.reduce((sum, d) => sum + planRestore(manifest, d).rawBytes, 0),
+    totalBytes: manifest.databases.reduce((sum, d) => sum + (options.sourceOf ? options.sourceOf(d).plan.rawBytes : planRestore(manifest, d).rawBytes), 0),
     doneBytes: 0,
   };
   reporter.emit({ type: 'phase', phase: 'restore', totalBytes: progress.totalBytes });
@@ -270,13 +272,11 @@ export async function deepVerify(options: DeepVerifyOptions): Promise<DeepVerify
     let waited = 0;
     try {
       const started = Date.now();
+      const sql = options.sourceOf ? { source: options.sourceOf(record) } : { setDir: options.setDir, manifest, codec: options.codec };
       await restoreDatabase({
-        setDir: options.setDir,
-        manifest,
+        ...sql,
         database: record,
         target: dsn,
-        codec: options.codec,
-        ...(options.openPart ? { openPart: options.openPart } : {}),
         force: false,
         jobs: options.jobs,
         reporter,

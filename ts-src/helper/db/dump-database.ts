@@ -1,5 +1,6 @@
 /**
- * A consistent dump of one database into a set folder (db/ or logdb/).
+ * A consistent dump of one database: into a set folder (db/ or logdb/, format v1) here, or
+ * into deduplicated blobs (format v2) through dump-to-blobs.ts, which shares dumpConsistent.
  *
  * Consistency recipe (correctness before speed):
  * 1. Connection B (only when non-transactional tables have data to dump): LOCK TABLES those
@@ -30,6 +31,7 @@ import {
   listTables,
   primaryKey,
   serverInfo,
+  type ColumnInfo,
   type TableInfo,
 } from './introspect.js';
 import { quoteIdentifier } from './sql-literal.js';
@@ -84,18 +86,100 @@ export function dataSkipReason(table: string, excludeData: string[], skipCacheDa
   return hit === undefined ? undefined : `excluded by --exclude-data ${hit}`;
 }
 
+/**
+ * Where a consistent dump's SQL goes: the part files of a set folder (format v1, below) or
+ * deduplicated blobs (format v2, dump-to-blobs.ts). The snapshot recipe, table order and
+ * table facts are the same for both (dumpConsistent).
+ */
+export interface DumpSink {
+  /**
+   * One fixed piece of SQL, called in restore order with its v1 file name: 000-prelude.sql,
+   * 100-schema.sql, 750-routines.sql, 800-views.sql, 900-triggers-events.sql, 999-postlude.sql.
+   */
+  text(name: string, sql: string): Promise<void>;
+  /**
+   * Starts dumping one table's rows; resolves once the rows are read (the connection is free
+   * for the next table), `completion` once they are stored.
+   */
+  table(request: TableDumpRequest): Promise<{ completion: Promise<TableStored> }>;
+}
+
+export interface TableDumpRequest {
+  connection: Connection;
+  table: TableInfo;
+  columns: ColumnInfo[];
+  primaryKey: string[];
+  maxAllowedPacket: number;
+  signal?: AbortSignal;
+  onProgress: (rows: number, rawBytes: number) => void;
+}
+
+export interface TableStored {
+  rows: number;
+  digest: string;
+  /** Uncompressed SQL bytes of the table's rows. */
+  rawBytes: number;
+  /** What the table record lists: part paths (v1) or blob ids (v2), in restore order. */
+  pieces: string[];
+}
+
+export interface ConsistentDumpOptions {
+  dsn: Dsn;
+  role: 'main' | 'logging';
+  /** "db" or "logdb": the record's folder, and which progress phase the events name. */
+  folder: string;
+  reporter: Reporter;
+  signal?: AbortSignal;
+  excludeData: string[];
+  skipCacheData: boolean;
+}
+
 export async function dumpDatabase(options: DatabaseDumpOptions): Promise<DatabaseDumpResult> {
-  const { dsn, reporter, folder } = options;
   const parts: PartRecord[] = [];
+  const cores = Math.max(1, Math.min(4, availableParallelism()));
+  const lanesFor = (table: TableInfo): number =>
+    options.codec.compression !== 'none' && table.dataLength >= (options.parallelMinBytes ?? DEFAULT_PARALLEL_MIN_BYTES) ? cores : 1;
+  const sink: DumpSink = {
+    text: async (name, text) => {
+      parts.push(await writePart(options.setDir, `${options.folder}/${name}`, [Buffer.from(text, 'utf8')], { codec: options.codec, signal: options.signal }));
+    },
+    table: async (request) => {
+      const started = await startTableDump({
+        connection: request.connection,
+        table: request.table.name,
+        columns: request.columns,
+        primaryKey: request.primaryKey,
+        setDir: options.setDir,
+        logicalBase: `${options.folder}/200-data-${safeName(request.table.name)}`,
+        codec: options.codec,
+        signal: options.signal,
+        maxAllowedPacket: request.maxAllowedPacket,
+        statementBytes: options.statementBytes,
+        partRawBytes: options.partRawBytes,
+        lanes: lanesFor(request.table),
+        onProgress: request.onProgress,
+      });
+      return {
+        completion: started.completion.then((result: TableDumpResult) => {
+          parts.push(...result.parts);
+          return { rows: result.rows, digest: result.digest, rawBytes: result.rawBytes, pieces: result.parts.map((p) => p.path) };
+        }),
+      };
+    },
+  };
+  const { record, warnings } = await dumpConsistent(options, sink);
+  return { record, parts, warnings };
+}
+
+/** The consistent dump (recipe at the top of this file), its SQL handed to `sink`. */
+export async function dumpConsistent(options: ConsistentDumpOptions, sink: DumpSink): Promise<{ record: DatabaseRecord; warnings: string[] }> {
+  const { dsn, reporter, folder } = options;
   const warnings: string[] = [];
   let snapshotConnection: Connection | undefined;
   let lockConnection: Connection | undefined;
   let succeeded = false;
-  /** Tables whose rows are read but whose parts are still being compressed. */
+  /** Tables whose rows are read but whose SQL is still being stored. */
   const finishing: Promise<void>[] = [];
-  const write = async (name: string, text: string): Promise<void> => {
-    parts.push(await writePart(options.setDir, `${folder}/${name}`, [Buffer.from(text, 'utf8')], { codec: options.codec, signal: options.signal }));
-  };
   try {
     snapshotConnection = await openConnection(dsn);
     const a = snapshotConnection;
@@ -122,8 +206,8 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     // Everything below reads inside the snapshot (metadata too, so it matches the rows).
     const objects = await listObjects(a, dsn.database);
     if (folder === 'db') reporter.emit({ type: 'phase', phase: 'schema' });
-    await write('000-prelude.sql', preludeSql(`CiviBackup ${TOOL_VERSION} dump of database ${quoteIdentifier(dsn.database)} from ${info.version}`));
-    await write('100-schema.sql', await schemaSql(a, tables));
+    await sink.text('000-prelude.sql', preludeSql(`CiviBackup ${TOOL_VERSION} dump of database ${quoteIdentifier(dsn.database)} from ${info.version}`));
+    await sink.text('100-schema.sql', await schemaSql(a, tables));
 
     const records = new Map<string, TableRecord>();
     for (const t of tables) {
@@ -144,25 +228,16 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     if (folder === 'db') reporter.emit({ type: 'phase', phase: 'data', totalRows, totalBytes, totalItems: dataTables.length });
     let done = 0;
     let bytesDone = 0;
-    const cores = Math.max(1, Math.min(4, availableParallelism()));
-    const lanesFor = (table: TableInfo): number =>
-      options.codec.compression !== 'none' && table.dataLength >= (options.parallelMinBytes ?? DEFAULT_PARALLEL_MIN_BYTES) ? cores : 1;
     const dumpOne = async (connection: Connection, table: TableInfo): Promise<void> => {
       const columns = await listColumns(a, dsn.database, table.name);
       const key = await primaryKey(a, dsn.database, table.name);
-      const started = await startTableDump({
+      const started = await sink.table({
         connection,
-        table: table.name,
+        table,
         columns,
         primaryKey: key,
-        setDir: options.setDir,
-        logicalBase: `${folder}/200-data-${safeName(table.name)}`,
-        codec: options.codec,
-        signal: options.signal,
         maxAllowedPacket: info.maxAllowedPacket,
-        statementBytes: options.statementBytes,
-        partRawBytes: options.partRawBytes,
-        lanes: lanesFor(table),
+        signal: options.signal,
         onProgress: (rows, raw) =>
           reporter.progress({
             type: 'progress',
@@ -176,14 +251,13 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
             itemsTotal: dataTables.length,
           }),
       });
-      const finished = started.completion.then((result: TableDumpResult) => {
+      const finished = started.completion.then((result: TableStored) => {
         bytesDone += result.rawBytes;
         done += 1;
-        parts.push(...result.parts);
         const record = records.get(table.name)!;
         record.rows = result.rows;
         record.digest = result.digest;
-        record.parts = result.parts.map((p) => p.path);
+        record.parts = result.pieces;
         const generated = columns.filter((c) => c.generated).map((c) => c.name);
         if (generated.length > 0) record.generatedColumns = generated;
         reporter.progress(
@@ -193,7 +267,7 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
       });
       finished.catch(() => undefined);
       finishing.push(finished);
-      // At most one table compresses behind the one being read: memory stays bounded and
+      // At most one table is stored behind the one being read: memory stays bounded and
       // a failure (disk full) stops the run within one table.
       while (finishing.length > 1) await finishing.shift();
     };
@@ -209,13 +283,13 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
     for (const pendingTable of finishing.splice(0)) await pendingTable;
 
     if (folder === 'db') reporter.emit({ type: 'phase', phase: 'objects' });
-    await write('750-routines.sql', await routinesSql(a, objects));
+    await sink.text('750-routines.sql', await routinesSql(a, objects));
     const views = await viewsSql(a, objects);
     warnings.push(...views.skipped);
     objects.views = views.written;
-    await write('800-views.sql', views.sql);
-    await write('900-triggers-events.sql', await triggersEventsSql(a, objects));
-    await write('999-postlude.sql', postludeSql());
+    await sink.text('800-views.sql', views.sql);
+    await sink.text('900-triggers-events.sql', await triggersEventsSql(a, objects));
+    await sink.text('999-postlude.sql', postludeSql());
     await query(a, 'COMMIT');
 
     const sequences = tables.filter((t) => t.type === 'SEQUENCE');
@@ -252,9 +326,9 @@ export async function dumpDatabase(options: DatabaseDumpOptions): Promise<Databa
       },
     };
     succeeded = true;
-    return { record, parts, warnings };
+    return { record, warnings };
   } finally {
-    // Let part writers still running after a failure settle before the set is removed.
+    // Let writers still running after a failure settle before the caller cleans up.
     await Promise.allSettled(finishing);
     // After a failure a connection may be dead or mid-result: destroy, do not wait on it.
     if (lockConnection) lockConnection.destroy();

@@ -30,8 +30,12 @@ const COMMA_NEWLINE = Buffer.from(',\n');
 
 /** Where finished statements go, in order. */
 export interface StatementSink {
-  /** A statement that stands alone (any part file may take it). */
-  statement(sql: Buffer): void;
+  /**
+   * A statement that stands alone (any part file may take it). `cut` is true when the
+   * statement ended at a content-defined boundary (RowCuts), false when it ended because the
+   * next row did not fit (or at the end of the rows).
+   */
+  statement(sql: Buffer, cut?: boolean): void;
   /**
    * The statements of one row too large for a statement (session-variable chunks, then the
    * INSERT): they must go to one part file, in order. Pulled lazily, so the consumer can wait
@@ -39,6 +43,20 @@ export interface StatementSink {
    * The iterator reads the row's bytes, which stay valid (the packet is not reused).
    */
   chain(parts: Iterator<Buffer>): void;
+}
+
+/**
+ * Content-defined statement ends (deduplicated sets, db/dump-to-blobs.ts): a statement ends
+ * after a row whose row hash (the first 32-bit word of the row's digest hash, row-digest.ts)
+ * is below rowBytes / targetBytes * 2^32, once the statement holds at least `minBytes`.
+ * Each row is a cut point with a chance proportional to its size, so statements average
+ * about minBytes + targetBytes and their ends depend only on the rows around them: inserting
+ * or deleting a row moves the ends next to it and no others. The statement limit stays the
+ * maximum.
+ */
+export interface RowCuts {
+  targetBytes: number;
+  minBytes: number;
 }
 
 /** Per-kind bound of a literal's size: multiplier of the value's length plus a constant. */
@@ -70,15 +88,24 @@ export class InsertEncoder {
   private buffer: Buffer;
   private pos = 0;
   private rowsInStatement = 0;
+  /** 2^32 / cuts.targetBytes: a row of n bytes ends its statement when its hash < n * this. */
+  private readonly cutScale: number;
+  private readonly cutMinBytes: number;
 
-  /** `stored`: the columns the statements name, in select order (generated columns left out). */
+  /**
+   * `stored`: the columns the statements name, in select order (generated columns left out).
+   * `cuts`: end statements at content-defined rows too (absent: only at the limit).
+   */
   constructor(
     table: string,
     stored: EncodedColumn[],
     private readonly limit: number,
     private readonly digest: TableDigest,
     private readonly sink: StatementSink,
+    cuts?: RowCuts,
   ) {
+    this.cutScale = cuts ? 2 ** 32 / Math.max(1, cuts.targetBytes) : 0;
+    this.cutMinBytes = cuts ? cuts.minBytes : Infinity;
     this.stored = stored;
     this.kinds = this.stored.map((c) => c.kind);
     this.charsets = this.stored.map((c) => c.charset);
@@ -127,6 +154,7 @@ export class InsertEncoder {
       pos = starts[i] < 0 ? writeNull(buffer, pos) : writeLiteralRange(kinds[i], encoded, starts[i], ends[i], charsets[i], buffer, pos);
     }
     buffer[pos++] = 0x29; // )
+    const rowLength = pos - rowStart;
     if (this.rowsInStatement > 0 && pos + END.length > this.limit) {
       // This row overflows: end the statement before it and start the next with it.
       const rowBytes = Buffer.from(buffer.subarray(rowStart, pos));
@@ -139,6 +167,7 @@ export class InsertEncoder {
       this.rowsInStatement += 1;
     }
     this.pos = pos;
+    this.cutAfterRow(rowLength);
   }
 
   /** Emits the statement in progress, if any. */
@@ -146,12 +175,18 @@ export class InsertEncoder {
     if (this.rowsInStatement > 0) this.finishStatement(this.pos);
   }
 
-  private finishStatement(end: number): void {
+  /** Ends the statement after the row just added when the row is a content-defined cut point. */
+  private cutAfterRow(rowBytes: number): void {
+    if (this.pos < this.cutMinBytes) return;
+    if (this.digest.lastRowHash < rowBytes * this.cutScale) this.finishStatement(this.pos, true);
+  }
+
+  private finishStatement(end: number, cut = false): void {
     const statement = this.buffer.subarray(0, end + END.copy(this.buffer, end));
     this.buffer = statementBuffer(this.capacity);
     this.pos = 0;
     this.rowsInStatement = 0;
-    this.sink.statement(statement);
+    this.sink.statement(statement, cut);
   }
 
   /** A row whose worst case exceeds a statement: measured exactly (rare path). */
@@ -169,6 +204,7 @@ export class InsertEncoder {
     if (this.rowsInStatement > 0 && this.pos + 2 + exact + END.length > this.limit) this.finishStatement(this.pos);
     const buffer = this.buffer;
     let pos = this.rowsInStatement === 0 ? this.header.copy(buffer, 0) : this.pos + COMMA_NEWLINE.copy(buffer, this.pos);
+    const rowStart = pos;
     buffer[pos++] = 0x28;
     literals.forEach((literal, i) => {
       if (i > 0) buffer[pos++] = 0x2c;
@@ -177,6 +213,7 @@ export class InsertEncoder {
     buffer[pos++] = 0x29;
     this.pos = pos;
     this.rowsInStatement += 1;
+    this.cutAfterRow(pos - rowStart);
   }
 }
 
@@ -225,14 +262,28 @@ function* bigRowParts(header: Buffer, stored: EncodedColumn[], row: (Buffer | nu
 }
 
 /** Statements for rows given as values (tests and tools): the dump's encoder, fed re-encoded rows. */
-export function insertStatementsFor(rows: Iterable<readonly (Buffer | null)[]>, table: string, stored: EncodedColumn[], limit: number, digest: TableDigest): Buffer[] {
+export function insertStatementsFor(
+  rows: Iterable<readonly (Buffer | null)[]>,
+  table: string,
+  stored: EncodedColumn[],
+  limit: number,
+  digest: TableDigest,
+  cuts?: RowCuts,
+): Buffer[] {
   const statements: Buffer[] = [];
-  const encoder = new InsertEncoder(table, stored, limit, digest, {
-    statement: (sql) => statements.push(Buffer.from(sql)),
-    chain: (parts) => {
-      for (let next = parts.next(); !next.done; next = parts.next()) statements.push(Buffer.from(next.value));
+  const encoder = new InsertEncoder(
+    table,
+    stored,
+    limit,
+    digest,
+    {
+      statement: (sql) => statements.push(Buffer.from(sql)),
+      chain: (parts) => {
+        for (let next = parts.next(); !next.done; next = parts.next()) statements.push(Buffer.from(next.value));
+      },
     },
-  });
+    cuts,
+  );
   for (const row of rows) {
     const encoded = encodeTextRow(row);
     encoder.addEncodedRow(encoded, 0, encoded.length);

@@ -38,12 +38,38 @@ export interface RestoreProgress {
   doneBytes: number;
 }
 
-export interface RestoreDatabaseOptions {
+/**
+ * Where the SQL of a restore comes from when it is not a v1 set's part files: a plan of
+ * parts (restore-plan.ts) and how to open each. A v2 set's blobs give one
+ * (blob-sql.ts blobRestoreSource).
+ */
+export interface RestoreSource {
+  plan: RestorePlan;
+  open(part: PartRecord): Promise<Readable>;
+}
+
+/** The SQL from a v1 set's part files (the plan from its manifest). */
+interface PartFileOptions {
   setDir: string;
   manifest: Manifest;
+  codec: ReadCodec;
+  source?: undefined;
+}
+
+/** The SQL from another source (a v2 set's blobs). */
+interface SourceOptions {
+  source: RestoreSource;
+  setDir?: undefined;
+  manifest?: undefined;
+  codec?: undefined;
+}
+
+export type RestoreDatabaseOptions = RestoreCommonOptions & (PartFileOptions | SourceOptions);
+
+interface RestoreCommonOptions {
+  /** The database's record; with `source`, one whose folder and table parts match the plan (blobRestoreSource gives it). */
   database: DatabaseRecord;
   target: Dsn;
-  codec: ReadCodec;
   force: boolean;
   /** Parallel connections for the data; default: the number of CPUs, at least 2, at most 4. */
   jobs?: number;
@@ -60,11 +86,6 @@ export interface RestoreDatabaseOptions {
   onTableReady?: (table: string) => void;
   /** Awaited after the data and keys, before routines, views, triggers and events are created. */
   beforeObjects?: () => Promise<void>;
-  /**
-   * A part's content by its manifest path, from the set's reader (set/set-reader.ts: v1 part
-   * files or v2 blobs); default: the v1 part file in setDir.
-   */
-  openPart?: (path: string) => Promise<Readable>;
 }
 
 export interface RestoreDatabaseResult {
@@ -227,9 +248,14 @@ export async function prepareTarget(
   }
 }
 
-async function readAllStatements(open: (path: string) => Promise<Readable>, part: PartRecord, onBytes?: (n: number) => void): Promise<Buffer[]> {
+/** The plan of a v1 set's database folder, its parts opened from the set directory. */
+function partFileSource(setDir: string, manifest: Manifest, codec: ReadCodec, database: DatabaseRecord): RestoreSource {
+  return { plan: planRestore(manifest, database), open: (part) => openPart(setDir, part.path, codec) };
+}
+
+async function readAllStatements(source: RestoreSource, part: PartRecord, onBytes?: (n: number) => void): Promise<Buffer[]> {
   const statements: Buffer[] = [];
-  for await (const statement of readStatements(await open(part.path), { onBytes })) statements.push(statement.sql);
+  for await (const statement of readStatements(await source.open(part), { onBytes })) statements.push(statement.sql);
   return statements;
 }
 
@@ -301,9 +327,9 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     timings[what] = (now - lap) / 1000;
     lap = now;
   };
-  const { setDir, manifest, database, target, codec, reporter, signal } = options;
-  const open = options.openPart ?? ((path: string) => openPart(setDir, path, codec));
-  const plan: RestorePlan = planRestore(manifest, database);
+  const { database, target, reporter, signal } = options;
+  const source: RestoreSource = options.source ?? partFileSource(options.setDir, options.manifest, options.codec, database);
+  const plan: RestorePlan = source.plan;
   if (plan.all.length === 0) throw new BackupError('SET_DAMAGED', `The set has no parts in ${database.folder}/ for database ${database.name}.`);
   const jobs = Math.max(1, Math.min(16, options.jobs ?? defaultJobs()));
   const deferIndexes = options.deferIndexes ?? true;
@@ -332,7 +358,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
 
   const prelude: Buffer[] = [];
   for (const part of plan.prelude) {
-    prelude.push(...(await readAllStatements(open, part, countBytes)));
+    prelude.push(...(await readAllStatements(source, part, countBytes)));
     partsDone += 1;
   }
 
@@ -347,7 +373,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     const serial = connections[0];
 
     const runPart = async (connection: RestoreConnection, part: PartRecord, transform?: (sql: Buffer) => string | Buffer): Promise<void> => {
-      const content = await open(part.path);
+      const content = await source.open(part);
       try {
         for await (const statement of readStatements(content, { onBytes: countBytes })) {
           checkCancelled();

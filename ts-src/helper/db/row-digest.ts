@@ -231,6 +231,14 @@ export class TableDigest {
     this.rows = rows + other.rows;
   }
 
+  /**
+   * The first 32-bit word (h1) of the last row's hash: uniform and free, so the dump of a
+   * deduplicated set uses it to pick content-defined statement ends (insert-encoder.ts RowCuts).
+   */
+  get lastRowHash(): number {
+    return this.rowHash[0];
+  }
+
   hex(): string {
     let out = '';
     for (let limb = 3; limb >= 0; limb -= 1) out += this.limbs[limb].toString(16).padStart(8, '0');

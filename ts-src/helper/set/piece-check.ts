@@ -9,12 +9,12 @@
  * an encrypted set's blob list is itself encrypted, so every blob of every pack its manifest
  * lists is checked (a superset), and other sets are matched by the packs they list.
  */
-import { createHash } from 'node:crypto';
-import { open as openFile, readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FILE, SETS_DIR, type Catalog, type ManifestV2 } from '../../protocol/manifest.js';
 import { readTree } from '../files/tree-reader.js';
 import { BackupError } from '../core/errors.js';
+import { checkBlobs } from '../repo/check.js';
 import { indexPath, packPath, parsePackIndex } from '../repo/layout.js';
 import type { BlobReader, Repository } from '../repo/repository.js';
 
@@ -72,43 +72,9 @@ async function checkPackFiles(root: string, stored: ManifestV2): Promise<PiecePr
   return problems;
 }
 
-/**
- * Each blob's stored bytes against the SHA-256 its index file records. Stands in for
- * repo/check.ts checkBlobs (the repository's own check) until that lands.
- */
+/** repo/check.ts checkBlobs, its problems as pieces. */
 export async function checkBlobsOf(repository: Repository, ids: Iterable<string>): Promise<PieceProblem[]> {
   return (await checkBlobs(repository, ids)).map((p) => ({ piece: p.id, ...(p.pack ? { pack: p.pack } : {}), problem: p.problem }));
-}
-
-async function checkBlobs(repository: Repository, ids: Iterable<string>): Promise<Array<{ id: string; pack?: string; problem: string }>> {
-  const reader = repository.reader();
-  const problems: Array<{ id: string; pack?: string; problem: string }> = [];
-  const byPack = new Map<string, string[]>();
-  for (const id of ids) {
-    const pack = reader.packOf(id);
-    if (pack === undefined) problems.push({ id, problem: `blob ${id} is in no index file of the repository` });
-    else byPack.set(pack, [...(byPack.get(pack) ?? []), id]);
-  }
-  for (const [pack, wanted] of byPack) {
-    const entries = new Map(parsePackIndex(await readFile(indexPath(repository.root, pack), 'utf8'), pack).blobs.map((e) => [e[0], e]));
-    const handle = await openFile(packPath(repository.root, pack), 'r').catch(() => null);
-    if (!handle) {
-      for (const id of wanted) problems.push({ id, pack, problem: `pack ${pack} is missing` });
-      continue;
-    }
-    try {
-      for (const id of wanted) {
-        const [, offset, length, , , sha256] = entries.get(id)!;
-        const buffer = Buffer.alloc(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, offset);
-        if (bytesRead !== length) problems.push({ id, pack, problem: `blob ${id} in pack ${pack} is cut short (the pack is truncated)` });
-        else if (createHash('sha256').update(buffer).digest('hex') !== sha256) problems.push({ id, pack, problem: `blob ${id} in pack ${pack} has other bytes than were stored (SHA-256 differs)` });
-      }
-    } finally {
-      await handle.close();
-    }
-  }
-  return problems;
 }
 
 export interface V2CheckResult {

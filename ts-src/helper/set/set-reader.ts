@@ -38,6 +38,9 @@ import { countOtherTables } from '../../protocol/civicrm-tables.js';
 import { BackupError } from '../core/errors.js';
 import type { DecryptionKeys } from '../crypto/age-stream.js';
 import { openRepository, type BlobReader, type Repository } from '../repo/repository.js';
+import { blobsSql } from '../db/blob-sql.js';
+import type { RestoreSource } from '../db/restore.js';
+import { planRestore } from '../db/restore-plan.js';
 import { openPart as openV1Part } from './part-reader.js';
 import { listSets, readManifest, readVerification, summarizeSet } from './set-store.js';
 import { checkBlobsOf, checkSetPieces, listV2SetIds, setsNeeding, type AffectedSet, type PieceProblem, type V2CheckResult } from './piece-check.js';
@@ -65,6 +68,8 @@ interface SetReaderBase {
   readonly readable: boolean;
   /** Content of a part named in the logical manifest (decrypted and decompressed). */
   openPart(path: string): Promise<Readable>;
+  /** A database's SQL as restoreDatabase and deep verify take it: the plan of its parts and how to open each. */
+  restoreSource(database: DatabaseRecord): RestoreSource;
   summary(verification: VerificationRecord): SetSummary;
 }
 
@@ -153,6 +158,7 @@ async function openV1(path: string, options: OpenSetOptions): Promise<SetReaderV
     stored: manifest,
     readable: true,
     openPart: (part) => openV1Part(path, part, { decryption: options.decryption }),
+    restoreSource: (database) => ({ plan: planRestore(manifest, database), open: (part) => openV1Part(path, part.path, { decryption: options.decryption }) }),
     summary: (verification) => summarizeSet(manifest, path, verification),
   };
 }
@@ -162,14 +168,9 @@ function folderOf(role: DatabaseRecord['role']): string {
   return role === 'main' ? 'db' : 'logdb';
 }
 
-/** Concatenated plaintext of some blobs, one blob in memory at a time. */
+/** Concatenated plaintext of some blobs, one blob in memory at a time (and the next one read ahead). */
 export function blobStream(reader: BlobReader, ids: readonly string[]): Readable {
-  return Readable.from(
-    (async function* () {
-      for (const id of ids) yield await reader.get(id);
-    })(),
-    { objectMode: false },
-  );
+  return Readable.from(blobsSql(ids, reader), { objectMode: false });
 }
 
 async function readAll(reader: BlobReader, ids: readonly string[]): Promise<Buffer> {
@@ -302,10 +303,9 @@ async function openV2(path: string, options: OpenSetOptions, shared?: Repository
       return record;
     },
     async openPart(part: string): Promise<Readable> {
-      const ids = needLogical().parts.get(part);
-      if (!ids) throw new BackupError('INTERNAL', `Set ${stored.id} has no part ${part}.`);
-      return blobStream(blobs, ids);
+      return blobStream(blobs, reader.blobsOfPart(part));
     },
+    restoreSource: (database) => ({ plan: planRestore(needLogical().manifest, database), open: (part) => reader.openPart(part.path) }),
     summary: (verification) => summarizeV2(stored, path, verification, catalog),
     async checkPieces() {
       const result = await checkSetPieces(repository, stored, catalog, blobs);
