@@ -48,6 +48,7 @@ final class CRM_Civibackup_JobBuilder {
    *   - loggingSeparate: bool, CIVICRM_LOGGING_DSN names another database
    *   - offsite: array, the decoded civibackup_offsite list
    *   - trigger, civicrmVersion, site: strings for the manifest
+   *   - stateDir: string, absolute directory where the helper keeps its state between runs
    */
   public function build(array $settings, array $context): array {
     $destination = (string) ($context['destination'] ?? '');
@@ -129,6 +130,11 @@ final class CRM_Civibackup_JobBuilder {
       if (isset($context[$key]) && $context[$key] !== '') {
         $job[$key] = (string) $context[$key];
       }
+    }
+    // The helper's state between runs (id key cache, tree caches that spare reading unchanged files).
+    $stateDir = rtrim((string) ($context['stateDir'] ?? ''), '/');
+    if ($stateDir !== '' && $stateDir[0] === '/') {
+      $job['stateDir'] = $stateDir;
     }
     return $job;
   }

@@ -40,6 +40,7 @@ final class CRM_Civibackup_Jobs {
       'trigger' => $trigger,
       'civicrmVersion' => $this->civi->civicrmVersion(),
       'site' => $this->civi->siteName(),
+      'stateDir' => $this->civi->resolvePath('[civicrm.private]/civibackup/state'),
     ]);
     $secrets = $builder->secrets($job, $this->civi->dsn(), $this->civi->loggingDsn(), CRM_Civibackup_Config::offsiteSecrets($this->civi));
     return [$job, $secrets];

@@ -53,6 +53,14 @@ final class JobBuilderTest extends TestCase {
     $this->assertArrayNotHasKey('encryption', $job);
     $this->assertSame('cron', $job['trigger']);
     $this->assertSame('6.17.0', $job['civicrmVersion']);
+    $this->assertArrayNotHasKey('stateDir', $job, 'no state dir given, none sent');
+  }
+
+  public function testStateDirIsPassedWhenAbsolute(): void {
+    $job = (new CRM_Civibackup_JobBuilder())->build($this->settings(), $this->context(['stateDir' => '/var/www/private/civibackup/state/']));
+    $this->assertSame('/var/www/private/civibackup/state', $job['stateDir']);
+    $job = (new CRM_Civibackup_JobBuilder())->build($this->settings(), $this->context(['stateDir' => 'relative/state']));
+    $this->assertArrayNotHasKey('stateDir', $job, 'a relative path is not sent (the helper needs an absolute one)');
   }
 
   public function testSettingsChooseWhatIsIncluded(): void {

@@ -98,6 +98,14 @@ export interface BackupJob {
    * SOURCE_ID_PATTERN).
    */
   sourceId?: string;
+  /**
+   * Where the helper keeps state between runs of a v2 (deduplicated) backup: the repository's
+   * id key cache and the tree caches that spare reading unchanged files. The extension passes
+   * `[civicrm.private]/civibackup/state`.
+   */
+  stateDir?: string;
+  /** Set format: 2 (deduplicated, default) or 1 (a set directory of parts, as 0.1.0 wrote). */
+  format?: 1 | 2;
 }
 
 /** A label becomes a file name, so it is restricted to a safe alphabet. */
@@ -121,6 +129,8 @@ export function validateJob(value: unknown): string[] {
   if (job.sourceId !== undefined && (typeof job.sourceId !== 'string' || !SOURCE_ID_PATTERN.test(job.sourceId))) {
     problems.push(`sourceId "${String(job.sourceId)}" must match ${SOURCE_ID_PATTERN}`);
   }
+  if (job.stateDir !== undefined && (typeof job.stateDir !== 'string' || !job.stateDir.startsWith('/'))) problems.push('job "stateDir" must be an absolute path');
+  if (job.format !== undefined && job.format !== 1 && job.format !== 2) problems.push('job "format" must be 1 or 2');
   for (const r of job.encryption?.recipients ?? []) {
     if (!/^age1[0-9a-z]{58}$/.test(r)) problems.push(`"${r}" is not an age X25519 recipient (age1...)`);
   }

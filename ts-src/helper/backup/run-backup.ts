@@ -1,5 +1,6 @@
 /**
- * One backup run, callable without the CLI: lock the destination, clear what killed runs
+ * One backup run, callable without the CLI. Format 2 (deduplicated sets, the default) is in
+ * run-backup-v2.ts; format 1 here: lock the destination, clear what killed runs
  * left, write the database(s), the logging database, the directories, and the manifest
  * LAST (the commit point). Whatever fails, the lock is released and the set directory is
  * left without a manifest (then removed), so no failed run ever lists as a backup.
@@ -19,10 +20,12 @@ import { describeDsn, type Dsn } from '../db/dsn.js';
 import { dumpDatabase } from '../db/dump-database.js';
 import { archiveDirectories } from '../files/index.js';
 import { TOOL_VERSION } from '../version.js';
+import { runBackupV2 } from './run-backup-v2.js';
 
 export interface BackupOptions {
   to: string;
-  dsn: Dsn;
+  /** Absent with --no-db: directories only. */
+  dsn?: Dsn;
   loggingDsn?: Dsn;
   codec: WriteCodec;
   reporter: Reporter;
@@ -47,6 +50,10 @@ export interface BackupOptions {
   retention?: RetentionPolicy;
   /** Where destination secrets are read from (the variables the job names). */
   env?: NodeJS.ProcessEnv;
+  /** Set format: 2 (deduplicated, the default) or 1 (a set directory of parts, as 0.1.0 wrote). */
+  format?: 1 | 2;
+  /** Where a v2 backup keeps its state (idKey, tree caches); see run-backup-v2.ts. */
+  stateDir?: string;
   /** Test and bench knobs. */
   statementBytes?: number;
   partRawBytes?: number;
@@ -67,6 +74,10 @@ export interface BackupSummary {
   /** Offsite copies and retention, when the job asked for them. */
   offsite?: AfterBackupSummary['offsite'];
   retention?: { removed: string[]; kept: number; source?: string; otherSources: number };
+  /** 1 or 2 (absent: 1). */
+  format?: 1 | 2;
+  /** Format 2: what the run stored and what the set references. */
+  dedup?: { addedBytes: number; referencedBytes: number; newBlobs: number; blobs: number; packs: number; unchangedFiles: number; readBytes: number };
 }
 
 /** Maps an error from the dump to a stable code, naming what was being written. */
@@ -79,6 +90,20 @@ function mapRunError(error: unknown): BackupError {
 }
 
 export async function runBackup(options: BackupOptions): Promise<BackupSummary> {
+  try {
+    return (options.format ?? 2) === 2 ? await runBackupV2(options) : await runBackupV1(options);
+  } catch (error) {
+    const mapped = mapRunError(error);
+    if (options.dsn && (mapped.code === 'DB_CONNECT' || mapped.code === 'DB_PRIVILEGE')) {
+      // Name the account in the message so the person knows which DSN to fix.
+      if (!mapped.message.includes(options.dsn.user)) mapped.message = `${describeDsn(options.dsn)}: ${mapped.message}`;
+    }
+    throw mapped;
+  }
+}
+
+/** Format 1: a set directory of parts (0.1.0's format), kept for `--format 1`. */
+async function runBackupV1(options: BackupOptions): Promise<BackupSummary> {
   const started = Date.now();
   const { reporter } = options;
   const warnings = [...(options.warnings ?? [])];
@@ -103,7 +128,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
 
     // The main and the logging database are dumped alike, each into its own folder.
     const dir = set.dir;
-    const dumpOne = (dsn: typeof options.dsn, role: 'main' | 'logging', folder: string) =>
+    const dumpOne = (dsn: Dsn, role: 'main' | 'logging', folder: string) =>
       dumpDatabase({
         dsn,
         role,
@@ -120,10 +145,12 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
       });
 
     const dbStarted = Date.now();
-    const main = await dumpOne(options.dsn, 'main', 'db');
-    parts.push(...main.parts);
-    databases.push(main.record);
-    for (const w of main.warnings) warn('DB', w);
+    if (options.dsn) {
+      const main = await dumpOne(options.dsn, 'main', 'db');
+      parts.push(...main.parts);
+      databases.push(main.record);
+      for (const w of main.warnings) warn('DB', w);
+    }
     const databaseMs = Date.now() - dbStarted;
 
     const logStarted = Date.now();
@@ -201,13 +228,6 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
       warnings,
       ...(after ? { offsite: after.offsite, retention: after.retention && { removed: after.retention.removed, kept: after.retention.kept, source: after.retention.source, otherSources: after.retention.leftAlone.length } } : {}),
     };
-  } catch (error) {
-    const mapped = mapRunError(error);
-    if (mapped.code === 'DB_CONNECT' || mapped.code === 'DB_PRIVILEGE') {
-      // Name the account in the message so the person knows which DSN to fix.
-      if (!mapped.message.includes(options.dsn.user)) mapped.message = `${describeDsn(options.dsn)}: ${mapped.message}`;
-    }
-    throw mapped;
   } finally {
     if (!committed && setDir) {
       // An unfinished set has no manifest and never lists; remove it now rather than later.

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { DirectorySpec } from '../../protocol/job.js';
 import { SOURCE_ID_PATTERN, type Compression } from '../../protocol/manifest.js';
 import { runBackup } from '../backup/run-backup.js';
@@ -21,9 +22,9 @@ function positiveInt(text: string | undefined): number | undefined {
 
 export const backupCommand: CommandModule = {
   name: 'backup',
-  summary: 'Back up the CiviCRM database (one consistent snapshot), the logging database and directories into a new set',
+  summary: 'Back up the CiviCRM database (one consistent snapshot), the logging database and directories into a new (deduplicated) set',
   usage:
-    'civibackup backup --to DIR [--db DSN] [--logging-db DSN] [--settings civicrm.settings.php] [--job FILE] [--exclude-data TABLE_GLOB]... [--no-skip-cache-data] [--compression gzip|zstd|none] [--level N] [--files LABEL=PATH]... [--exclude PATTERN]... [--include-logs] [--exclude-upload-dir] [--recipient AGE_RECIPIENT]... [--passphrase-file FILE] [--source-id NAME] [--json]',
+    'civibackup backup --to DIR [--db DSN] [--logging-db DSN] [--settings civicrm.settings.php] [--job FILE] [--exclude-data TABLE_GLOB]... [--no-skip-cache-data] [--compression gzip|zstd|none] [--level N] [--files LABEL=PATH]... [--exclude PATTERN]... [--include-logs] [--exclude-upload-dir] [--recipient AGE_RECIPIENT]... [--passphrase-file FILE] [--source-id NAME] [--format 2|1] [--state-dir DIR] [--no-db] [--json]',
   async run({ args, reporter, env, signal, print }) {
     const { values, positionals } = parseCommandArgs(
       args,
@@ -44,6 +45,9 @@ export const backupCommand: CommandModule = {
         recipient: { type: 'string', multiple: true },
         'passphrase-file': { type: 'string' },
         'source-id': { type: 'string' },
+        format: { type: 'string' },
+        'state-dir': { type: 'string' },
+        'no-db': { type: 'boolean' },
       },
       this.usage,
     );
@@ -57,22 +61,32 @@ export const backupCommand: CommandModule = {
     const to = values.to ?? job?.to;
     if (!to) throw new BackupError('USAGE', `backup needs --to DIR (the destination directory).\nusage: ${this.usage}`);
 
-    const main = await resolveDsn({ flag: values.db, env, envName: job?.database?.dsnEnv, settingsFile: values.settings, role: 'main' });
-    if (!main) {
-      throw new BackupError('USAGE', 'No database given: pass --settings civicrm.settings.php, set CIVIBACKUP_DSN in the environment, or use --db DSN.');
+    const formatText = values.format ?? (job?.format !== undefined ? String(job.format) : '2');
+    if (formatText !== '1' && formatText !== '2') throw new BackupError('USAGE', `--format must be 2 (deduplicated sets, the default) or 1 (a set directory of parts, as version 0.1.0 wrote), not "${formatText}".`);
+    const format = Number(formatText) as 1 | 2;
+    const stateDir = values['state-dir'] ?? job?.stateDir;
+    const noDb = values['no-db'] ?? false;
+    if (noDb && (values.db || values['logging-db'])) throw new BackupError('USAGE', '--no-db backs up directories only; leave out --db and --logging-db.');
+    if (noDb && (values.files ?? []).length === 0 && (job?.files ?? []).length === 0) throw new BackupError('USAGE', '--no-db needs at least one --files LABEL=PATH: there is nothing else to back up.');
+
+    const main = noDb ? undefined : await resolveDsn({ flag: values.db, env, envName: job?.database?.dsnEnv, settingsFile: values.settings, role: 'main' });
+    if (!main && !noDb) {
+      throw new BackupError('USAGE', 'No database given: pass --settings civicrm.settings.php, set CIVIBACKUP_DSN in the environment, or use --db DSN (or --no-db for directories only).');
     }
-    const logging = await resolveDsn({
-      flag: values['logging-db'],
-      env,
-      envName: job?.loggingDatabase?.dsnEnv,
-      settingsFile: values.settings,
-      role: 'logging',
-    });
-    const warnings = [...main.warnings, ...(logging?.warnings ?? [])];
+    const logging = noDb
+      ? undefined
+      : await resolveDsn({
+          flag: values['logging-db'],
+          env,
+          envName: job?.loggingDatabase?.dsnEnv,
+          settingsFile: values.settings,
+          role: 'logging',
+        });
+    const warnings = [...(main?.warnings ?? []), ...(logging?.warnings ?? [])];
     for (const message of warnings) reporter.emit({ type: 'warning', code: 'DSN', message });
     // A logging DSN naming the main database is CiviCRM's default: nothing separate to dump.
     const loggingDsn =
-      logging && describeDsn(logging.dsn) !== describeDsn(main.dsn) && logging.dsn.database !== main.dsn.database ? logging.dsn : undefined;
+      main && logging && describeDsn(logging.dsn) !== describeDsn(main.dsn) && logging.dsn.database !== main.dsn.database ? logging.dsn : undefined;
 
     const compression = (values.compression ?? job?.compression?.algorithm ?? 'gzip') as Compression;
     if (!['gzip', 'zstd', 'none'].includes(compression)) throw new BackupError('USAGE', `--compression must be gzip, zstd or none, not "${compression}".`);
@@ -91,7 +105,9 @@ export const backupCommand: CommandModule = {
     const files: DirectorySpec[] = [...parseDirectoryArgs(values.files ?? []), ...(job?.files ?? [])];
     const summary = await runBackup({
       to,
-      dsn: main.dsn,
+      ...(main ? { dsn: main.dsn } : {}),
+      format,
+      ...(stateDir ? { stateDir: resolve(stateDir) } : {}),
       loggingDsn,
       codec,
       reporter,
@@ -116,8 +132,11 @@ export const backupCommand: CommandModule = {
       statementBytes: positiveInt(env.CIVIBACKUP_TEST_STATEMENT_BYTES),
       parallelMinBytes: positiveInt(env.CIVIBACKUP_TEST_PARALLEL_MIN_BYTES),
     });
+    const seconds = (summary.durations.totalMs / 1000).toFixed(1);
     print(
-      `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${summary.parts} parts, ${formatBytes(summary.bytes)} (${formatBytes(summary.rawBytes)} before compression) in ${(summary.durations.totalMs / 1000).toFixed(1)} s`,
+      summary.dedup
+        ? `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${formatBytes(summary.dedup.addedBytes)} added (${summary.dedup.newBlobs} new blobs), ${formatBytes(summary.dedup.referencedBytes)} referenced in ${seconds} s`
+        : `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${summary.parts} parts, ${formatBytes(summary.bytes)} (${formatBytes(summary.rawBytes)} before compression) in ${seconds} s`,
     );
     return { set: summary.set, summary: { ...summary } };
   },

@@ -2,7 +2,7 @@
  * The repository index held in memory: which pack holds each blob, where, and how it is
  * encoded. A repository of a million blobs must not cost a million JS objects (a Map of
  * string keys to records takes ~250 bytes an entry), so entries live in parallel typed arrays
- * (32-byte id + 17 bytes of numbers) behind an open-addressing hash table of entry numbers
+ * (32-byte id + 17 bytes of numbers, in pages of 16K entries) behind an open-addressing hash table of entry numbers
  * keyed by the id's first 4 bytes (ids are SHA-256/HMAC outputs, so those bytes are uniform).
  * About 60 bytes an entry in all; see the RSS figure in docs/format.md.
  *
@@ -47,17 +47,23 @@ export interface PackInfo {
 }
 
 const EMPTY = 0;
+/** Entries per page: pages are never copied when the table grows, so no transient 2x. */
+const PAGE_BITS = 14;
+const PAGE_ENTRIES = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_ENTRIES - 1;
+/** Numbers per entry in a page's `numbers`: pack slot, offset, stored length, raw length. */
+const NUMBERS = 4;
+
+interface Page {
+  ids: Uint8Array;
+  numbers: Uint32Array;
+  encodings: Uint8Array;
+}
 
 export class BlobIndexTable {
-  private capacity = 0;
   private count = 0;
-  private ids = new Uint8Array(0);
-  private packSlot = new Uint32Array(0);
-  private offsets = new Uint32Array(0);
-  private lengths = new Uint32Array(0);
-  private rawLengths = new Uint32Array(0);
-  private encodings = new Uint8Array(0);
-  /** Entry number + 1 per hash slot, 0 = empty; at most half full. */
+  private readonly pages: Page[] = [];
+  /** Entry number + 1 per hash slot, 0 = empty; kept at most half full. */
   private slots = new Int32Array(0);
   private slotMask = 0;
   private readonly packNames: (string | undefined)[] = [];
@@ -66,8 +72,8 @@ export class BlobIndexTable {
   private livePacks = 0;
   private readonly probe = Buffer.alloc(ID_BYTES);
 
-  constructor(expectedEntries = 1024) {
-    this.grow(Math.max(16, expectedEntries));
+  constructor() {
+    this.resizeSlots(PAGE_ENTRIES * 2);
   }
 
   /** Entries held (duplicates and entries of dropped packs included). */
@@ -116,15 +122,20 @@ export class BlobIndexTable {
   add(id: string, packSlot: number, offset: number, length: number, rawLength: number, encoding: BlobEncoding): void {
     if (!isBlobId(id)) throw new Error(`not a blob id: ${JSON.stringify(id).slice(0, 80)}`);
     if (this.packNames[packSlot] === undefined) throw new Error(`pack slot ${packSlot} is not live`);
-    if ((this.count + 1) * 2 > this.capacity) this.grow(this.capacity * 2);
     const entry = this.count;
+    if ((entry & PAGE_MASK) === 0) {
+      this.pages.push({ ids: new Uint8Array(PAGE_ENTRIES * ID_BYTES), numbers: new Uint32Array(PAGE_ENTRIES * NUMBERS), encodings: new Uint8Array(PAGE_ENTRIES) });
+    }
+    if ((entry + 1) * 2 > this.slots.length) this.resizeSlots(this.slots.length * 2);
     this.count += 1;
-    this.ids.set(this.toBytes(id), entry * ID_BYTES);
-    this.packSlot[entry] = packSlot;
-    this.offsets[entry] = offset;
-    this.lengths[entry] = length;
-    this.rawLengths[entry] = rawLength;
-    this.encodings[entry] = encodingCode(encoding);
+    const page = this.pages[entry >>> PAGE_BITS];
+    const at = entry & PAGE_MASK;
+    page.ids.set(this.toBytes(id), at * ID_BYTES);
+    page.numbers[at * NUMBERS] = packSlot;
+    page.numbers[at * NUMBERS + 1] = offset;
+    page.numbers[at * NUMBERS + 2] = length;
+    page.numbers[at * NUMBERS + 3] = rawLength;
+    page.encodings[at] = encodingCode(encoding);
     this.insertSlot(entry);
   }
 
@@ -135,22 +146,22 @@ export class BlobIndexTable {
   lookup(id: string): BlobLocation | undefined {
     const entry = this.find(id);
     if (entry < 0) return undefined;
-    const slot = this.packSlot[entry];
+    const page = this.pages[entry >>> PAGE_BITS];
+    const at = (entry & PAGE_MASK) * NUMBERS;
+    const slot = page.numbers[at];
     return {
       pack: this.packNames[slot] as string,
       header: this.packInfo[slot].header,
-      offset: this.offsets[entry],
-      length: this.lengths[entry],
-      rawLength: this.rawLengths[entry],
-      encoding: ENCODINGS[this.encodings[entry]],
+      offset: page.numbers[at + 1],
+      length: page.numbers[at + 2],
+      rawLength: page.numbers[at + 3],
+      encoding: ENCODINGS[page.encodings[entry & PAGE_MASK]],
     };
   }
 
   /** Bytes the table's arrays take (for the memory figures in tests). */
   get arrayBytes(): number {
-    return (
-      this.ids.byteLength + this.packSlot.byteLength + this.offsets.byteLength + this.lengths.byteLength + this.rawLengths.byteLength + this.encodings.byteLength + this.slots.byteLength
-    );
+    return this.pages.length * PAGE_ENTRIES * (ID_BYTES + NUMBERS * 4 + 1) + this.slots.byteLength;
   }
 
   private toBytes(id: string): Buffer {
@@ -167,42 +178,30 @@ export class BlobIndexTable {
       const value = this.slots[slot];
       if (value === EMPTY) return -1;
       const entry = value - 1;
-      if (this.packNames[this.packSlot[entry]] !== undefined && this.sameId(entry, key)) return entry;
+      const page = this.pages[entry >>> PAGE_BITS];
+      if (this.packNames[page.numbers[(entry & PAGE_MASK) * NUMBERS]] !== undefined && this.sameId(page.ids, (entry & PAGE_MASK) * ID_BYTES, key)) return entry;
       slot = (slot + 1) & this.slotMask;
     }
   }
 
-  private sameId(entry: number, key: Buffer): boolean {
-    const base = entry * ID_BYTES;
-    for (let i = 0; i < ID_BYTES; i += 1) if (this.ids[base + i] !== key[i]) return false;
+  private sameId(ids: Uint8Array, base: number, key: Buffer): boolean {
+    for (let i = 0; i < ID_BYTES; i += 1) if (ids[base + i] !== key[i]) return false;
     return true;
   }
 
   private insertSlot(entry: number): void {
-    const base = entry * ID_BYTES;
-    const hash = (this.ids[base] | (this.ids[base + 1] << 8) | (this.ids[base + 2] << 16) | (this.ids[base + 3] << 24)) >>> 0;
+    const ids = this.pages[entry >>> PAGE_BITS].ids;
+    const base = (entry & PAGE_MASK) * ID_BYTES;
+    const hash = (ids[base] | (ids[base + 1] << 8) | (ids[base + 2] << 16) | (ids[base + 3] << 24)) >>> 0;
     let slot = hash & this.slotMask;
     while (this.slots[slot] !== EMPTY) slot = (slot + 1) & this.slotMask;
     this.slots[slot] = entry + 1;
   }
 
-  private grow(entries: number): void {
-    const capacity = 2 ** Math.ceil(Math.log2(entries));
-    const copy = <T extends Uint8Array | Uint32Array>(old: T, make: (n: number) => T, width = 1): T => {
-      const next = make(capacity * width);
-      next.set(old.subarray(0, this.count * width));
-      return next;
-    };
-    this.ids = copy(this.ids, (n) => new Uint8Array(n), ID_BYTES);
-    this.packSlot = copy(this.packSlot, (n) => new Uint32Array(n));
-    this.offsets = copy(this.offsets, (n) => new Uint32Array(n));
-    this.lengths = copy(this.lengths, (n) => new Uint32Array(n));
-    this.rawLengths = copy(this.rawLengths, (n) => new Uint32Array(n));
-    this.encodings = copy(this.encodings, (n) => new Uint8Array(n));
-    this.capacity = capacity;
-    // Hash slots: twice the entry capacity keeps the table at most half full.
-    this.slots = new Int32Array(capacity * 2);
-    this.slotMask = capacity * 2 - 1;
+  /** Rebuilds the hash slots at `size` (a power of two). */
+  private resizeSlots(size: number): void {
+    this.slots = new Int32Array(size);
+    this.slotMask = size - 1;
     for (let entry = 0; entry < this.count; entry += 1) this.insertSlot(entry);
   }
 }
