@@ -34,7 +34,9 @@ interface CRM_Civibackup_Civi {
    * The Directories settings resolved to absolute paths (trailing slash), NULL when not set.
    *
    * @return array
-   *   ['custom' => ?string, 'images' => ?string, 'templates' => ?string, 'php' => ?string, 'extensions' => ?string]
+   *   ['custom' => ?string, 'images' => ?string, 'templates' => ?string, 'php' => ?string, 'extensions' => ?string, 'code' => ?string]
+   *   where 'code' is CiviCRM's code root as the site resolves it ([civicrm.root]), or on
+   *   WordPress the plugin folder that holds it.
    */
   public function directories(): array;
 

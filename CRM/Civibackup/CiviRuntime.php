@@ -57,7 +57,29 @@ final class CRM_Civibackup_CiviRuntime implements CRM_Civibackup_Civi {
       'templates' => $read('customTemplateDir'),
       'php' => $read('customPHPPathDir'),
       'extensions' => $read('extensionsDir'),
+      'code' => $this->codeRoot(),
     ];
+  }
+
+  /**
+   * CiviCRM's code: [civicrm.root]; on WordPress the plugin folder around it (civicrm.php,
+   * the civicrm/ core folder), so a restored copy is the plugin as installed.
+   */
+  private function codeRoot(): ?string {
+    try {
+      $root = rtrim(preg_replace('#/\.$#', '', (string) \Civi::paths()->getPath('[civicrm.root]/.')), '/');
+    }
+    catch (\Throwable $e) {
+      return NULL;
+    }
+    if ($root === '' || !is_dir($root)) {
+      return NULL;
+    }
+    $parent = dirname($root);
+    if (defined('CIVICRM_UF') && CIVICRM_UF === 'WordPress' && is_file($parent . '/civicrm.php')) {
+      $root = $parent;
+    }
+    return $root . '/';
   }
 
   public function resolvePath(string $expression): string {

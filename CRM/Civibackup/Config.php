@@ -35,6 +35,7 @@ final class CRM_Civibackup_Config {
       'civibackup_include_templates',
       'civibackup_include_php',
       'civibackup_include_extensions',
+      'civibackup_include_code',
       'civibackup_skip_cache_data',
       'civibackup_destination',
       'civibackup_offsite',
@@ -89,6 +90,7 @@ final class CRM_Civibackup_Config {
       'templates' => $this->civi->ts('Custom Templates'),
       'php' => $this->civi->ts('Custom PHP'),
       'extensions' => $this->civi->ts('Extensions'),
+      'code' => $this->civi->ts('CiviCRM code'),
     ];
     $directories = [];
     foreach (CRM_Civibackup_JobBuilder::DIRECTORIES as $key => $spec) {

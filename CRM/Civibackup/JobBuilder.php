@@ -37,6 +37,10 @@ final class CRM_Civibackup_JobBuilder {
     'templates' => ['label' => 'templates', 'setting' => 'civibackup_include_templates', 'optional' => TRUE],
     'php' => ['label' => 'php', 'setting' => 'civibackup_include_php', 'optional' => TRUE],
     'extensions' => ['label' => 'extensions', 'setting' => 'civibackup_include_extensions', 'optional' => TRUE],
+    // CiviCRM's own code (core, packages, vendor; on WordPress the whole plugin folder): the
+    // backup guide asks for a copy when core files were modified. Deduplicated sets store it
+    // once; settings files and caches are left out as everywhere.
+    'code' => ['label' => 'code', 'setting' => 'civibackup_include_code', 'optional' => TRUE],
   ];
 
   /**

@@ -38,7 +38,9 @@ final class ConfigTest extends TestCase {
     $this->assertSame(['includeDatabase', 'includeLoggingDatabase', 'loggingDatabaseSeparate', 'directories', 'destination', 'retention', 'sourceId', 'recipients', 'skipCacheData', 'alertEmails', 'maxAgeHours', 'nodePath', 'offsite', 'schedule'], array_keys($config));
     $this->assertSame('', $config['sourceId'], 'no source id by default: the source is told by host name and database');
     $this->assertSame('[civicrm.private]/civibackup/sets', $config['destination']);
-    $this->assertSame(['custom', 'images', 'templates', 'php', 'extensions'], array_column($config['directories'], 'key'));
+    $this->assertSame(['custom', 'images', 'templates', 'php', 'extensions', 'code'], array_column($config['directories'], 'key'));
+    // CiviCRM's code is included by default (issue #14: deduplicated, it costs what changed).
+    $this->assertTrue($config['directories'][5]['included']);
     $this->assertSame('/srv/custom/', $config['directories'][0]['path']);
     $this->assertNull($config['directories'][2]['path']);
     $this->assertSame(['frequency' => 'Daily', 'active' => TRUE], $config['schedule']);

@@ -134,7 +134,7 @@ export function setListOf(overview: Pick<OverviewRecord, 'setList'>): SetListSta
 
 /** Directory choices with the paths CiviCRM's Directories settings resolve to. */
 export interface DirectoryChoice {
-  key: 'custom' | 'images' | 'templates' | 'php' | 'extensions';
+  key: 'custom' | 'images' | 'templates' | 'php' | 'extensions' | 'code';
   label: string;
   path: string | null;
   included: boolean;

@@ -36,7 +36,7 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
   /**
    * @var array
    */
-  public $directories = ['custom' => NULL, 'images' => NULL, 'templates' => NULL, 'php' => NULL, 'extensions' => NULL];
+  public $directories = ['custom' => NULL, 'images' => NULL, 'templates' => NULL, 'php' => NULL, 'extensions' => NULL, 'code' => NULL];
 
   /**
    * @var array
