@@ -109,7 +109,7 @@ test('restored results are identical with --jobs 1, --jobs 4 and without index d
   }
 });
 
-test('a non-empty target is refused without --force and left untouched; --force replaces it', { timeout: 300_000 }, async () => {
+test('a non-empty target is refused without --force and left untouched; --force --scope all replaces it (atomic), --force --in-place too', { timeout: 300_000 }, async () => {
   const target = newDatabaseName('busy');
   mariadbCli(`CREATE DATABASE ${target}; CREATE TABLE ${target}.keep_me (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO ${target}.keep_me VALUES (1, 'mine'); CREATE TABLE ${target}.contact (x INT);`);
   const before = await snapshotDatabase(target);
@@ -118,8 +118,20 @@ test('a non-empty target is refused without --force and left untouched; --force 
   assert.equal(refused.last.code, 'TARGET_NOT_EMPTY');
   assert.deepEqual(await snapshotDatabase(target), before, 'target untouched');
 
-  const forced = await civibackup(['restore', setDir, '--db', dsnText(target), '--force']);
+  // The fixture holds no CiviCRM tables: the default scope (civicrm) would replace nothing.
+  const civicrmOnly = await civibackup(['restore', setDir, '--db', dsnText(target), '--force']);
+  assert.equal(civicrmOnly.status, 2);
+  assert.match(String(civicrmOnly.last.message), /--scope all/);
+  assert.deepEqual(await snapshotDatabase(target), before, 'target untouched');
+
+  const forced = await civibackup(['restore', setDir, '--db', dsnText(target), '--force', '--scope', 'all']);
   assert.equal(forced.status, 0, JSON.stringify(forced.last));
+  assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
+  databases.push(`${target}_cbstage`, `${target}_cbold`);
+
+  mariadbCli(`CREATE TABLE ${target}.keep_me (id INT PRIMARY KEY);`);
+  const inPlace = await civibackup(['restore', setDir, '--db', dsnText(target), '--force', '--in-place']);
+  assert.equal(inPlace.status, 0, JSON.stringify(inPlace.last));
   assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
 });
 
