@@ -67,7 +67,7 @@ before(async () => {
   await createRestoreFixture(source, 3000);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-dest-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last) + backup.stderr);
   setDir = String(backup.last.set);
 });
@@ -284,7 +284,7 @@ test('encrypted set: restore with the identity; a truncated part with rewritten 
   const recipient = String((keygen.last.summary as { recipient: string }).recipient);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-enc-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination, '--recipient', recipient], { CIVIBACKUP_DSN: dsnText(source) });
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--recipient', recipient], { CIVIBACKUP_DSN: dsnText(source) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const encrypted = String(backup.last.set);
 
@@ -314,7 +314,7 @@ test('the acceptance fixture (every type, 8 MB values, split parts, odd names, a
   createFixture(fixtureSource);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-acc-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination, '--db', dsnText(fixtureSource)], { CIVIBACKUP_TEST_PART_RAW_BYTES: String(8 * 1024 * 1024) });
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--db', dsnText(fixtureSource)], { CIVIBACKUP_TEST_PART_RAW_BYTES: String(8 * 1024 * 1024) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const fixtureSet = String(backup.last.set);
   assert.ok(readManifestFile(fixtureSet).parts.some((p) => /200-data-big_values\.0002/.test(p.path)), 'a table split over parts');
@@ -344,7 +344,7 @@ test('a set with a separate logging database: --logging-db restores logdb/, and 
   );
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-log-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination, '--db', dsnText(source), '--logging-db', dsnText(logSource)]);
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--db', dsnText(source), '--logging-db', dsnText(logSource)]);
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const withLog = String(backup.last.set);
   assert.ok(readManifestFile(withLog).parts.some((p) => p.path.startsWith('logdb/')));

@@ -71,20 +71,20 @@ async function isEmptyDirectory(path: string): Promise<boolean> {
 }
 
 /**
- * Checks a restore target before anything is written (files/tree-reader.ts restoreTree shares
- * it): finishes or cleans what a killed restore left (swap-directory.ts), refuses '/' and a
- * non-empty target without `force`; returns the absolute target.
+ * Checks a restore target before anything is written (v1 archives and v2 trees alike):
+ * finishes or cleans what a killed restore of it left, refuses '/' and a non-empty target
+ * without `force`. Returns the absolute target and warnings about what was cleaned.
  */
-export async function checkRestoreTarget(targetPath: string, label: string, force: boolean | undefined, reporter?: Reporter): Promise<string> {
+export async function checkRestoreTarget(targetPath: string, label: string, options: { force?: boolean; reporter?: Reporter }): Promise<{ target: string; leftovers: string[] }> {
   const target = resolve(targetPath);
   if (target === '/') throw new BackupError('USAGE', 'Refusing to restore a directory archive onto /.');
-  await recoverDirectory(target, reporter);
+  const leftovers = await recoverDirectory(target, options.reporter);
   const existing = await lstat(target).catch(() => null);
   const targetHasContent = existing !== null && (!existing.isDirectory() || !(await isEmptyDirectory(target)));
-  if (targetHasContent && !force) {
+  if (targetHasContent && !options.force) {
     throw new BackupError('TARGET_NOT_EMPTY', `${target} exists and is not empty; restore "${label}" into an empty or new directory, or pass --force to replace it.`);
   }
-  return target;
+  return { target, leftovers };
 }
 
 /** A fresh staging directory beside the target (same file system: the swap is a rename). */
@@ -97,17 +97,10 @@ export async function createRestoreStaging(target: string): Promise<string> {
 
 /**
  * Moves a completely restored staging directory into place. Re-checks the target (it may have
- * changed meanwhile); with `force` an existing target is swapped out through the journaled
- * swap (swap-directory.ts). Returns whether something was replaced; removes the staging
- * directory on failure.
+ * changed meanwhile); with `force` the old target is swapped out (swap-directory.ts). Returns
+ * whether something was replaced; removes the staging directory on failure.
  */
-export async function swapInRestored(
-  staging: string,
-  target: string,
-  label: string,
-  options: { force?: boolean; reporter?: Reporter },
-  warnings: string[],
-): Promise<boolean> {
+export async function swapInRestored(staging: string, target: string, label: string, options: { force?: boolean; reporter?: Reporter }, warnings: string[]): Promise<boolean> {
   const now = await lstat(target).catch(() => null);
   let replaced = false;
   try {
@@ -142,21 +135,9 @@ export async function restoreDirectory(
   options: RestoreDirectoryOptions = {},
 ): Promise<RestoreDirectoryResult> {
   const { record, part } = findFilesRecord(manifest, label);
-  const target = resolve(targetPath);
-  if (target === '/') throw new BackupError('USAGE', 'Refusing to restore a directory archive onto /.');
-
-  const leftovers = await recoverDirectory(target, options.reporter);
-  const existing = await lstat(target).catch(() => null);
-  const targetHasContent = existing !== null && (!existing.isDirectory() || !(await isEmptyDirectory(target)));
-  if (targetHasContent && !options.force) {
-    throw new BackupError('TARGET_NOT_EMPTY', `${target} exists and is not empty; restore "${label}" into an empty or new directory, or pass --force to replace it.`);
-  }
+  const { target, leftovers } = await checkRestoreTarget(targetPath, label, options);
   if (!options.hashChecked) await assertPartHash(setDir, part);
-
-  const parent = dirname(target);
-  await mkdir(parent, { recursive: true, mode: 0o755 });
-  const staging = stagingPath(target);
-  await mkdir(staging, { mode: 0o700 });
+  const staging = await createRestoreStaging(target);
 
   const warnings: string[] = [];
   let files = 0;
@@ -203,30 +184,7 @@ export async function restoreDirectory(
   progress(true);
   await pausePoint('dir-extracted');
 
-  // Swap in. Re-check the target: it may have changed while we extracted.
-  const now = await lstat(target).catch(() => null);
-  let replaced = false;
-  try {
-    if (now === null) {
-      await rename(staging, target);
-    } else if (now.isDirectory() && (await isEmptyDirectory(target))) {
-      await rmdir(target);
-      await rename(staging, target);
-    } else if (options.force) {
-      const swapped = await swapDirectoryIn(staging, target);
-      replaced = swapped.replaced;
-      if (swapped.keptAside) {
-        const message = `the old contents of ${target} were kept at ${swapped.keptAside}: ${swapped.removeError?.message ?? ''}`;
-        warnings.push(message);
-        options.reporter?.emit({ type: 'warning', code: 'OLD_TARGET_KEPT', message, item: label, path: swapped.keptAside });
-      }
-    } else {
-      throw new BackupError('TARGET_NOT_EMPTY', `${target} was filled while "${label}" was being extracted; nothing was replaced. Pass --force to replace it.`);
-    }
-  } catch (error) {
-    await removeTree(staging).catch(() => undefined);
-    throw error instanceof BackupError ? error : new BackupError('IO', `Could not move the restored "${label}" into ${target}: ${(error as Error).message}`, { cause: error });
-  }
+  const replaced = await swapInRestored(staging, target, label, options, warnings);
   return { label, target, replaced, warnings: [...leftovers, ...warnings], ...stats };
 }
 
