@@ -5,7 +5,7 @@ import { formatBytes } from '../core/reporter.js';
 import { parseCommandArgs } from '../core/args.js';
 import { BackupError } from '../core/errors.js';
 import { dsnHostLabel, parseDsn } from '../db/dsn.js';
-import { listSets } from '../set/set-store.js';
+import { listDestination } from '../set/set-reader.js';
 import { listRemoteSummaries } from '../destinations/list-remote.js';
 import type { CommandModule } from './command.js';
 
@@ -37,7 +37,9 @@ export const listCommand: CommandModule = {
     const remote = values.remote !== undefined;
     if (remote && (!values.job || positionals.length > 0)) throw new BackupError('USAGE', `list --remote NAME needs --job FILE and no directory.\nusage: ${this.usage}`);
     if (!remote && positionals.length !== 1) throw new BackupError('USAGE', `list takes one destination directory.\nusage: ${this.usage}`);
-    const listed = remote ? await listRemoteSummaries(values.job!, values.remote!, env, signal) : await listSets(positionals[0]!);
+    // A local destination holds v1 set directories and v2 sets side by side (set/set-reader.ts).
+    const local = remote ? undefined : await listDestination(positionals[0]!);
+    const listed = local ? local.sets : await listRemoteSummaries(values.job!, values.remote!, env, signal);
     // With the listing site's DSN (CIVIBACKUP_DSN) or source id, each set says whether it is that site's.
     const own = listingSource(values['source-id'], env);
     const sets = own === undefined ? listed : listed.map((set) => ({ ...set, thisSite: set.source === own }));
@@ -49,10 +51,18 @@ export const listCommand: CommandModule = {
         ...set.databases.map((d) => `${d.role === 'main' ? 'db' : 'logdb'} ${d.name} (${d.tables} tables, ${d.rows} rows)`),
         ...set.directories.map((d) => `${d.label} (${d.files} files)`),
       ].join(', ');
-      print(`${set.setId}  ${formatBytes(set.bytes).padStart(9)}  ${set.encrypted ? 'encrypted ' : ''}${set.verification.state}  ${what}  source ${set.source ?? 'none'}${set.thisSite ? ' (this site)' : ''}`);
+      // A v2 set shares pieces with others: what it added, and what it needs kept.
+      const size = set.format === 2 ? `added ${formatBytes(set.addedBytes ?? 0)}, references ${formatBytes(set.referencedBytes ?? set.bytes)}` : formatBytes(set.bytes).padStart(9);
+      print(`${set.setId}  ${size}  ${set.encrypted ? 'encrypted ' : ''}${set.verification.state}  ${what}  source ${set.source ?? 'none'}${set.thisSite ? ' (this site)' : ''}`);
     }
     if (sets.length === 0) print('no complete backup sets');
+    if (local) {
+      const parts = [...(local.packs > 0 ? [`${local.packs} packs ${formatBytes(local.packBytes)}`] : []), ...(local.v1Bytes > 0 ? [`version 1 sets ${formatBytes(local.v1Bytes)}`] : [])];
+      print(`destination total: ${formatBytes(local.totalBytes)}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`);
+    }
     if (sources.size > 1) print(`${sources.size} sources share this destination; retention counts and removes each source's sets separately`);
-    return { summary: { sets, ...(own !== undefined ? { source: own } : {}) } };
+    // destinationBytes: protocol/sets.ts SetListing (the page's "Space used").
+    const totals = local ? { destinationBytes: local.totalBytes, packBytes: local.packBytes, packs: local.packs, v1Bytes: local.v1Bytes } : {};
+    return { summary: { sets, ...totals, ...(own !== undefined ? { source: own } : {}) } };
   },
 };

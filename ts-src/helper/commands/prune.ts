@@ -8,10 +8,11 @@ import { stat } from 'node:fs/promises';
 import type { RetentionPolicy } from '../../protocol/job.js';
 import { findOffsite, readJobFile } from '../destinations/job-file.js';
 import { parseCommandArgs } from '../core/args.js';
+import { formatBytes } from '../core/reporter.js';
 import { BackupError } from '../core/errors.js';
 import { openDestination } from '../destinations/open.js';
 import { applyRemoteRetention } from '../destinations/remote-sets.js';
-import { applyLocalRetention, type LocalPruneResult } from '../retention/local.js';
+import { applyLocalRetention, pruneRepositoryData, type LocalPruneResult, type RepositoryPruneResult } from '../retention/local.js';
 import { policyIsEmpty, type RetentionDecision } from '../../protocol/retention-policy.js';
 import { describeLeftAlone, type SourceScope } from '../retention/source.js';
 import { acquireLock } from '../set/set-store.js';
@@ -71,6 +72,7 @@ export const pruneCommand: CommandModule = {
 
     reporter.emit({ type: 'phase', phase: 'prune' });
     let result: Omit<LocalPruneResult, 'decisions'> & { decisions: RetentionDecision[] };
+    let repositoryResult: RepositoryPruneResult | undefined;
     if (values.remote !== undefined) {
       if (!job) throw new BackupError('USAGE', `--remote NAME needs --job FILE (the job file names the destination and its credential variables).\nusage: ${this.usage}`);
       const spec = findOffsite(job, values.remote);
@@ -88,6 +90,8 @@ export const pruneCommand: CommandModule = {
       const lock = await acquireLock(dir, reporter.runId);
       try {
         result = await applyLocalRetention(dir, effective, new Date(), scope, { dryRun });
+        // Then the deduplicated data no remaining set of any source needs (retention/local.ts).
+        repositoryResult = await pruneRepositoryData(dir, reporter.runId, reporter, { dryRun });
       } finally {
         await lock.release();
       }
@@ -107,6 +111,14 @@ export const pruneCommand: CommandModule = {
     if (leftAloneLine) reporter.emit({ type: 'warning', code: 'OTHER_SOURCES_LEFT_ALONE', message: leftAloneLine });
     const toRemove = decisions.filter((d) => d.action === 'remove').length;
     print(dryRun ? `dry run: ${toRemove} of ${decisions.length} sets would be removed from ${location}` : `removed ${removed.length} of ${decisions.length} sets from ${location}`);
-    return { set: location, summary: { location, dryRun, policy: effective, source: source ?? null, sourceChosen, completeCounted, decisions, removed, leftAlone } };
+    if (repositoryResult) {
+      const { removedPacks, freedBytes, keptPacks, skipped } = repositoryResult;
+      if (skipped) print(`deduplicated data: not pruned: ${skipped}`);
+      else print(`deduplicated data: ${dryRun ? 'would remove' : 'removed'} ${removedPacks} packs (${formatBytes(freedBytes)}) no kept set of any source needs; ${keptPacks} packs kept`);
+    }
+    return {
+      set: location,
+      summary: { location, dryRun, policy: effective, source: source ?? null, sourceChosen, completeCounted, decisions, removed, leftAlone, ...(repositoryResult ? { repository: repositoryResult } : {}) },
+    };
   },
 };

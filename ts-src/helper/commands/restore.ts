@@ -7,12 +7,12 @@ import { formatBytes } from '../core/reporter.js';
 import { describeDsn, type Dsn } from '../db/dsn.js';
 import { resolveDsn } from '../db/dsn-sources.js';
 import { atomicRestore, type AtomicRestoreResult } from '../db/atomic-restore.js';
-import { checkPartsBeforeRestore, defaultJobs, inspectTarget, objectCount, restoreDatabase, type RestoreDatabaseOptions, type RestoreDatabaseResult, type RestoreProgress } from '../db/restore.js';
+import { checkPartsBeforeRestore, defaultJobs, inspectTarget, objectCount, restoreDatabase, type RestoreDatabaseResult, type RestoreProgress } from '../db/restore.js';
 import { openRestoreConnection } from '../db/restore-exec.js';
 import { RESTORE_SCOPES, type RestoreScope } from '../db/swap.js';
 import { planRestore } from '../db/restore-plan.js';
 import { findFilesRecord, restoreDirectory, type RestoreDirectoryResult } from '../files/index.js';
-import { readManifest } from '../set/set-store.js';
+import { openSet, restoreTreeOf } from '../set/set-reader.js';
 import type { CommandModule } from './command.js';
 import { readDecryptionKeys } from './decryption-keys.js';
 
@@ -79,7 +79,6 @@ export const restoreCommand: CommandModule = {
       this.usage,
     );
     if (positionals.length !== 1) throw new BackupError('USAGE', `restore takes one set directory.\nusage: ${this.usage}`);
-    const setDir = resolve(positionals[0]);
     const jobs = parseJobs(values.jobs);
     const scope = parseScope(values.scope);
     const stagingDatabase = parseDatabaseName('--staging-db', values['staging-db']);
@@ -87,11 +86,14 @@ export const restoreCommand: CommandModule = {
     if (values['in-place'] && (values.scope !== undefined || stagingDatabase || oldDatabase || values['keep-old'])) {
       throw new BackupError('USAGE', '--in-place replaces every table where it is; it takes no --scope, --staging-db, --old-db or --keep-old.');
     }
-    const manifest = await readManifest(setDir);
     const codec = await readDecryptionKeys(values, env);
-    if (manifest.encryption && !codec.decryption) {
+    // Either format (set/set-reader.ts): a v1 set directory or a v2 set (sets/<id>).
+    const reader = await openSet(positionals[0], codec);
+    const setDir = reader.path;
+    if (reader.encrypted && !codec.decryption) {
       throw new BackupError('WRONG_KEY', 'This set is encrypted; pass --identity FILE or --passphrase-file FILE (or set CIVIBACKUP_IDENTITY / CIVIBACKUP_PASSPHRASE).');
     }
+    const manifest = reader.manifest;
 
     // What to restore where.
     const databases: Array<{ record: DatabaseRecord; dsn: Dsn }> = [];
@@ -132,18 +134,17 @@ export const restoreCommand: CommandModule = {
       const { part } = findFilesRecord(manifest, target.label);
       parts.set(part.path, part);
     }
-    await checkPartsBeforeRestore(setDir, manifest, [...parts.values()], codec, reporter);
+    if (reader.format === 2) await reader.checkNeeded([...parts.keys()].filter((path) => !path.startsWith('files/')), filesTargets.map((t) => t.label));
+    else await checkPartsBeforeRestore(setDir, manifest, [...parts.values()], codec, reporter);
 
     const progress: RestoreProgress = { totalBytes: plans.reduce((sum, p) => sum + p.rawBytes, 0), doneBytes: 0 };
     const restored: Array<RestoreDatabaseResult | AtomicRestoreResult> = [];
     if (databases.length > 0) {
       reporter.emit({ type: 'phase', phase: 'restore', totalBytes: progress.totalBytes, totalItems: plans.reduce((sum, p) => sum + p.all.length, 0) });
       for (const { record, dsn } of databases) {
-        const common: Omit<RestoreDatabaseOptions, 'target' | 'force'> = {
-          setDir,
-          manifest,
+        const common = {
+          source: reader.restoreSource(record),
           database: record,
-          codec,
           jobs,
           deferIndexes: !values['no-defer-indexes'],
           reporter,
@@ -182,13 +183,8 @@ export const restoreCommand: CommandModule = {
     if (filesTargets.length > 0) {
       reporter.emit({ type: 'phase', phase: 'files' });
       for (const target of filesTargets) {
-        const result = await restoreDirectory(setDir, manifest, target.label, target.path, {
-          force: values.force ?? false,
-          decryption: codec.decryption,
-          reporter,
-          signal,
-          hashChecked: true,
-        });
+        const options = { force: values.force ?? false, decryption: codec.decryption, reporter, signal, hashChecked: true };
+        const result = reader.format === 2 ? await restoreTreeOf(reader, target.label, target.path, options) : await restoreDirectory(setDir, manifest, target.label, target.path, options);
         directories.push(result);
         print(`restored ${target.label} into ${result.target}`);
       }

@@ -1,6 +1,6 @@
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 import { ENV } from '../../protocol/job.js';
-import type { Manifest, PartRecord } from '../../protocol/manifest.js';
+import { SETS_DIR, type Manifest, type PartRecord } from '../../protocol/manifest.js';
 import type { VerificationRecord } from '../../protocol/sets.js';
 import { parseCommandArgs } from '../core/args.js';
 import { BackupError, toBackupError } from '../core/errors.js';
@@ -11,7 +11,8 @@ import { loadTlsOptions } from '../db/tls.js';
 import { drainPart } from '../db/restore.js';
 import { listArchive } from '../files/index.js';
 import type { ReadCodec } from '../set/codec.js';
-import { readManifest, readVerification, writeVerification } from '../set/set-store.js';
+import { readVerification, writeVerification } from '../set/set-store.js';
+import { damageError, openSet, type SetReaderV2 } from '../set/set-reader.js';
 import { checkPart } from '../set/verify-parts.js';
 import type { CommandModule } from './command.js';
 import { readDecryptionKeys } from './decryption-keys.js';
@@ -44,7 +45,7 @@ export async function checkAllParts(
   codec: ReadCodec,
   reporter: Reporter,
   options: { signal?: AbortSignal; readBackDbParts?: boolean } = {},
-): Promise<{ problems: string[]; unreadable: string[] }> {
+): Promise<{ problems: string[]; unreadable: string[]; pieces: number; noun: string }> {
   const { signal } = options;
   const total = manifest.parts.reduce((sum, p) => sum + p.bytes, 0);
   reporter.emit({ type: 'phase', phase: 'verify', totalBytes: total, totalItems: manifest.parts.length });
@@ -86,7 +87,29 @@ export async function checkAllParts(
       reporter.emit({ type: 'warning', code: 'PART_DAMAGED', message: detail, path: part.path });
     }
   }
-  return { problems, unreadable };
+  return { problems, unreadable, pieces: manifest.parts.length, noun: 'parts' };
+}
+
+/**
+ * Quick verify of a v2 set: every piece it needs, by stored size and SHA-256 (no key needed).
+ * Damage marks EVERY set that needs a damaged piece as damaged (retention then never counts
+ * them) and fails naming them all.
+ */
+async function checkV2Pieces(reader: SetReaderV2, reporter: Reporter, now: () => string): Promise<{ problems: string[]; unreadable: string[]; pieces: number; noun: string }> {
+  reporter.emit({ type: 'phase', phase: 'verify', totalItems: reader.stored.stats.blobs });
+  const result = await reader.checkPieces();
+  if (result.problems.length > 0) {
+    const error = damageError(reader.setId, result.problems, result.affected);
+    for (const problem of result.problems) reporter.emit({ type: 'warning', code: 'PART_DAMAGED', message: problem.problem, path: problem.pack ?? problem.piece });
+    const detail = `damaged pieces: ${result.problems.map((p) => p.problem).join('; ')}`.slice(0, 2000);
+    const ids = new Set([reader.setId, ...result.affected.map((a) => a.setId)]);
+    for (const id of ids) await writeVerification(join(reader.destination, SETS_DIR, id), { state: 'damaged', at: now(), detail });
+    throw error;
+  }
+  if (result.byPack) {
+    reporter.emit({ type: 'warning', code: 'NO_KEY', message: `Set ${reader.setId} is encrypted and its list of pieces too: every piece of the ${reader.stored.packs.length} packs it needs was checked; pass --identity or --passphrase-file to check exactly its own.` });
+  }
+  return { problems: [], unreadable: [], pieces: result.pieces, noun: 'pieces' };
 }
 
 export const verifyCommand: CommandModule = {
@@ -110,7 +133,6 @@ export const verifyCommand: CommandModule = {
     if (positionals.length !== 1) throw new BackupError('USAGE', `verify takes one set directory.\nusage: ${this.usage}`);
     // An offsite copy: download and hash every part (commands/verify-remote.ts).
     if (values.remote !== undefined) return verifyRemote({ args, reporter, env, signal, print }, { jobFile: values.job, remote: values.remote, set: positionals[0]! });
-    const setDir = resolve(positionals[0]);
     const jobs = parseJobs(values.jobs);
     const codec = await readDecryptionKeys(values, env);
     let scratch: { dsn: Dsn; named: boolean } | undefined;
@@ -126,16 +148,19 @@ export const verifyCommand: CommandModule = {
       // Unreadable TLS files fail now (CONFIG), before the parts are read.
       loadTlsOptions(scratch.dsn);
     }
-    const manifest = await readManifest(setDir);
-    if (values.deep && manifest.encryption && !codec.decryption) {
+    // Either format (set/set-reader.ts): a v1 set directory or a v2 set (sets/<id>).
+    const reader = await openSet(positionals[0], codec);
+    const setDir = reader.path;
+    if (values.deep && reader.encrypted && !codec.decryption) {
       throw new BackupError('WRONG_KEY', 'This set is encrypted; a deep verify needs --identity FILE or --passphrase-file FILE.');
     }
 
     const now = (): string => new Date().toISOString();
-    const { problems, unreadable } = await checkAllParts(setDir, manifest, codec, reporter, { signal, readBackDbParts: !scratch });
+    const checked = reader.format === 2 ? await checkV2Pieces(reader, reporter, now) : await checkAllParts(setDir, reader.manifest, codec, reporter, { signal, readBackDbParts: !scratch });
+    const { problems, unreadable } = checked;
     if (problems.length > 0) {
       await writeVerification(setDir, { state: 'damaged', at: now(), detail: problems.join('; ').slice(0, 2000) });
-      throw new BackupError('SET_DAMAGED', `Damaged set ${manifest.setId}: ${problems.join('; ')}`);
+      throw new BackupError('SET_DAMAGED', `Damaged set ${reader.setId}: ${problems.join('; ')}`);
     }
     if (unreadable.length > 0) {
       reporter.emit({ type: 'warning', code: 'NO_KEY', message: `${unreadable.length} encrypted parts were checked by hash only; pass --identity or --passphrase-file to decrypt-check them too.` });
@@ -145,23 +170,26 @@ export const verifyCommand: CommandModule = {
       const previous = await readVerification(setDir);
       // A proven restore stays proven while the hashes still match.
       const record: VerificationRecord =
-        previous.state === 'restorable' ? previous : { state: 'hashes-ok', at: now(), detail: `${manifest.parts.length} parts intact` };
+        previous.state === 'restorable' ? previous : { state: 'hashes-ok', at: now(), detail: `${checked.pieces} ${checked.noun} intact` };
       await writeVerification(setDir, record);
-      print(`${manifest.setId}: ${manifest.parts.length} parts intact (${record.state})`);
-      return { set: setDir, summary: { state: record.state, parts: manifest.parts.length, hashOnly: unreadable } };
+      print(`${reader.setId}: ${checked.pieces} ${checked.noun} intact (${record.state})`);
+      return { set: setDir, summary: { state: record.state, parts: checked.pieces, format: reader.format, hashOnly: unreadable } };
     }
+    const manifest = reader.manifest;
 
     let result;
     try {
-      result = await deepVerify({ setDir, manifest, scratch: scratch.dsn, scratchNamed: scratch.named, codec, jobs, reporter, signal });
+      result = await deepVerify({ setDir, manifest, scratch: scratch.dsn, scratchNamed: scratch.named, codec, jobs, reporter, signal, sourceOf: (database) => reader.restoreSource(database) });
     } catch (error) {
       const mapped = toBackupError(error);
       // A part that does not decompress or decrypt during the test restore is damage too.
-      if (mapped.code === 'SET_DAMAGED') await writeVerification(setDir, { state: 'damaged', at: now(), detail: mapped.message.slice(0, 2000) });
+      if (mapped.code === 'SET_DAMAGED') await writeVerification(setDir, { state: 'damaged', at: now(), detail: (reader.format === 2 && reader.encrypted ? 'a piece did not read back during the test restore' : mapped.message).slice(0, 2000) });
       throw mapped;
     }
     if (result.mismatches.length > 0) {
-      await writeVerification(setDir, { state: 'damaged', at: now(), detail: result.mismatches.join('; ').slice(0, 2000) });
+      // An encrypted v2 set keeps table names out of plaintext files, verification.json too.
+      const detail = reader.format === 2 && reader.encrypted ? `${result.mismatches.length} differences (names withheld: the set is encrypted; run verify --deep to see them)` : result.mismatches.join('; ');
+      await writeVerification(setDir, { state: 'damaged', at: now(), detail: detail.slice(0, 2000) });
       throw new BackupError('VERIFY_MISMATCH', `The test restore of ${manifest.setId} differs from the manifest: ${result.mismatches.join('; ')}`);
     }
     const record: VerificationRecord = {

@@ -20,7 +20,7 @@ import { closeConnection, openConnection } from './connection.js';
 import { readRowPackets } from './row-packets.js';
 import type { Dsn } from './dsn.js';
 import { listColumns, listObjects, listTables, selectStatement, storedColumns } from './introspect.js';
-import { charsetClause, inspectTarget, objectCount, restoreDatabase, type RestoreProgress } from './restore.js';
+import { charsetClause, inspectTarget, objectCount, restoreDatabase, type RestoreProgress, type RestoreSource } from './restore.js';
 import { currentAccount, grantDatabaseStatements } from './grants.js';
 import { openRestoreConnection, quoteIdentifier, utf8AsBytes } from './restore-exec.js';
 import { planRestore } from './restore-plan.js';
@@ -37,6 +37,11 @@ export interface DeepVerifyOptions {
   jobs?: number;
   reporter: Reporter;
   signal?: AbortSignal;
+  /**
+   * Where each database's SQL comes from (set/set-reader.ts restoreSource, either format);
+   * default: the v1 part files in setDir.
+   */
+  sourceOf?: (database: DatabaseRecord) => RestoreSource;
 }
 
 export interface TableCheck {
@@ -265,7 +270,7 @@ export async function deepVerify(options: DeepVerifyOptions): Promise<DeepVerify
   let tables = 0;
   let rows = 0;
   const progress: RestoreProgress = {
-    totalBytes: manifest.databases.reduce((sum, d) => sum + planRestore(manifest, d).rawBytes, 0),
+    totalBytes: manifest.databases.reduce((sum, d) => sum + (options.sourceOf ? options.sourceOf(d).plan.rawBytes : planRestore(manifest, d).rawBytes), 0),
     doneBytes: 0,
   };
   reporter.emit({ type: 'phase', phase: 'restore', totalBytes: progress.totalBytes });
@@ -292,12 +297,11 @@ export async function deepVerify(options: DeepVerifyOptions): Promise<DeepVerify
     let waited = 0;
     try {
       const started = Date.now();
+      const sql = options.sourceOf ? { source: options.sourceOf(record) } : { setDir: options.setDir, manifest, codec: options.codec };
       await restoreDatabase({
-        setDir: options.setDir,
-        manifest,
+        ...sql,
         database: record,
         target: dsn,
-        codec: options.codec,
         force: false,
         jobs: options.jobs,
         reporter,

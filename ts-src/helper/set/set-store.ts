@@ -190,6 +190,9 @@ export function summarizeSet(manifest: Manifest, location: string, verification:
     })),
     directories: manifest.files.map((f) => ({ label: f.label, files: f.files, bytes: f.bytes })),
     verification,
+    format: 1,
+    addedBytes: manifestBytes(manifest),
+    referencedBytes: manifestBytes(manifest),
     ...(source !== undefined ? { source } : {}),
     ...(manifest.trigger ? { trigger: manifest.trigger } : {}),
   };
