@@ -13,8 +13,8 @@ import { Readable } from 'node:stream';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
 import { DestinationError, type Destination } from '../../../ts-src/helper/destinations/destination.js';
 import { RetryingDestination } from '../../../ts-src/helper/destinations/retry.js';
+import { applyRemoteRetention } from '../../../ts-src/helper/destinations/remote-retention.js';
 import {
-  applyRemoteRetention,
   listRemoteSets,
   listAllRemoteSets,
   uploadSet,

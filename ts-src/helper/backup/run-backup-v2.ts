@@ -34,6 +34,8 @@ import { openRepository, type BlobReader, type BlobWriter, type Repository } fro
 import { fsyncDirectory, writeFileAtomic } from '../set/durable.js';
 import { TOOL_VERSION } from '../version.js';
 import type { BackupOptions, BackupSummary } from './run-backup.js';
+import { copyOffsiteAndPrune, type AfterBackupSummary } from '../destinations/after-backup.js';
+import { acquireLock } from '../set/set-store.js';
 
 /** The catalog is cut into blobs of this size (a blob holds at most 1 MiB). */
 const CATALOG_BLOB_BYTES = 1024 * 1024;
@@ -271,9 +273,18 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
     // The new trees become the state dir's caches only now that their set exists.
     await trees?.staged.commit().catch((error: unknown) => warn('TREE_CACHE', `The tree cache in ${options.stateDir ?? '?'} was not updated (${(error as Error).message}); the next backup reads every file again.`));
 
+    // Offsite copies (only the packs each destination lacks), then retention locally and
+    // offsite. The set is complete, so the shared lock goes first: retention's prune takes the
+    // repository's exclusive lock, and the destination lock keeps one retention at a time.
+    let after: AfterBackupSummary | undefined;
     if ((options.offsite?.length ?? 0) > 0 || options.retention) {
-      // TODO(issue #14, reader/offsite): offsite copies and retention of v2 sets.
-      warn('V2_AFTER_BACKUP', 'Offsite copies and retention are not yet done for deduplicated (format 2) sets by this run; run `civibackup prune` for retention.');
+      await lock.release();
+      const destinationLock = await acquireLock(repo.root, reporter.runId);
+      try {
+        after = await copyOffsiteAndPrune({ destination: repo.root, setDir, manifest, offsite: options.offsite, retention: options.retention, reporter, env: options.env ?? process.env, signal: options.signal });
+      } finally {
+        await destinationLock.release();
+      }
     }
     return {
       set: setDir,
@@ -286,6 +297,7 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
       directories: files.length,
       durations: { databaseMs, loggingMs, filesMs, totalMs: Date.now() - started },
       warnings,
+      ...(after ? { offsite: after.offsite, retention: after.retention && { removed: after.retention.removed, kept: after.retention.kept, source: after.retention.source, otherSources: after.retention.leftAlone.length } } : {}),
       format: 2,
       dedup: {
         addedBytes: writer.stats.addedBytes,

@@ -11,7 +11,7 @@ import { parseCommandArgs } from '../core/args.js';
 import { formatBytes } from '../core/reporter.js';
 import { BackupError } from '../core/errors.js';
 import { openDestination } from '../destinations/open.js';
-import { applyRemoteRetention } from '../destinations/remote-sets.js';
+import { applyRemoteRetention } from '../destinations/remote-retention.js';
 import { applyLocalRetention, pruneRepositoryData, type LocalPruneResult, type RepositoryPruneResult } from '../retention/local.js';
 import { policyIsEmpty, type RetentionDecision } from '../../protocol/retention-policy.js';
 import { describeLeftAlone, type SourceScope } from '../retention/source.js';

@@ -10,23 +10,26 @@
  * handled, so the failure reaches the person through the normal alerting.
  */
 import type { DestinationSpec, RetentionPolicy } from '../../protocol/job.js';
-import { sourceIdentity, type Manifest } from '../../protocol/manifest.js';
+import { isManifestV2, sourceIdentity, type Manifest, type ManifestV2 } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
-import { applyLocalRetention, loadLocalRetentionSets } from '../retention/local.js';
+import { applyLocalRetention, loadLocalRetentionSets, pruneRepositoryData } from '../retention/local.js';
 import { policyIsEmpty, type RetentionDecision } from '../../protocol/retention-policy.js';
 import { describeLeftAlone, type LeftAlone, type SourceScope } from '../retention/source.js';
 import type { VerificationState } from '../../protocol/sets.js';
 import { createDestination } from './open.js';
 import { RetryingDestination } from './retry.js';
 import { SftpDestination } from './sftp.js';
-import { applyRemoteRetention, uploadSet } from './remote-sets.js';
+import { applyRemoteRetention } from './remote-retention.js';
+import { uploadSet } from './remote-sets.js';
+import { uploadRepositorySet } from './remote-repository.js';
 
 export interface AfterBackupOptions {
-  /** Local destination directory (holds the set). */
+  /** Local destination directory (holds the set; for a format-2 set, the repository's root). */
   destination: string;
   setDir: string;
-  manifest: Manifest;
+  /** The new set's manifest: format 1 (its parts are in setDir) or format 2 (packs in the repository). */
+  manifest: Manifest | ManifestV2;
   offsite?: DestinationSpec[];
   retention?: RetentionPolicy;
   reporter: Reporter;
@@ -40,7 +43,10 @@ export interface OffsiteOutcome {
   location: string;
   uploaded: boolean;
   alreadyPresent?: boolean;
+  /** Bytes of the set (format 1) or of the packs it needs (format 2) at the destination. */
   bytes?: number;
+  /** Format 2: bytes actually sent (only the packs the destination lacked). */
+  sentBytes?: number;
   seconds?: number;
   error?: { code: string; message: string };
   removed?: string[];
@@ -82,8 +88,10 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
     for (const set of await loadLocalRetentionSets(options.destination)) if (set.verification) localStates.set(set.id, set.verification);
   }
 
+  const manifest = options.manifest;
+  const setId = isManifestV2(manifest) ? manifest.id : manifest.setId;
   if (specs.length > 0) {
-    const totalBytes = options.manifest.parts.reduce((sum, p) => sum + p.bytes, 0);
+    const totalBytes = isManifestV2(manifest) ? manifest.packs.reduce((sum, p) => sum + p.bytes, 0) : manifest.parts.reduce((sum, p) => sum + p.bytes, 0);
     reporter.emit({ type: 'phase', phase: 'upload', totalBytes: totalBytes * specs.length, totalItems: specs.length });
   }
   for (const [index, spec] of specs.entries()) {
@@ -103,11 +111,13 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
             message: `${spec.name}: ${info.operation} ${info.key} failed (${info.error.message}); attempt ${info.attempt + 1} in ${(info.delayMs / 1000).toFixed(1)} s.`,
           }),
       });
-      const result = await uploadSet(options.setDir, options.manifest, destination, {
-        signal: options.signal,
-        onProgress: (p) =>
-          reporter.emit({ type: 'progress', phase: 'upload', item: spec.name, bytes: p.bytesDone, bytesTotal: p.bytesTotal, itemsDone: index, itemsTotal: specs.length }),
-      });
+      const onProgress = (p: { bytesDone: number; bytesTotal: number }): void => {
+        reporter.emit({ type: 'progress', phase: 'upload', item: spec.name, bytes: p.bytesDone, bytesTotal: p.bytesTotal, itemsDone: index, itemsTotal: specs.length });
+      };
+      // Format 2 sends only the packs the destination lacks; format 1 the whole set.
+      const result = isManifestV2(manifest)
+        ? await uploadRepositorySet(options.destination, manifest, destination, { runId: reporter.runId, signal: options.signal, onProgress })
+        : { ...(await uploadSet(options.setDir, manifest, destination, { signal: options.signal, onProgress })), bytesSent: undefined };
       if (sftpUnpinned?.seenHostKey) {
         reporter.emit({
           type: 'warning',
@@ -122,11 +132,12 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
         uploaded: true,
         alreadyPresent: result.alreadyPresent,
         bytes: result.bytes,
+        ...(result.bytesSent !== undefined ? { sentBytes: result.bytesSent } : {}),
         seconds: (Date.now() - started) / 1000,
       };
       if (policy) {
         reporter.emit({ type: 'phase', phase: 'prune' });
-        const remote = await applyRemoteRetention(destination, policy, now(), scope, { verification: (id) => localStates.get(id) });
+        const remote = await applyRemoteRetention(destination, policy, now(), scope, { verification: (id) => localStates.get(id), runId: reporter.runId, reporter });
         outcome.removed = remote.removed;
         outcome.otherSources = remote.leftAlone.length;
         reportLeftAlone(remote.leftAlone, destination.location, spec.name);
@@ -154,13 +165,21 @@ export async function copyOffsiteAndPrune(options: AfterBackupOptions): Promise<
       leftAlone: local.leftAlone,
     };
     reportLeftAlone(local.leftAlone, local.location);
+    // Free the deduplicated data no remaining set needs. Another backup running at the same
+    // destination holds the repository's shared lock: then the data waits for the next run.
+    try {
+      await pruneRepositoryData(options.destination, reporter.runId, reporter);
+    } catch (error) {
+      if (!(error instanceof BackupError) || error.code !== 'LOCKED') throw error;
+      reporter.emit({ type: 'warning', code: 'PRUNE_DEFERRED', message: `Unused backup data was not freed this time: ${error.message}` });
+    }
   }
 
   const failed = outcomes.filter((o) => !o.uploaded);
   if (failed.length > 0) {
     const error = new BackupError(
       failed.every((f) => f.error?.code === 'CONFIG') ? 'CONFIG' : 'DESTINATION',
-      `The set ${options.manifest.setId} is complete in ${options.destination}, but its offsite copy failed: ${failed.map((f) => `${f.name}: ${f.error?.message}`).join('; ')}`,
+      `The set ${setId} is complete in ${options.destination}, but its offsite copy failed: ${failed.map((f) => `${f.name}: ${f.error?.message}`).join('; ')}`,
     );
     (error as BackupError & { summary?: AfterBackupSummary }).summary = { offsite: outcomes, retention };
     throw error;

@@ -1,7 +1,7 @@
 /**
  * Backup sets on a Destination: upload (parts first, manifest.json LAST, so a broken upload
  * never looks complete), listing (only sets whose manifest exists are complete), verification
- * (download and hash every part, streaming) and retention with the same policy as local sets.
+ * (download and hash every part, streaming). Retention over both formats: remote-retention.ts.
  *
  * Remote layout = local layout: "<setId>/manifest.json", "<setId>/db/...", "<setId>/pinned".
  */
@@ -10,12 +10,9 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
-import { MANIFEST_FILE, SET_ID_PATTERN, setIdTime, sourceIdentity, validateManifest, type Manifest } from '../../protocol/manifest.js';
-import type { RetentionPolicy } from '../../protocol/job.js';
-import type { VerificationState } from '../../protocol/sets.js';
+import { MANIFEST_FILE, SET_ID_PATTERN, validateManifest, type Manifest } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
-import { PINNED_FILE, type RetentionDecision } from '../../protocol/retention-policy.js';
-import { applySourcedRetention, type LeftAlone, type SourceScope, type SourceSelection, type SourcedRetentionSet } from '../retention/source.js';
+import { PINNED_FILE } from '../../protocol/retention-policy.js';
 import { DestinationError, type Destination } from './destination.js';
 
 export interface UploadProgress {
@@ -241,65 +238,4 @@ export async function removeRemoteSet(destination: Destination, set: Pick<Remote
   const manifestKey = `${set.setId}/${MANIFEST_FILE}`;
   if (set.keys.includes(manifestKey)) await destination.remove(manifestKey);
   for (const key of set.keys) if (key !== manifestKey) await destination.remove(key);
-}
-
-export interface RemotePruneResult {
-  location: string;
-  /** The source pruned and how it was chosen (see SourceScope). */
-  source: string | undefined;
-  /** Complete sets of that source given to the policy (0: the source has no set there). */
-  completeCounted: number;
-  sourceChosen: SourceSelection<SourcedRetentionSet>['chosen'];
-  /** Decisions for the pruned source's sets and for incomplete sets. */
-  decisions: RetentionDecision[];
-  removed: string[];
-  /** Complete sets of other sources (or without identity): not counted, not removed. */
-  leftAlone: LeftAlone[];
-}
-
-/**
- * Remote retention, with the same policy function as local sets, over the sets of one source
- * only (retention/source.ts: an offsite prefix may be shared by several sites, and there is no
- * remote lock). `verification` may give the state known locally for a set id (a set proven
- * restorable locally is the same bytes remotely). `scope` is required: every caller must say
- * whose sets it prunes.
- */
-export async function applyRemoteRetention(
-  destination: Destination,
-  policy: RetentionPolicy,
-  now: Date,
-  scope: SourceScope,
-  options: { dryRun?: boolean; verification?: (setId: string) => VerificationState | undefined } = {},
-): Promise<RemotePruneResult> {
-  const sets = await listAllRemoteSets(destination);
-  const selected = applySourcedRetention(
-    sets.map((s): SourcedRetentionSet => {
-      const source = s.manifest ? sourceIdentity(s.manifest) : undefined;
-      return {
-        id: s.setId,
-        time: s.manifest?.createdAt ?? setIdTime(s.setId)?.toISOString() ?? 'invalid',
-        complete: s.complete,
-        verification: options.verification?.(s.setId),
-        pinned: s.pinned,
-        ...(source !== undefined ? { source } : {}),
-      };
-    }),
-    policy,
-    now,
-    scope,
-  );
-  const decisions = selected.decisions.map((decision) => {
-    const problem = sets.find((s) => s.setId === decision.id)?.problem;
-    // A manifest that exists but cannot be read is not "incomplete": leave it for a person.
-    return decision.action === 'remove' && problem ? { ...decision, action: 'keep' as const, reasons: [`manifest unreadable, kept for a person to look at: ${problem}`] } : decision;
-  });
-  const removed: string[] = [];
-  if (!options.dryRun) {
-    for (const decision of decisions) {
-      if (decision.action !== 'remove') continue;
-      await removeRemoteSet(destination, sets.find((s) => s.setId === decision.id)!);
-      removed.push(decision.id);
-    }
-  }
-  return { location: destination.location, source: selected.source, sourceChosen: selected.chosen, completeCounted: selected.completeCounted, decisions, removed, leftAlone: selected.leftAlone };
 }
