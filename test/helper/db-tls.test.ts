@@ -185,7 +185,7 @@ function checksum(database: string): string {
 test('backup over TLS with ca=: the set restores and deep-verifies over TLS; no password or key anywhere', { skip: SKIP, timeout: 120_000 }, async () => {
   const to = join(dir, 'sets');
   const acceptsBefore = Number(privateSql("SHOW GLOBAL STATUS LIKE 'Ssl_accepts';").split('\t')[1]);
-  const backup = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `new_link=true&ca=${encodeURIComponent(pem.ca)}`) });
+  const backup = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `new_link=true&ca=${encodeURIComponent(pem.ca)}`) });
   assert.equal(backup.status, 0, backup.output.slice(-3000));
   assert.deepEqual(
     backup.events.filter((e) => e.type === 'warning' && e.code === 'DSN'),
@@ -215,27 +215,27 @@ test('backup over TLS with ca=: the set restores and deep-verifies over TLS; no 
 
 test('without TLS options the TLS-only server refuses: DB_CONNECT that says to add ssl=1 or ca=', { skip: SKIP, timeout: 60_000 }, async () => {
   const to = join(dir, 'no-tls');
-  const run = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, 'new_link=true') });
+  const run = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, 'new_link=true') });
   assertRefused(run, 'no TLS options', /requires TLS.*ssl=1 \(or ca=/s);
   assert.deepEqual(setDirs(to), []);
 });
 
 test('a wrong CA, the default store for a private CA, or a host name the certificate does not name fail verification with a clear error', { skip: SKIP, timeout: 60_000 }, async () => {
   const to = join(dir, 'wrong-ca');
-  const wrong = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${pem.otherCa}`) });
+  const wrong = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${pem.otherCa}`) });
   const message = assertRefused(wrong, 'wrong CA', /TLS certificate failed verification/);
   assert.match(message, new RegExp(`verified against ca=${pem.otherCa}`));
-  const system = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, 'ssl=1') });
+  const system = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, 'ssl=1') });
   assertRefused(system, 'ssl=1, default store', /TLS certificate failed verification .*the default CA store/s);
   // The right CA, but the DSN's host name is not one the certificate names.
-  const name = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${pem.ca}`, 'cbt_tls', PASSWORD, 'localhost') });
+  const name = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${pem.ca}`, 'cbt_tls', PASSWORD, 'localhost') });
   assertRefused(name, 'host name not in the certificate', /TLS certificate failed verification \(Hostname\/IP does not match certificate's altnames: Host: localhost/);
   assert.deepEqual(setDirs(to), []);
 });
 
 test('ssl=1&verify_server_cert=0 connects encrypted and warns that the server certificate is not verified', { skip: SKIP, timeout: 60_000 }, async () => {
   const to = join(dir, 'unverified');
-  const run = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, 'ssl=1&verify_server_cert=0') });
+  const run = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, 'ssl=1&verify_server_cert=0') });
   assert.equal(run.status, 0, run.output.slice(-3000));
   const warnings = run.events.filter((e) => e.type === 'warning' && e.code === 'DSN').map((e) => String(e.message));
   assert.equal(warnings.length, 1, warnings.join('\n'));
@@ -248,9 +248,9 @@ test('ssl=1&verify_server_cert=0 connects encrypted and warns that the server ce
 
 test('a client certificate (REQUIRE X509) with cert= and key=; without them the login is refused', { skip: SKIP, timeout: 60_000 }, async () => {
   const to = join(dir, 'x509');
-  const refused = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${pem.ca}`, 'cbt_x509', X509_PASSWORD) });
+  const refused = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${pem.ca}`, 'cbt_x509', X509_PASSWORD) });
   assertRefused(refused, 'no client certificate', /refused the login of cbt_x509.*requires a client certificate .*add cert= and key=/s);
-  const run = await runHelperAsync(['backup', '--to', to], {
+  const run = await runHelperAsync(['backup', '--format', '1', '--to', to], {
     CIVIBACKUP_DSN: dsn(SOURCE, `ca=${pem.ca}&cert=${pem.clientCert}&key=${pem.clientKey}`, 'cbt_x509', X509_PASSWORD),
   });
   assert.equal(run.status, 0, run.output.slice(-3000));
@@ -267,7 +267,7 @@ test('an unreadable ca= file is a CONFIG error before anything is written', { sk
   const to = join(dir, 'bad-file');
   mkdirSync(to);
   const missing = join(dir, 'no-such-ca.pem');
-  const run = await runHelperAsync(['backup', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${missing}`) });
+  const run = await runHelperAsync(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsn(SOURCE, `ca=${missing}`) });
   assert.equal(run.status, 2, run.output.slice(-2000));
   assert.equal(run.last.code, 'CONFIG');
   assert.match(String(run.last.message), new RegExp(`option ca= names ${missing}, which cannot be read: no such file`));

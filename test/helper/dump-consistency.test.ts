@@ -45,7 +45,7 @@ test('a backup taken while transfers commit restores with the invariant exact', 
   })();
   try {
     const since = await currentConnectionId(watcher);
-    const helper = startHelper(['backup', '--to', join(dir, 'sets'), '--db', dsnText(SOURCE)]);
+    const helper = startHelper(['backup', '--format', '1', '--to', join(dir, 'sets'), '--db', dsnText(SOURCE)]);
     await waitForDumpOf(watcher, SOURCE, FILLER_TABLE, since);
     // The balances are read; freeze the dump inside the filler table and let transfers commit.
     process.kill(helper.child.pid!, 'SIGSTOP');

@@ -57,7 +57,7 @@ function listedSets(to: string): string[] {
 test('helper killed with SIGKILL mid-dump: nothing lists, the next run clears the leftover and succeeds', { timeout: 600_000 }, async () => {
   const to = join(dir, 'killed');
   const since = await withRoot(SOURCE, currentConnectionId);
-  const helper = startHelper(['backup', '--to', to, '--db', dsnText(SOURCE)]);
+  const helper = startHelper(['backup', '--format', '1', '--to', to, '--db', dsnText(SOURCE)]);
   await withRoot(SOURCE, (c) => waitForDumpOf(c, SOURCE, FILLER_TABLE, since)).catch(async (e) => {
     helper.child.kill('SIGKILL');
     const r = await helper.done;
@@ -70,7 +70,7 @@ test('helper killed with SIGKILL mid-dump: nothing lists, the next run clears th
   assert.equal(leftovers.length, 1, 'the killed run left its unfinished set directory');
   assert.deepEqual(listedSets(to), []);
 
-  const next = runHelper(['backup', '--to', to, '--db', dsnText(SOURCE)]);
+  const next = runHelper(['backup', '--format', '1', '--to', to, '--db', dsnText(SOURCE)]);
   assert.equal(next.status, 0, next.stdout + next.stderr);
   const removal = next.events.find((e) => e.type === 'warning' && e.message.includes(leftovers[0]));
   assert.ok(removal, 'a warning names the removed leftover');
@@ -81,7 +81,7 @@ test('helper killed with SIGKILL mid-dump: nothing lists, the next run clears th
 test('server connection killed mid-dump: exit 1, DB_LOST, no set left', { timeout: 600_000 }, async () => {
   const to = join(dir, 'lost');
   const since = await withRoot(SOURCE, currentConnectionId);
-  const helper = startHelper(['backup', '--to', to, '--db', dsnText(SOURCE)]);
+  const helper = startHelper(['backup', '--format', '1', '--to', to, '--db', dsnText(SOURCE)]);
   await withRoot(SOURCE, async (c) => {
     const id = await waitForDumpOf(c, SOURCE, FILLER_TABLE, since);
     await query(c, `KILL ${id}`);
@@ -106,12 +106,12 @@ test('full disk: exit 1, DISK_FULL, no complete-looking set, the earlier set int
     return;
   }
   try {
-    const first = runHelper(['backup', '--to', mountPoint, '--db', dsnText(SMALL)]);
+    const first = runHelper(['backup', '--format', '1', '--to', mountPoint, '--db', dsnText(SMALL)]);
     assert.equal(first.status, 0, first.stdout + first.stderr);
     const earlier = listedSets(mountPoint);
     assert.equal(earlier.length, 1);
 
-    const full = runHelper(['backup', '--to', mountPoint, '--db', dsnText(SOURCE), '--compression', 'none']);
+    const full = runHelper(['backup', '--format', '1', '--to', mountPoint, '--db', dsnText(SOURCE), '--compression', 'none']);
     assert.equal(full.status, 1, full.stdout + full.stderr);
     const error = lastEvent(full) as ErrorEvent;
     assert.equal(error.code, 'DISK_FULL');
@@ -129,7 +129,7 @@ test('full disk: exit 1, DISK_FULL, no complete-looking set, the earlier set int
 test('wrong password: exit 2, DB_CONNECT naming the account and what to do, password not echoed', { timeout: 120_000 }, () => {
   createUser();
   const to = join(dir, 'badpw');
-  const run = runHelper(['backup', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'Wr0ng-Pass') });
+  const run = runHelper(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'Wr0ng-Pass') });
   assert.equal(run.status, 2, run.stdout + run.stderr);
   const error = lastEvent(run) as ErrorEvent;
   assert.equal(error.code, 'DB_CONNECT');
@@ -144,7 +144,7 @@ test('missing privileges: exit 2, DB_PRIVILEGE with the GRANT to run', { timeout
   // SELECT only: the server would silently hide triggers and events from this user
   mariadbCli(`GRANT SELECT ON \`${SMALL}\`.* TO '${USER}'@'localhost'; GRANT SELECT ON \`${SMALL}\`.* TO '${USER}'@'127.0.0.1';`);
   const to = join(dir, 'nopriv');
-  const run = runHelper(['backup', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'right-pass') });
+  const run = runHelper(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'right-pass') });
   assert.equal(run.status, 2, run.stdout + run.stderr);
   const error = lastEvent(run) as ErrorEvent;
   assert.equal(error.code, 'DB_PRIVILEGE');
@@ -155,13 +155,13 @@ test('missing privileges: exit 2, DB_PRIVILEGE with the GRANT to run', { timeout
   // CiviCRM's documented GRANT list (no EVENT): the backup runs and warns about events
   const civicrmGrants = 'SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, TRIGGER, CREATE ROUTINE, ALTER ROUTINE, CREATE VIEW, SHOW VIEW';
   mariadbCli(`GRANT ${civicrmGrants} ON \`${SMALL}\`.* TO '${USER}'@'localhost'; GRANT ${civicrmGrants} ON \`${SMALL}\`.* TO '${USER}'@'127.0.0.1';`);
-  const civicrm = runHelper(['backup', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'right-pass') });
+  const civicrm = runHelper(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'right-pass') });
   assert.equal(civicrm.status, 0, civicrm.stdout + civicrm.stderr);
   assert.ok(civicrm.events.some((e) => e.type === 'warning' && /EVENT privilege/.test(e.message)));
 
   // with the GRANT from the message the same user succeeds without that warning
   mariadbCli(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${SMALL}\`.* TO '${USER}'@'localhost'; GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${SMALL}\`.* TO '${USER}'@'127.0.0.1';`);
-  const ok = runHelper(['backup', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'right-pass') });
+  const ok = runHelper(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'right-pass') });
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
   assert.ok(!ok.events.some((e) => e.type === 'warning'));
 });

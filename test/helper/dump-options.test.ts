@@ -59,7 +59,7 @@ test('--settings gives both DSNs; the logging database lands in logdb/ and resto
     settings,
     `<?php\nif (!defined('CIVICRM_DSN')) {\n  define('CIVICRM_DSN', '${dsnText(MAIN)}?new_link=true');\n}\ndefine( "CIVICRM_LOGGING_DSN", "${dsnText(LOG)}?new_link=true" );\n`,
   );
-  const run = runHelper(['backup', '--to', join(dir, 'a'), '--settings', settings, '--exclude-data', 'civicrm_import_job_*']);
+  const run = runHelper(['backup', '--format', '1', '--to', join(dir, 'a'), '--settings', settings, '--exclude-data', 'civicrm_import_job_*']);
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const setDir = (lastEvent(run) as { set: string }).set;
   const manifest = manifestOf(setDir);
@@ -86,7 +86,7 @@ test('--settings gives both DSNs; the logging database lands in logdb/ and resto
 });
 
 test('--no-skip-cache-data keeps cache rows; --compression none writes plain .sql', { timeout: 120_000 }, () => {
-  const run = runHelper(['backup', '--to', join(dir, 'b'), '--db', dsnText(MAIN), '--no-skip-cache-data', '--compression', 'none']);
+  const run = runHelper(['backup', '--format', '1', '--to', join(dir, 'b'), '--db', dsnText(MAIN), '--no-skip-cache-data', '--compression', 'none']);
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const setDir = (lastEvent(run) as { set: string }).set;
   const manifest = manifestOf(setDir);
@@ -105,7 +105,7 @@ test('--recipient encrypts every part; the age CLI decrypts them to the same SQL
   const keyFile = join(dir, 'key.txt');
   execFileSync('age-keygen', ['-o', keyFile], { stdio: 'ignore' });
   const recipient = /public key: (age1[0-9a-z]+)/.exec(readFileSync(keyFile, 'utf8'))![1];
-  const run = runHelper(['backup', '--to', join(dir, 'c'), '--db', dsnText(MAIN), '--recipient', recipient]);
+  const run = runHelper(['backup', '--format', '1', '--to', join(dir, 'c'), '--db', dsnText(MAIN), '--recipient', recipient]);
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const setDir = (lastEvent(run) as { set: string }).set;
   const manifest = manifestOf(setDir);
@@ -123,7 +123,7 @@ test('an invalid view (its table dropped) is left out with a warning, so the pla
   await createDatabase(target);
   try {
     mariadbCli('CREATE TABLE gone (a INT); CREATE TABLE kept (a INT); CREATE VIEW v_broken AS SELECT a FROM gone; CREATE VIEW v_ok AS SELECT a FROM kept; DROP TABLE gone;', source);
-    const run = runHelper(['backup', '--to', join(dir, 'views'), '--db', dsnText(source)]);
+    const run = runHelper(['backup', '--format', '1', '--to', join(dir, 'views'), '--db', dsnText(source)]);
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.ok(run.events.some((e) => e.type === 'warning' && e.message.includes('`v_broken` is invalid')));
     const setDir = (lastEvent(run) as { set: string }).set;

@@ -39,7 +39,7 @@ after(() => {
 test('backup of the fixture restores exactly with zcat | mariadb', { timeout: 600_000 }, async () => {
   const to = join(dir, 'sets');
   // statement limit and part size lowered so multi-statement and split-part paths run too
-  const run = runHelper(['backup', '--to', to, '--db', dsnText(SOURCE)], { CIVIBACKUP_TEST_PART_RAW_BYTES: String(8 * 1024 * 1024) });
+  const run = runHelper(['backup', '--format', '1', '--to', to, '--db', dsnText(SOURCE)], { CIVIBACKUP_TEST_PART_RAW_BYTES: String(8 * 1024 * 1024) });
   assert.equal(run.status, 0, run.stdout + run.stderr);
   const result = lastEvent(run);
   assert.equal(result?.type, 'result');

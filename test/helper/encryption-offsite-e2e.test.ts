@@ -118,7 +118,7 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
     rcptJob = job;
     const sets: string[] = [];
     for (let i = 0; i < 2; i += 1) {
-      const run = await civibackup(['backup', '--job', job], secrets());
+      const run = await civibackup(['backup', '--format', '1', '--job', job], secrets());
       assert.equal(run.status, 0, run.output);
       assert.equal(run.last.type, 'result');
       sets.push(String(run.last.set));
@@ -239,7 +239,7 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
 
 describe('passphrase mode', { timeout: 300_000 }, () => {
   test('age -d (passphrase on a pseudo-TTY) opens a part; wrong passphrase is WRONG_KEY; the right one restores', async () => {
-    const run = await civibackup(['backup', '--to', join(work, 'sets-pass'), '--passphrase-file', join(work, 'pass.txt')], { CIVIBACKUP_DSN: dsnText(source) });
+    const run = await civibackup(['backup', '--format', '1', '--to', join(work, 'sets-pass'), '--passphrase-file', join(work, 'pass.txt')], { CIVIBACKUP_DSN: dsnText(source) });
     assert.equal(run.status, 0, run.output);
     const setDir = String(run.last.set);
     const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
@@ -294,7 +294,7 @@ describe('an offsite copy that fails', { timeout: 300_000 }, () => {
     spec.offsite[0]!.accessKeyId = 'UNKNOWN_KEY_ID'; // s3rver refuses unknown key ids: an auth failure, not retried
     delete spec.offsite[1]!.hostKey; // unpinned: works, with a warning naming the fingerprint to pin
     writeFileSync(job, JSON.stringify(spec));
-    const run = await civibackup(['backup', '--job', job], secrets());
+    const run = await civibackup(['backup', '--format', '1', '--job', job], secrets());
     assert.equal(run.status, 1, run.output);
     assert.equal(run.last.code, 'DESTINATION');
     assert.match(String(run.last.message), /is complete in .*offsite copy failed: objects:/);

@@ -52,7 +52,7 @@ after(async () => {
 
 test('backup --files writes an encrypted archive per directory, with exclusions and warnings in the manifest', async () => {
   const run = runHelper([
-    'backup', '--to', destination, '--db', dsnText(database),
+    'backup', '--format', '1', '--to', destination, '--db', dsnText(database),
     '--files', `custom=${source}`,
     '--files', `extra?=${join(scratch.dir, 'not-there')}`,
     '--exclude', '*.tmp',

@@ -262,7 +262,7 @@ describe('docs/disaster-recovery.md, followed literally', () => {
         trigger: 'cron',
       }),
     );
-    const backup = await helperFromZip(['backup', '--job', jobFile, '--json'], {
+    const backup = await helperFromZip(['backup', '--format', '1', '--job', jobFile, '--json'], {
       CIVIBACKUP_DSN: dsnText(source),
       CBT_RUNBOOK_LOG_DSN: dsnText(sourceLog),
       [SECRET_ENV]: 'S3RVER',

@@ -160,7 +160,7 @@ describe('release zip', () => {
     assert.equal(versionRun.stdout.trim(), version);
 
     const sets = join(work, 'sets');
-    const backup = helper(['backup', '--to', sets, '--json'], { CIVIBACKUP_DSN: dsnText(database) });
+    const backup = helper(['backup', '--format', '1', '--to', sets, '--json'], { CIVIBACKUP_DSN: dsnText(database) });
     const result = backup.events.at(-1);
     assert.equal(backup.status, 0, `backup failed: ${JSON.stringify(result)} ${backup.stderr}`);
     assert.equal(result?.type, 'result');

@@ -67,7 +67,7 @@ before(async () => {
   await createRestoreFixture(source, 3000);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-dest-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last) + backup.stderr);
   setDir = String(backup.last.set);
 });
@@ -109,7 +109,7 @@ test('restored results are identical with --jobs 1, --jobs 4 and without index d
   }
 });
 
-test('a non-empty target is refused without --force and left untouched; --force replaces it', { timeout: 300_000 }, async () => {
+test('a non-empty target is refused without --force and left untouched; --force --scope all replaces it (atomic), --force --in-place too', { timeout: 300_000 }, async () => {
   const target = newDatabaseName('busy');
   mariadbCli(`CREATE DATABASE ${target}; CREATE TABLE ${target}.keep_me (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO ${target}.keep_me VALUES (1, 'mine'); CREATE TABLE ${target}.contact (x INT);`);
   const before = await snapshotDatabase(target);
@@ -118,8 +118,20 @@ test('a non-empty target is refused without --force and left untouched; --force 
   assert.equal(refused.last.code, 'TARGET_NOT_EMPTY');
   assert.deepEqual(await snapshotDatabase(target), before, 'target untouched');
 
-  const forced = await civibackup(['restore', setDir, '--db', dsnText(target), '--force']);
+  // The fixture holds no CiviCRM tables: the default scope (civicrm) would replace nothing.
+  const civicrmOnly = await civibackup(['restore', setDir, '--db', dsnText(target), '--force']);
+  assert.equal(civicrmOnly.status, 2);
+  assert.match(String(civicrmOnly.last.message), /--scope all/);
+  assert.deepEqual(await snapshotDatabase(target), before, 'target untouched');
+
+  const forced = await civibackup(['restore', setDir, '--db', dsnText(target), '--force', '--scope', 'all']);
   assert.equal(forced.status, 0, JSON.stringify(forced.last));
+  assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
+  databases.push(`${target}_cbstage`, `${target}_cbold`);
+
+  mariadbCli(`CREATE TABLE ${target}.keep_me (id INT PRIMARY KEY);`);
+  const inPlace = await civibackup(['restore', setDir, '--db', dsnText(target), '--force', '--in-place']);
+  assert.equal(inPlace.status, 0, JSON.stringify(inPlace.last));
   assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
 });
 
@@ -272,7 +284,7 @@ test('encrypted set: restore with the identity; a truncated part with rewritten 
   const recipient = String((keygen.last.summary as { recipient: string }).recipient);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-enc-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination, '--recipient', recipient], { CIVIBACKUP_DSN: dsnText(source) });
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--recipient', recipient], { CIVIBACKUP_DSN: dsnText(source) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const encrypted = String(backup.last.set);
 
@@ -302,7 +314,7 @@ test('the acceptance fixture (every type, 8 MB values, split parts, odd names, a
   createFixture(fixtureSource);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-acc-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination, '--db', dsnText(fixtureSource)], { CIVIBACKUP_TEST_PART_RAW_BYTES: String(8 * 1024 * 1024) });
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--db', dsnText(fixtureSource)], { CIVIBACKUP_TEST_PART_RAW_BYTES: String(8 * 1024 * 1024) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const fixtureSet = String(backup.last.set);
   assert.ok(readManifestFile(fixtureSet).parts.some((p) => /200-data-big_values\.0002/.test(p.path)), 'a table split over parts');
@@ -332,7 +344,7 @@ test('a set with a separate logging database: --logging-db restores logdb/, and 
   );
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-log-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--to', destination, '--db', dsnText(source), '--logging-db', dsnText(logSource)]);
+  const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--db', dsnText(source), '--logging-db', dsnText(logSource)]);
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const withLog = String(backup.last.set);
   assert.ok(readManifestFile(withLog).parts.some((p) => p.path.startsWith('logdb/')));

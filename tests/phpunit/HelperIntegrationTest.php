@@ -128,12 +128,6 @@ final class HelperIntegrationTest extends TestCase {
     } while (TRUE);
   }
 
-  private function skipUnlessRestoreKnowsScope(): void {
-    if (!HelperBundle::restoreKnowsScope()) {
-      $this->markTestSkipped('The built helper\'s restore does not take --scope yet (the atomic restore branch); PHP passes it for every database restore.');
-    }
-  }
-
   private function assertNoPasswordLeft(string $runId): void {
     $dir = $this->service->runs()->dir($runId);
     foreach (scandir($dir) as $name) {
@@ -285,7 +279,6 @@ final class HelperIntegrationTest extends TestCase {
   }
 
   public function testDeepVerifyRestoreWithSafetyBackupAndDelete(): void {
-    $this->skipUnlessRestoreKnowsScope();
     $first = $this->service->runBackup(FALSE, 'cron')['result'];
     $this->assertSame('result', $first['type'], json_encode($first));
     $setId = basename($first['set']);
@@ -332,7 +325,6 @@ final class HelperIntegrationTest extends TestCase {
   }
 
   public function testAsyncRestoreIsAdvancedByStatusPolls(): void {
-    $this->skipUnlessRestoreKnowsScope();
     $first = $this->service->runBackup(FALSE, 'cron')['result'];
     $this->assertSame('result', $first['type'], json_encode($first));
     $setId = basename($first['set']);
@@ -367,7 +359,6 @@ final class HelperIntegrationTest extends TestCase {
    * real helper, followed by status polls as the page follows them.
    */
   public function testThePagesRestoreKeepsTheCmsTablesUndoesAndCopiesIntoANewDatabase(): void {
-    $this->skipUnlessRestoreKnowsScope();
     $db = self::$db;
     self::$mysql->query("CREATE TABLE `$db`.wp_users (ID BIGINT UNSIGNED PRIMARY KEY, user_login VARCHAR(60)) ENGINE=InnoDB");
     try {

@@ -20,6 +20,8 @@ export type Phase =
   | 'upload'
   | 'verify'
   | 'restore'
+  /** Restore over a live database: the staged tables are swapped in. */
+  | 'swap'
   | 'prune'
   | 'cleanup';
 

@@ -49,7 +49,7 @@ function writeJob(name: string, site: Site, to: string, extra: Record<string, un
 }
 
 async function backup(job: string, site: Site): Promise<CliRun & { setId: string; manifest: Manifest }> {
-  const run = await civibackup(['backup', '--job', job], { CIVIBACKUP_DSN: dsnText(sites[site]), [S3_SECRET_ENV]: 'S3RVER' });
+  const run = await civibackup(['backup', '--format', '1', '--job', job], { CIVIBACKUP_DSN: dsnText(sites[site]), [S3_SECRET_ENV]: 'S3RVER' });
   assert.equal(run.status, 0, run.output);
   const setDir = String(run.last.set);
   const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
@@ -163,7 +163,7 @@ describe('two sites, one local destination, keep-last 1 each', { timeout: 300_00
     const prune = await civibackup(['prune', '--job', job, '--dry-run'], {}, false);
     assert.equal(prune.status, 0, prune.output);
     assert.match(prune.output, /source: site-a-copy \(the job's sourceId\)/);
-    const bad = await civibackup(['backup', '--job', job, '--source-id', 'not valid'], { CIVIBACKUP_DSN: dsnText(sites.a) });
+    const bad = await civibackup(['backup', '--format', '1', '--job', job, '--source-id', 'not valid'], { CIVIBACKUP_DSN: dsnText(sites.a) });
     assert.equal(bad.status, 2, bad.output);
   });
 });

@@ -97,3 +97,31 @@ export function plainRestore(setDir: string, database: string, folder = 'db'): v
   });
   if (run.status !== 0) throw new Error(`plain restore failed (${run.status}): ${run.stderr}`);
 }
+
+/**
+ * Runs the bundle until it pauses at a named point (CIVIBACKUP_TEST_PAUSE_AT, see
+ * ts-src/helper/core/test-pause.ts), or until `until` says so, then SIGKILLs it: a crash at
+ * that exact moment. Returns what it printed.
+ */
+export async function killWhenPaused(args: string[], point: string | null, until?: () => Promise<boolean>, env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [HELPER_BUNDLE, ...args, '--json'], {
+    env: { ...process.env, ...env, ...(point ? { CIVIBACKUP_TEST_PAUSE_AT: point } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (point && stderr.includes(`civibackup-test-pause ${point}`)) break;
+    if (until && (await until())) break;
+    if (child.exitCode !== null) throw new Error(`the helper ended before ${point ?? 'the moment'}: ${stdout.slice(-600)} ${stderr.slice(-400)}`);
+    if (Date.now() > deadline) throw new Error(`the helper never reached ${point ?? 'the moment'}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill('SIGKILL');
+  await closed;
+  return { stdout, stderr };
+}

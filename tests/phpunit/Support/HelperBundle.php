@@ -20,15 +20,4 @@ final class HelperBundle {
     }
   }
 
-  /**
-   * Whether the built helper's `restore` takes --scope (the atomic restore with scope, built
-   * on another branch): the PHP side always passes it for a database restore, so the tests
-   * that restore through the real helper wait for that helper. Remove once merged.
-   */
-  public static function restoreKnowsScope(): bool {
-    self::ensureBuilt();
-    $help = (string) shell_exec('node ' . escapeshellarg(dirname(__DIR__, 3) . '/dist/civibackup.mjs') . ' --help 2>&1');
-    return (bool) preg_match('/civibackup restore [^\n]*--scope/', $help);
-  }
-
 }

@@ -2,24 +2,26 @@
  * Restore and verify side of directory archives.
  *
  * restoreDirectory: check the part's hash, extract into a staging directory beside the target
- * (same filesystem, so the final step is a rename), then swap it in. The target is only
- * touched after the whole archive extracted cleanly; with --force an existing target is
- * renamed aside first and removed only once the new one is in place.
+ * (same filesystem, so the final step is a rename), check the counts against the manifest,
+ * then swap it in (swap-directory.ts). The target is only touched after the whole archive
+ * extracted cleanly; with --force an existing target is renamed aside first and removed
+ * only once the new one is in place. What a killed restore left is cleaned or finished first.
  *
  * listArchive: read an archive to its end-of-archive marker, check every header and name,
  * and compare the counts with the manifest, for `verify`.
  */
-import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rmdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FilesRecord, Manifest, PartRecord } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
+import { pausePoint } from '../core/test-pause.js';
 import type { DecryptionKeys } from '../crypto/age-stream.js';
 import { openPart } from '../set/part-reader.js';
 import { checkPart } from '../set/verify-parts.js';
 import { entrySegments, linkEscapes } from './entry-paths.js';
+import { recoverDirectory, stagingPath, swapDirectoryIn } from './swap-directory.js';
 import { damaged, extractTar, removeTree, type ExtractPolicy, type ExtractStats } from './extract.js';
 import { TarReader } from './tar-reader.js';
 
@@ -68,46 +70,37 @@ async function isEmptyDirectory(path: string): Promise<boolean> {
   return (await readdir(path)).length === 0;
 }
 
-function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
-
 /**
- * Checks a restore target before anything is written: refuses '/' and a non-empty target
- * without `force`; returns the absolute target.
+ * Checks a restore target before anything is written (v1 archives and v2 trees alike):
+ * finishes or cleans what a killed restore of it left, refuses '/' and a non-empty target
+ * without `force`. Returns the absolute target and warnings about what was cleaned.
  */
-export async function checkRestoreTarget(targetPath: string, label: string, force: boolean | undefined): Promise<string> {
+export async function checkRestoreTarget(targetPath: string, label: string, options: { force?: boolean; reporter?: Reporter }): Promise<{ target: string; leftovers: string[] }> {
   const target = resolve(targetPath);
   if (target === '/') throw new BackupError('USAGE', 'Refusing to restore a directory archive onto /.');
+  const leftovers = await recoverDirectory(target, options.reporter);
   const existing = await lstat(target).catch(() => null);
   const targetHasContent = existing !== null && (!existing.isDirectory() || !(await isEmptyDirectory(target)));
-  if (targetHasContent && !force) {
+  if (targetHasContent && !options.force) {
     throw new BackupError('TARGET_NOT_EMPTY', `${target} exists and is not empty; restore "${label}" into an empty or new directory, or pass --force to replace it.`);
   }
-  return target;
+  return { target, leftovers };
 }
 
 /** A fresh staging directory beside the target (same file system: the swap is a rename). */
 export async function createRestoreStaging(target: string): Promise<string> {
   await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-  const staging = `${target}.civibackup-restore-${randomBytes(4).toString('hex')}`;
+  const staging = stagingPath(target);
   await mkdir(staging, { mode: 0o700 });
   return staging;
 }
 
 /**
  * Moves a completely restored staging directory into place. Re-checks the target (it may have
- * changed meanwhile); with `force` an existing target is renamed aside first and removed only
- * once the new one is in place. Returns whether something was replaced; removes the staging
- * directory on failure.
+ * changed meanwhile); with `force` the old target is swapped out (swap-directory.ts). Returns
+ * whether something was replaced; removes the staging directory on failure.
  */
-export async function swapInRestored(
-  staging: string,
-  target: string,
-  label: string,
-  options: { force?: boolean; reporter?: Reporter },
-  warnings: string[],
-): Promise<boolean> {
+export async function swapInRestored(staging: string, target: string, label: string, options: { force?: boolean; reporter?: Reporter }, warnings: string[]): Promise<boolean> {
   const now = await lstat(target).catch(() => null);
   let replaced = false;
   try {
@@ -117,20 +110,13 @@ export async function swapInRestored(
       await rmdir(target);
       await rename(staging, target);
     } else if (options.force) {
-      const aside = `${target}.civibackup-old-${timestamp()}-${randomBytes(2).toString('hex')}`;
-      await rename(target, aside);
-      try {
-        await rename(staging, target);
-      } catch (error) {
-        await rename(aside, target).catch(() => undefined);
-        throw error;
-      }
-      replaced = true;
-      await removeTree(aside).catch((error: unknown) => {
-        const message = `the old contents of ${target} were kept at ${aside}: ${(error as Error).message}`;
+      const swapped = await swapDirectoryIn(staging, target);
+      replaced = swapped.replaced;
+      if (swapped.keptAside) {
+        const message = `the old contents of ${target} were kept at ${swapped.keptAside}: ${swapped.removeError?.message ?? ''}`;
         warnings.push(message);
-        options.reporter?.emit({ type: 'warning', code: 'OLD_TARGET_KEPT', message, item: label, path: aside });
-      });
+        options.reporter?.emit({ type: 'warning', code: 'OLD_TARGET_KEPT', message, item: label, path: swapped.keptAside });
+      }
     } else {
       throw new BackupError('TARGET_NOT_EMPTY', `${target} was filled while "${label}" was being extracted; nothing was replaced. Pass --force to replace it.`);
     }
@@ -149,7 +135,7 @@ export async function restoreDirectory(
   options: RestoreDirectoryOptions = {},
 ): Promise<RestoreDirectoryResult> {
   const { record, part } = findFilesRecord(manifest, label);
-  const target = await checkRestoreTarget(targetPath, label, options.force);
+  const { target, leftovers } = await checkRestoreTarget(targetPath, label, options);
   if (!options.hashChecked) await assertPartHash(setDir, part);
   const staging = await createRestoreStaging(target);
 
@@ -186,6 +172,8 @@ export async function restoreDirectory(
     ).catch((error: unknown) => {
       throw damaged(error, `${part.path} (directory "${label}")`);
     });
+    const differences = countDifferences(stats, record);
+    if (differences) throw new BackupError('SET_DAMAGED', `${part.path} extracted to ${differences}; ${target} was not changed.`);
   } catch (error) {
     await removeTree(staging).catch(() => undefined);
     throw error;
@@ -194,9 +182,20 @@ export async function restoreDirectory(
     content?.destroy();
   }
   progress(true);
+  await pausePoint('dir-extracted');
 
   const replaced = await swapInRestored(staging, target, label, options, warnings);
-  return { label, target, replaced, warnings, ...stats };
+  return { label, target, replaced, warnings: [...leftovers, ...warnings], ...stats };
+}
+
+/** What the extraction holds that the manifest does not say, or null when they agree. */
+function countDifferences(stats: ExtractStats, record: FilesRecord): string | null {
+  const differences: string[] = [];
+  if (stats.files !== record.files) differences.push(`${stats.files} files (manifest: ${record.files})`);
+  if (stats.directories !== record.directories) differences.push(`${stats.directories} directories (manifest: ${record.directories})`);
+  if (stats.symlinks !== record.symlinks) differences.push(`${stats.symlinks} symlinks (manifest: ${record.symlinks})`);
+  if (stats.bytes !== record.bytes) differences.push(`${stats.bytes} bytes (manifest: ${record.bytes})`);
+  return differences.length > 0 ? differences.join(', ') : null;
 }
 
 export interface ArchiveListing {

@@ -21,6 +21,14 @@ import { removeTree } from './extract.js';
 import { checkRestoreTarget, createRestoreStaging, policyFor, swapInRestored, type RestoreDirectoryResult } from './restore.js';
 import { parseTreeLine, splitLines } from './tree-format.js';
 
+/**
+ * Seconds for utimes from a tree's milliseconds. libuv cuts the time to whole microseconds;
+ * half a microsecond more makes that cut a rounding, so the restored mtime is within 1 µs.
+ */
+function secondsOf(ms: number): number {
+  return ms / 1000 + 5e-7;
+}
+
 const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -69,10 +77,10 @@ function refused(record: FilesRecordV2, path: string, why: string, target: strin
 /** Restores the directory `record` describes into `targetPath` (empty or new, or --force). */
 export async function restoreTree(record: FilesRecordV2, reader: BlobReader, targetPath: string, options: RestoreTreeOptions = {}): Promise<RestoreDirectoryResult> {
   const { label } = record;
-  const target = await checkRestoreTarget(targetPath, label, options.force);
+  const { target, leftovers } = await checkRestoreTarget(targetPath, label, options);
   const staging = await createRestoreStaging(target);
   const policy = policyFor(record, target);
-  const warnings: string[] = [];
+  const warnings: string[] = [...leftovers];
   const stats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
   /** Directories this restore created (the only ones anything is written into). */
   const realDirectories = new Set<string>(['']);
@@ -152,7 +160,7 @@ export async function restoreTree(record: FilesRecordV2, reader: BlobReader, tar
             }
             if (asRoot && entry.u !== undefined && entry.g !== undefined) fchownSync(fd, entry.u, entry.g);
             fchmodSync(fd, entry.m);
-            futimesSync(fd, entry.mt / 1000, entry.mt / 1000);
+            futimesSync(fd, secondsOf(entry.mt), secondsOf(entry.mt));
           } finally {
             closeSync(fd);
           }
@@ -174,7 +182,7 @@ export async function restoreTree(record: FilesRecordV2, reader: BlobReader, tar
             throw error;
           }
           if (asRoot && entry.u !== undefined && entry.g !== undefined) await lchown(abs, entry.u, entry.g);
-          await lutimes(abs, entry.mt / 1000, entry.mt / 1000);
+          await lutimes(abs, secondsOf(entry.mt), secondsOf(entry.mt));
           stats.symlinks += 1;
           break;
         }
@@ -186,9 +194,16 @@ export async function restoreTree(record: FilesRecordV2, reader: BlobReader, tar
       const abs = meta.rel === '' ? staging : join(staging, meta.rel);
       if (asRoot && meta.u !== undefined && meta.g !== undefined) await chown(abs, meta.u, meta.g);
       await chmod(abs, meta.mode);
-      await utimes(abs, meta.mt / 1000, meta.mt / 1000);
+      await utimes(abs, secondsOf(meta.mt), secondsOf(meta.mt));
     }
     if (!directoryMeta.some((m) => m.rel === '')) await chmod(staging, 0o755);
+    // The tree must hold what the catalog says it holds: a truncated tree must not pass.
+    const differences: string[] = [];
+    if (stats.files !== record.files) differences.push(`${stats.files} files (catalog: ${record.files})`);
+    if (stats.directories !== record.directories) differences.push(`${stats.directories} directories (catalog: ${record.directories})`);
+    if (stats.symlinks !== record.symlinks) differences.push(`${stats.symlinks} symlinks (catalog: ${record.symlinks})`);
+    if (stats.bytes !== record.bytes) differences.push(`${stats.bytes} bytes (catalog: ${record.bytes})`);
+    if (differences.length > 0) throw new BackupError('SET_DAMAGED', `The tree of directory "${label}" restored to ${differences.join(', ')}; ${target} was not changed.`);
   } catch (error) {
     await removeTree(staging).catch(() => undefined);
     throw error;

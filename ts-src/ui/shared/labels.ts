@@ -25,6 +25,8 @@ export function phaseLabel(phase: Phase): string {
       return ts('Verifying');
     case 'restore':
       return ts('Restoring');
+    case 'swap':
+      return ts('Switching the site to the restored tables');
     case 'prune':
       return ts('Removing old backups');
     case 'cleanup':
