@@ -3,7 +3,8 @@
  * (repo/repository.ts): the acceptance fixture dumped to blobs restores exactly (every type,
  * binary and NULL values, 8 MB values, generated and invisible columns, routines, triggers,
  * events, views) both as one SQL stream through the mariadb client and as restore pieces
- * through db/restore.ts (parallel tables, deferred indexes); the SQL is the v1 dump's SQL; an unchanged
+ * through the project's statement executor and through db/restore.ts (tables in parallel,
+ * deferred indexes); the SQL is the v1 dump's SQL; an unchanged
  * second dump stores nothing; a row changed, inserted or deleted in a big table stores only
  * the blobs around it.
  */
@@ -20,13 +21,14 @@ import type { DatabaseRecordV2 } from '../../ts-src/protocol/manifest.js';
 import { BackupError, toBackupError } from '../../ts-src/helper/core/errors.js';
 import { createReporter } from '../../ts-src/helper/core/reporter.js';
 import { dumpDatabase } from '../../ts-src/helper/db/dump-database.js';
-import { DEFAULT_BLOB_CHUNKING, dumpDatabaseToBlobsDetailed, tableHeading, textBlobs, type BlobDumpResult } from '../../ts-src/helper/db/dump-to-blobs.js';
-import { blobRestoreSource, databaseBlobIds, databaseSqlFromBlobs, databaseSqlPieces } from '../../ts-src/helper/db/blob-sql.js';
+import { DEFAULT_BLOB_CHUNKING, DEFAULT_PUTS_IN_FLIGHT, dumpDatabaseToBlobsDetailed, tableHeading, textBlobs, type BlobDumpResult } from '../../ts-src/helper/db/dump-to-blobs.js';
+import { blobRestoreSource, databaseBlobIds, databaseSqlFromBlobs, databaseSqlPieces, type SqlPiece } from '../../ts-src/helper/db/blob-sql.js';
 import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper/db/introspect.js';
+import { openRestoreConnection, readStatements, type RestoreConnection } from '../../ts-src/helper/db/restore-exec.js';
 import { restoreDatabase } from '../../ts-src/helper/db/restore.js';
 import { collectRows } from '../../ts-src/helper/db/row-packets.js';
 import { TableDigest } from '../../ts-src/helper/db/row-digest.js';
-import { openRepository, type Repository } from '../../ts-src/helper/repo/repository.js';
+import { openRepository, type BlobWriter, type Repository } from '../../ts-src/helper/repo/repository.js';
 import { databaseShape } from './support/compare-db.js';
 import { createFixture } from './support/fixture-db.js';
 import { createDatabase, dropDatabase, dsnFor, mariadbCli, uniqueName, withRoot } from './support/mariadb.js';
@@ -65,6 +67,37 @@ async function mariadbFrom(sql: AsyncIterable<Buffer>, database: string): Promis
   assert.equal(code, 0, `mariadb failed: ${stderr}`);
 }
 
+/**
+ * The scheme of db/restore.ts on the pieces, with its statement executor: the prelude on every
+ * connection, the schema, the tables in parallel (each on one connection), the objects.
+ */
+async function restorePieces(record: DatabaseRecordV2, repo: Repository, database: string): Promise<void> {
+  const pieces = databaseSqlPieces(record, repo.reader());
+  const prelude: Buffer[] = [];
+  for await (const statement of readStatements(pieces.prelude.open())) prelude.push(statement.sql);
+  const connections: RestoreConnection[] = [];
+  try {
+    for (let i = 0; i < 2; i += 1) {
+      const connection = await openRestoreConnection(dsnFor(database), database);
+      connections.push(connection);
+      for (const sql of prelude) await connection.run(sql);
+    }
+    const run = async (connection: RestoreConnection, piece: SqlPiece): Promise<void> => {
+      for await (const statement of readStatements(piece.open())) await connection.run(statement.sql, { file: piece.name, statement: statement.index });
+    };
+    await run(connections[0], pieces.schema);
+    const queue = [...pieces.tables].sort((a, b) => b.rawBytes - a.rawBytes);
+    await Promise.all(
+      connections.map(async (connection) => {
+        for (let piece = queue.shift(); piece; piece = queue.shift()) await run(connection, piece);
+      }),
+    );
+    await run(connections[0], pieces.objects);
+  } finally {
+    await Promise.all(connections.map((c) => c.close()));
+  }
+}
+
 async function assertSameDatabase(source: string, target: string, record: DatabaseRecordV2): Promise<void> {
   const expected = await withRoot(source, (c) => databaseShape(c, source, ['civicrm_cache']));
   const restored = await withRoot(target, (c) => databaseShape(c, target, ['civicrm_cache']));
@@ -93,6 +126,7 @@ describe('the acceptance fixture as blobs', () => {
   const SOURCE = uniqueName('cbt_blobs_src');
   const PLAIN = uniqueName('cbt_blobs_plain');
   const PIECES = uniqueName('cbt_blobs_pieces');
+  const RESTORED = uniqueName('cbt_blobs_restored');
   let root: string;
   let first: Awaited<ReturnType<typeof dumpOnce>>;
 
@@ -103,7 +137,7 @@ describe('the acceptance fixture as blobs', () => {
     first = await dumpOnce(root, SOURCE);
   });
   after(() => {
-    for (const name of [SOURCE, PLAIN, PIECES]) dropDatabase(name);
+    for (const name of [SOURCE, PLAIN, PIECES, RESTORED]) dropDatabase(name);
   });
 
   test('the record keeps the v1 table facts and lists blobs in restore order', () => {
@@ -183,17 +217,57 @@ describe('the acceptance fixture as blobs', () => {
     await assertSameDatabase(SOURCE, PLAIN, first.record);
   });
 
-  test('the pieces restore exactly through db/restore.ts (tables in parallel, indexes deferred)', async () => {
+  test('the pieces restore exactly through the restore executor, tables in parallel', async () => {
+    await createDatabase(PIECES);
+    await restorePieces(first.record, await openRepo(root), PIECES);
+    await assertSameDatabase(SOURCE, PIECES, first.record);
+  });
+
+  test('the database restores exactly through db/restore.ts from blobRestoreSource (tables in parallel, indexes deferred)', async () => {
     const { database, source } = blobRestoreSource(first.record, (await openRepo(root)).reader());
     assert.deepEqual(
       source.plan.data.map((d) => d.table),
       first.record.tables.filter((t) => t.blobs.length > 0).map((t) => t.name),
     );
-    const result = await restoreDatabase({ database, source, target: dsnFor(PIECES), force: false, jobs: 2, reporter });
+    const result = await restoreDatabase({ database, source, target: dsnFor(RESTORED), force: false, jobs: 2, reporter });
     assert.equal(result.createdDatabase, true);
     assert.ok(result.deferredTables > 0);
     assert.equal(result.rawBytes, first.stats.rawBytes);
-    await assertSameDatabase(SOURCE, PIECES, first.record);
+    await assertSameDatabase(SOURCE, RESTORED, first.record);
+  });
+
+  test('memory stays bounded: at most DEFAULT_PUTS_IN_FLIGHT blobs are being stored at once, 8 MB values included', async () => {
+    const repo = await openRepo(join(dir, 'bounded-repo'));
+    const real = await repo.writer();
+    let running = 0;
+    let most = 0;
+    let largest = 0;
+    // A spy around the real writer: counts the puts running at once and the largest blob.
+    const spy: BlobWriter = {
+      idOf: (content) => real.idOf(content),
+      has: (id) => real.has(id),
+      get stats() {
+        return real.stats;
+      },
+      finish: () => real.finish(),
+      abort: () => real.abort(),
+      put: async (content, options) => {
+        running += 1;
+        most = Math.max(most, running);
+        largest = Math.max(largest, content.length);
+        try {
+          return await real.put(content, options);
+        } finally {
+          running -= 1;
+        }
+      },
+    };
+    const result = await dumpDatabaseToBlobsDetailed({ dsn: dsnFor(SOURCE), role: 'main', writer: spy, reporter, excludeData: [], skipCacheData: true });
+    await real.finish();
+    assert.deepEqual(result.record, first.record);
+    assert.ok(most >= 2, `puts overlap (${most})`);
+    assert.ok(most <= DEFAULT_PUTS_IN_FLIGHT, `${most} puts at once`);
+    assert.ok(largest <= DEFAULT_BLOB_CHUNKING.rowMaxBytes + 200, `largest blob ${largest}`);
   });
 
   test('an unchanged second dump stores nothing and lists the same blobs', async () => {
