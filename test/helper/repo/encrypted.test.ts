@@ -127,6 +127,22 @@ describe('encrypted repository', () => {
     await assert.rejects(reader.get(id), (e: unknown) => e instanceof BackupError && e.code === 'SET_DAMAGED' && e.message.includes(pack));
   });
 
+  test('an index file altered to point an id at another (authentic) blob is caught by a reader with the key', async () => {
+    const root = join(dir, 'swapped');
+    const repo = await openRepository(root, { create: true, compression: 'gzip', level: 6, encryption: { recipients: [key.recipient] }, stateDir: join(dir, 'state-sw') });
+    const writer = await repo.writer();
+    const first = text(10_000, 'first table rows');
+    const second = text(10_000, 'other table rows');
+    const firstId = await writer.put(first);
+    const secondId = await writer.put(second);
+    const [pack] = await writer.finish();
+    const index = JSON.parse(readFileSync(indexPath(root, pack), 'utf8')) as { blobs: [string, ...unknown[]][] };
+    for (const entry of index.blobs) entry[0] = entry[0] === firstId ? secondId : firstId;
+    writeFileSync(indexPath(root, pack), JSON.stringify(index));
+    const reader = (await openRepository(root, { compression: 'gzip', level: 6, decryption: { identities: [key.identity], passphrases: [] } })).reader();
+    await assert.rejects(reader.get(firstId), (e: unknown) => e instanceof BackupError && e.code === 'SET_DAMAGED' && /not the content its id names/.test(e.message) && e.message.includes(pack));
+  });
+
   test('passphrase repository: one scrypt header per run, readable with the passphrase', async () => {
     const root = join(dir, 'passphrase');
     const encryption = { recipients: [], passphrase: 'long enough passphrase', scryptWorkFactor: 10 };

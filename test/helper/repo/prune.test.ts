@@ -98,6 +98,27 @@ describe('prune', () => {
     await assertNeededIntact(root, neededIds, contents, 'after prune');
   });
 
+  test('a backup opened before a prune does not dedup against what the prune deleted (its shared lock reloads the index)', async () => {
+    const root = join(dir, 'stale-index');
+    const { needed, unneeded, contents } = await buildRepository(root);
+    const backup = await open(root); // index loaded now, with the unneeded packs
+    const pruner = await open(root);
+    const rep = reporter();
+    const lock = await pruner.lockExclusive(rep.runId);
+    await pruneRepository(pruner, needed, rep);
+    await lock.release();
+    const shared = await backup.lockShared('late-backup');
+    const writer = await backup.writer();
+    const goneId = [...contents.keys()].find((id) => backup.reader().packOf(id) === undefined);
+    assert.ok(goneId && unneeded.length > 0, 'the backup\'s index no longer lists the pruned packs');
+    assert.equal(writer.has(goneId), false, 'a pruned blob is not "known"');
+    await writer.put(contents.get(goneId) as Buffer);
+    assert.equal(writer.stats.newBlobs, 1, 'so it is stored again');
+    await writer.finish();
+    await shared.release();
+    assert.ok((await (await open(root)).reader().get(goneId)).equals(contents.get(goneId) as Buffer));
+  });
+
   test('refuses while a backup holds its shared lock (another process), LOCKED saying what to do; stale locks do not block', async () => {
     const root = join(dir, 'locked');
     await buildRepository(root);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
 import { isRepository, openRepository, type Repository } from '../../../ts-src/helper/repo/repository.js';
 import { indexPath, packPath, parsePackIndex } from '../../../ts-src/helper/repo/layout.js';
+import { zstdAvailable } from '../../../ts-src/helper/set/codec.js';
 
 let dir: string;
 before(() => {
@@ -124,6 +125,38 @@ describe('repository storage (unencrypted)', () => {
     rmSync(path);
     await assert.rejects(reader.get(a), (e: unknown) => e instanceof BackupError && e.code === 'SET_DAMAGED' && /missing/.test(e.message) && e.message.includes(pack));
     await assert.rejects(reader.get('0'.repeat(64)), (e: unknown) => e instanceof BackupError && e.code === 'SET_DAMAGED' && /not in the repository index/.test(e.message));
+  });
+
+  test('the same content put many times at once is stored once; two backups writing at once both stay readable', async () => {
+    const root = join(dir, 'concurrent');
+    const repo = await open(root, { packTargetBytes: 100_000 });
+    const writer = await repo.writer();
+    const same = randomBytes(50_000);
+    const ids = await Promise.all(Array.from({ length: 10 }, () => writer.put(Buffer.from(same))));
+    assert.equal(new Set(ids).size, 1);
+    assert.equal(writer.stats.newBlobs, 1);
+    // A second backup (its own repository object, as another process would have) at the same time.
+    const other = await (await open(root, { packTargetBytes: 100_000 })).writer();
+    const a = Array.from({ length: 8 }, () => randomBytes(30_000));
+    const b = Array.from({ length: 8 }, () => randomBytes(30_000));
+    const [idsA, idsB] = await Promise.all([Promise.all(a.map((x) => writer.put(x))), Promise.all(b.map((x) => other.put(x)))]);
+    await Promise.all([writer.finish(), other.finish()]);
+    const reader = (await open(root)).reader();
+    for (const [i, id] of idsA.entries()) assert.ok((await reader.get(id)).equals(a[i]));
+    for (const [i, id] of idsB.entries()) assert.ok((await reader.get(id)).equals(b[i]));
+    assert.ok((await reader.get(ids[0])).equals(same));
+  });
+
+  test('zstd blobs round-trip', { skip: !zstdAvailable() && 'zstd needs Node.js 22.15 or newer' }, async () => {
+    const root = join(dir, 'zstd');
+    const repo = await openRepository(root, { create: true, compression: 'zstd', level: 3 });
+    const writer = await repo.writer();
+    const content = text(200_000, 'zstd compressed rows');
+    const id = await writer.put(content);
+    await writer.finish();
+    const reader = (await openRepository(root, { compression: 'zstd', level: 3 })).reader();
+    assert.ok((await reader.get(id)).equals(content));
+    assert.ok((reader.storedLength(id) as number) < content.length / 10);
   });
 
   test('abort deletes the open temp pack and writes no index', async () => {

@@ -24,6 +24,11 @@ export interface PackReaderOptions {
   table: BlobIndexTable;
   /** Absent for an unencrypted repository. `header` is the pack's age header. */
   openerFor?: (pack: string, header: Buffer) => Promise<PackOpener>;
+  /**
+   * Encrypted repositories: whether `content` is what `id` names (HMAC under the id keys),
+   * resolved once; undefined when the id keys are not available to this reader.
+   */
+  idCheck?: () => Promise<((content: Buffer, id: string) => boolean) | undefined>;
 }
 
 /** Openers of recently read packs: each costs a key unwrap (an scrypt run for passphrases). */
@@ -53,6 +58,7 @@ async function readExactly(path: string, offset: number, length: number): Promis
 
 export class PackBlobReader implements BlobReader {
   private readonly openers = new Map<string, Promise<PackOpener>>();
+  private idCheck: Promise<((content: Buffer, id: string) => boolean) | undefined> | undefined;
 
   constructor(private readonly options: PackReaderOptions) {}
 
@@ -97,7 +103,13 @@ export class PackBlobReader implements BlobReader {
       throw damaged(`does not decompress (${(error as Error).message})`, error);
     }
     if (content.length !== location.rawLength) throw damaged(`has ${content.length} bytes of content, the index says ${location.rawLength}`);
-    if (!this.options.openerFor && createHash('sha256').update(content).digest('hex') !== id) throw damaged('does not match its id (altered bytes)');
+    if (!this.options.openerFor) {
+      if (createHash('sha256').update(content).digest('hex') !== id) throw damaged('does not match its id (altered bytes)');
+    } else {
+      this.idCheck ??= this.options.idCheck?.() ?? Promise.resolve(undefined);
+      const check = await this.idCheck;
+      if (check && !check(content, id)) throw damaged('is not the content its id names (the index file was altered to point at another blob)');
+    }
     return content;
   }
 

@@ -12,7 +12,7 @@
  * ids are only names.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackupError } from '../core/errors.js';
 import { BlobSealer, openSmallAgeFile, prepareBlobKeys } from '../crypto/age-blob.js';
@@ -132,4 +132,35 @@ export async function resolveIdKey(options: IdKeyOptions): Promise<Buffer> {
     return idKey;
   }
   throw new BackupError('INTERNAL', `${storedPath} appeared and vanished while it was read; run the backup again.`);
+}
+
+/**
+ * Every id key stored in the repository (keys/idkey.age and keys/idkey-*.age), for readers
+ * that hold a secret key: with them a reader checks that a blob's content is the one its id
+ * names, which the AEAD alone does not (it proves the bytes are authentic, not that the index
+ * points at the right blob). Undefined when any key file does not open with `keys` (then
+ * ids cannot be checked: a blob written under an unknown key would look altered).
+ */
+export async function readIdKeys(root: string, keys: DecryptionKeys): Promise<Buffer[] | undefined> {
+  const dir = join(root, KEYS_DIR);
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => /^idkey(-[0-9a-f]{8})?\.age$/.test(n));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  if (names.length === 0) return undefined;
+  const prepared = prepareBlobKeys(keys, dir);
+  const idKeys: Buffer[] = [];
+  for (const name of names) {
+    try {
+      const idKey = await openSmallAgeFile(await readFile(join(dir, name)), prepared, join(dir, name));
+      if (idKey.length !== ID_KEY_BYTES) return undefined;
+      idKeys.push(idKey);
+    } catch {
+      return undefined;
+    }
+  }
+  return idKeys;
 }

@@ -70,6 +70,7 @@ export class BlobIndexTable {
   private readonly packInfo: PackInfo[] = [];
   private readonly packSlotByName = new Map<string, number>();
   private livePacks = 0;
+  private changes = 0;
   private readonly probe = Buffer.alloc(ID_BYTES);
 
   constructor() {
@@ -94,6 +95,7 @@ export class BlobIndexTable {
     this.packInfo.push(info);
     this.packSlotByName.set(name, slot);
     this.livePacks += 1;
+    this.changes += 1;
     return slot;
   }
 
@@ -109,6 +111,12 @@ export class BlobIndexTable {
     this.packNames[slot] = undefined;
     this.packSlotByName.delete(name);
     this.livePacks -= 1;
+    this.changes += 1;
+  }
+
+  /** Changes whenever a pack is added or dropped (callers cache derived views by it). */
+  get generation(): number {
+    return this.changes;
   }
 
   packs(): Map<string, PackInfo> {

@@ -86,6 +86,8 @@ export class PackWriter implements BlobWriter {
     this.pending.set(id, storing);
     try {
       await storing;
+    } catch (error) {
+      throw toBackupError(error); // ENOSPC -> DISK_FULL, EACCES -> IO, ...
     } finally {
       this.pending.delete(id);
     }
@@ -166,10 +168,14 @@ export class PackWriter implements BlobWriter {
   }
 
   async finish(): Promise<string[]> {
-    await Promise.all([...this.pending.values()]);
-    await this.serially(async () => {
-      if (this.current) await this.closePack(this.current);
-    });
+    try {
+      await Promise.all([...this.pending.values()]);
+      await this.serially(async () => {
+        if (this.current) await this.closePack(this.current);
+      });
+    } catch (error) {
+      throw toBackupError(error);
+    }
     this.closed = true;
     return [...this.written];
   }

@@ -17,7 +17,7 @@ import { mapDecryptError, type AgeDecryptionKeys, type DecryptionKeys, type Encr
 import { fsyncDirectory } from '../set/durable.js';
 import { PackBlobReader, type PackOpener } from './blob-reader.js';
 import { BlobIndexTable } from './index-table.js';
-import { resolveIdKey } from './id-key.js';
+import { readIdKeys, resolveIdKey } from './id-key.js';
 import { INDEX_DIR, isPackName, packPath, parsePackIndex, parseRepositoryConfig, REPOSITORY_FILE, REPOSITORY_FORMAT, REPOSITORY_VERSION, type RepositoryConfig } from './layout.js';
 import { acquireLock, type LockOptions, type RepositoryLock } from './lock.js';
 import { PackWriter, type PackSealer } from './pack-writer.js';
@@ -57,9 +57,11 @@ export interface Repository {
   writer(): Promise<BlobWriter>;
   /** Needs decryption keys if encrypted (a get() then fails with WRONG_KEY). */
   reader(): BlobReader;
-  /** Every pack that has an index file. */
+  /** Every pack that has an index file (a shared map: do not modify it). */
   packs(): Map<string, { bytes: number }>;
+  /** A backup's lock, for the whole run; take it BEFORE writer() (it reloads the index). LOCKED while a prune runs. */
   lockShared(runId: string): Promise<{ release(): Promise<void> }>;
+  /** Prune's lock; take it BEFORE reading the manifests. LOCKED while any other run holds a lock. */
   lockExclusive(runId: string): Promise<{ release(): Promise<void> }>;
 }
 
@@ -132,7 +134,11 @@ async function createConfig(root: string, encrypted: boolean): Promise<Repositor
   return config;
 }
 
-/** Reads every index file into `table`; unreadable ones are listed, not fatal (their blobs are then unknown). */
+/**
+ * Reads every index file not yet in `table` into it, and drops packs from `table` whose index
+ * file is gone (pruned). Unreadable files are listed, not fatal (their blobs are then unknown,
+ * so a backup stores them again and a reader reports them damaged).
+ */
 async function loadIndex(root: string, table: BlobIndexTable): Promise<string[]> {
   const problems: string[] = [];
   const files: { pack: string; path: string }[] = [];
@@ -150,10 +156,13 @@ async function loadIndex(root: string, table: BlobIndexTable): Promise<string[]>
       if (name.endsWith('.json') && isPackName(pack) && pack.startsWith(prefix)) files.push({ pack, path: join(root, INDEX_DIR, prefix, name) });
     }
   }
+  const listed = new Set(files.map((f) => f.pack));
+  for (const pack of table.packs().keys()) if (!listed.has(pack)) table.dropPack(pack);
+  const unread = files.filter((f) => !table.hasPack(f.pack));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < files.length) {
-      const { pack, path } = files[next++];
+    while (next < unread.length) {
+      const { pack, path } = unread[next++];
       let text: string;
       try {
         text = await readFile(path, 'utf8');
@@ -186,7 +195,7 @@ export class LocalRepository implements Repository {
   readonly root: string;
   readonly id: string;
   readonly encrypted: boolean;
-  /** Index files that could not be read when the repository was opened. */
+  /** Index files that could not be read (when the repository was opened, or the index reloaded). */
   readonly indexProblems: string[];
 
   constructor(
@@ -247,6 +256,7 @@ export class LocalRepository implements Repository {
 
   reader(): BlobReader {
     let openerFor: ((pack: string, header: Buffer) => Promise<PackOpener>) | undefined;
+    let idCheck: (() => Promise<((content: Buffer, id: string) => boolean) | undefined>) | undefined;
     if (this.encrypted) {
       const decryption = this.options.decryption ?? (this.options.encryption?.passphrase !== undefined ? { identities: [], passphrases: [this.options.encryption.passphrase] } : undefined);
       let keys: AgeDecryptionKeys | undefined;
@@ -274,22 +284,52 @@ export class LocalRepository implements Repository {
           },
         };
       };
+      idCheck = async () => {
+        const idKeys = decryption ? await readIdKeys(this.root, decryption).catch(() => undefined) : undefined;
+        if (!idKeys) return undefined;
+        return (content, id) => idKeys.some((idKey) => createHmac('sha256', idKey).update(content).digest('hex') === id);
+      };
     }
-    return new PackBlobReader({ root: this.root, table: this.table, openerFor });
+    return new PackBlobReader({ root: this.root, table: this.table, openerFor, idCheck });
   }
 
+  private packsCache: { generation: number; packs: Map<string, { bytes: number }> } | undefined;
+
+  /** Built once per change of the index (callers look packs up per blob); treat it as read-only. */
   packs(): Map<string, { bytes: number }> {
-    const result = new Map<string, { bytes: number }>();
-    for (const [name, info] of this.table.packs()) result.set(name, { bytes: info.bytes });
-    return result;
+    const generation = this.table.generation;
+    if (this.packsCache?.generation !== generation) {
+      const packs = new Map<string, { bytes: number }>();
+      for (const [name, info] of this.table.packs()) packs.set(name, { bytes: info.bytes });
+      this.packsCache = { generation, packs };
+    }
+    return this.packsCache.packs;
   }
 
+  /**
+   * Take it BEFORE writer(): a prune that ran since the repository was opened may have
+   * deleted packs the loaded index still lists, so the index is brought up to date once the
+   * lock keeps prunes out (a backup must not dedup against a deleted blob).
+   */
   async lockShared(runId: string): Promise<RepositoryLock> {
-    return acquireLock(this.root, runId, 'shared', this.options.lockOptions);
+    const lock = await acquireLock(this.root, runId, 'shared', this.options.lockOptions);
+    try {
+      this.indexProblems.push(...(await loadIndex(this.root, this.table)));
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+    return lock;
   }
 
   async lockExclusive(runId: string): Promise<RepositoryLock> {
     const lock = await acquireLock(this.root, runId, 'exclusive', this.options.lockOptions);
+    try {
+      this.indexProblems.push(...(await loadIndex(this.root, this.table)));
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
     exclusiveHolders.add(this);
     return {
       type: lock.type,
