@@ -26,6 +26,13 @@ function civibackup_civicrm_install(): void {
 }
 
 /**
+ * Implements hook_civicrm_postInstall(): a destination outside the web root when possible.
+ */
+function civibackup_civicrm_postInstall(): void {
+  CRM_Civibackup_Hooks::postInstall();
+}
+
+/**
  * Implements hook_civicrm_enable().
  *
  * @link https://docs.civicrm.org/dev/en/latest/hooks/hook_civicrm_enable

@@ -4,7 +4,9 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-packages=(mariadb-server mariadb-client chromium php-cli php-mysql phpunit age openssh-server mydumper zstd zip unzip time)
+# nginx and apache2: the download probe's tests start their own instances (nginx ignores
+# .htaccess, Apache obeys it); php-curl is the probe's HTTP client, as on most CiviCRM hosts.
+packages=(mariadb-server mariadb-client chromium php-cli php-mysql php-curl phpunit age openssh-server mydumper zstd zip unzip time nginx apache2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,7 +18,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "setup-system: installing ${missing[*]}" >&2
   apt-get update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+  # Installing nginx and apache2 must not start them as services (both want port 80, and
+  # the tests run their own): a policy-rc.d denies service starts during this install only.
+  policy_added=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy_added=1
+  fi
+  status=0
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null || status=$?
+  [ -z "$policy_added" ] || rm -f /usr/sbin/policy-rc.d
+  [ "$status" = 0 ] || exit "$status"
 fi
 
 # MariaDB must answer on 127.0.0.1:3306 as root with an empty password.

@@ -107,6 +107,10 @@ final class CRM_Civibackup_BackupService {
     return $this->helper->launcher();
   }
 
+  public function safety(): CRM_Civibackup_DestinationSafety {
+    return $this->safety;
+  }
+
   public function destination(): string {
     return $this->site->destination();
   }

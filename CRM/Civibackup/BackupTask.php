@@ -40,6 +40,7 @@ final class CRM_Civibackup_BackupTask {
     [$job, $secrets] = $this->jobs->backup($trigger);
     $this->helper->launcher()->checkNode();
     $this->safety->ensureDestination($job['to']);
+    $this->safety->refuseIfDownloadable($job['to']);
     return $this->engine->start('backup', $trigger, [
       ['args' => ['backup', '--job', '{job}'], 'secrets' => 'backup'],
     ], $async, $job, $secrets);

@@ -50,6 +50,11 @@ interface CRM_Civibackup_Civi {
    */
   public function webRoot(): ?string;
 
+  /**
+   * The absolute URL that maps to webRoot() (the site's base URL), or NULL.
+   */
+  public function webRootUrl(): ?string;
+
   public function dsn(): string;
 
   /**

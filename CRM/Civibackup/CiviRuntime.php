@@ -87,14 +87,34 @@ final class CRM_Civibackup_CiviRuntime implements CRM_Civibackup_Civi {
   }
 
   public function webRoot(): ?string {
+    return $this->webRootAndUrl()[0];
+  }
+
+  public function webRootUrl(): ?string {
+    return $this->webRootAndUrl()[1];
+  }
+
+  /**
+   * [cms.root] and its URL; in a web request, the server's document root instead when it
+   * lies above [cms.root] (CRM_Civibackup_DownloadProbe::outermostWebRoot).
+   *
+   * @return array
+   *   [?root, ?url]
+   */
+  private function webRootAndUrl(): array {
     try {
-      $root = (string) \Civi::paths()->getPath('[cms.root]/.');
+      $root = rtrim(preg_replace('#/\.$#', '', (string) \Civi::paths()->getPath('[cms.root]/.')), '/');
+      $url = rtrim((string) \Civi::paths()->getUrl('[cms.root]/.', 'absolute'), '/');
     }
     catch (\Throwable $e) {
-      return NULL;
+      return [NULL, NULL];
     }
-    $root = rtrim(preg_replace('#/\.$#', '', $root), '/');
-    return $root === '' ? NULL : $root;
+    if ($root === '') {
+      return [NULL, NULL];
+    }
+    $url = preg_match('#^https?://#i', $url) ? $url : NULL;
+    $documentRoot = PHP_SAPI !== 'cli' ? ($_SERVER['DOCUMENT_ROOT'] ?? NULL) : NULL;
+    return CRM_Civibackup_DownloadProbe::outermostWebRoot($root, $url, is_string($documentRoot) ? $documentRoot : NULL);
   }
 
   public function dsn(): string {

@@ -235,13 +235,23 @@ final class CRM_Civibackup_Config {
   /**
    * Backup.saveConfig: validates everything, then writes. Fields left out stay unchanged.
    *
+   * @param callable|null $downloadableError
+   *   fn(string $path): ?CRM_Civibackup_Error, asked for a changed destination (resolved):
+   *   an error refuses it (DestinationSafety::downloadableErrorFor, the download probe).
    * @return array
    *   Field path => message; empty when saved.
    */
-  public function save(array $config): array {
+  public function save(array $config, ?callable $downloadableError = NULL): array {
     $errors = $this->validate($config + ['destination' => $this->civi->getSetting('civibackup_destination') ?: self::DEFAULT_DESTINATION]);
     if ($errors) {
       return $errors;
+    }
+    $newDestination = array_key_exists('destination', $config) ? rtrim(trim((string) $config['destination']), '/') : NULL;
+    if ($downloadableError !== NULL && $newDestination !== NULL && $newDestination !== rtrim(trim((string) ($this->civi->getSetting('civibackup_destination') ?: self::DEFAULT_DESTINATION)), '/')) {
+      $error = $downloadableError($this->civi->resolvePath($newDestination));
+      if ($error !== NULL) {
+        return ['destination' => trim($error->getMessage() . ' ' . $error->getHint())];
+      }
     }
     $set = function (string $key, string $setting, callable $convert) use ($config): void {
       if (array_key_exists($key, $config)) {

@@ -19,6 +19,7 @@ final class CRM_Civibackup_Hooks {
     'civibackupNoRecentBackup',
     'civibackupLastRunFailed',
     'civibackupNotProvenRestorable',
+    'civibackupDestinationDownloadable',
     'civibackupDestinationInWebRoot',
     'civibackupDestinationReadable',
     'civibackupNotEncrypted',
@@ -64,7 +65,9 @@ final class CRM_Civibackup_Hooks {
         function () use ($service): string {
           return $service->launcher()->checkNode();
         },
-        $service->destination()
+        $service->destination(),
+        NULL,
+        $service->safety()
       );
       $records = $checks->evaluate();
     }
@@ -81,7 +84,8 @@ final class CRM_Civibackup_Hooks {
       if ($statusNames && !in_array($record['name'], $statusNames, TRUE)) {
         continue;
       }
-      $messages[] = $civi->checkMessage($record['name'], $record['message'], $record['title'], $record['level'], $record['icon']);
+      // System Status shows messages as HTML; ours are plain text (paths, the <Directory> snippet).
+      $messages[] = $civi->checkMessage($record['name'], htmlspecialchars($record['message'], ENT_NOQUOTES), $record['title'], $record['level'], $record['icon']);
     }
   }
 
@@ -97,6 +101,21 @@ final class CRM_Civibackup_Hooks {
     $runs->prune(0);
     @rmdir($runs->root());
     @unlink($stateDir . '/run.lock');
+    @unlink($stateDir . '/' . CRM_Civibackup_DestinationSafety::PROBE_CACHE_FILE);
+  }
+
+  /**
+   * A new install gets a destination outside the web root when the site can create one
+   * (CRM_Civibackup_Site::defaultDestination). Never fails the install: the old default
+   * stays, and the download probe guards it.
+   */
+  public static function postInstall(): void {
+    try {
+      (new CRM_Civibackup_Site(new CRM_Civibackup_CiviRuntime()))->rememberDefaultDestination();
+    }
+    catch (\Throwable $e) {
+      \Civi::log()->warning('CiviBackup could not choose a default destination: ' . $e->getMessage());
+    }
   }
 
 }

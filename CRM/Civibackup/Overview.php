@@ -68,7 +68,9 @@ final class CRM_Civibackup_Overview {
         }
         return $nodeVersion;
       },
-      $this->service->destination()
+      $this->service->destination(),
+      NULL,
+      $this->service->safety()
     );
     // The page says why the sets are unknown once, from setList; the status checks that say
     // the same (Node.js unusable, listing failed) stay on System Status.

@@ -36,6 +36,73 @@ final class CRM_Civibackup_Site {
     return rtrim($this->civi->resolvePath($setting), '/');
   }
 
+  /**
+   * Where a new install keeps its sets: [civicrm.private]/civibackup/sets when
+   * [civicrm.private] is outside the web root; else a folder beside the web root
+   * (besideWebRoot) when the site can create it; else [civicrm.private] inside the web root,
+   * where the download probe decides whether it may be used.
+   */
+  public function defaultDestination(): string {
+    $webRoot = $this->civi->webRoot();
+    if ($webRoot === NULL) {
+      return CRM_Civibackup_Config::DEFAULT_DESTINATION;
+    }
+    $realRoot = realpath($webRoot) ?: rtrim($webRoot, '/');
+    // Civi::paths() resolves '[var]/rest' only, so ask for '[civicrm.private]/.'.
+    $private = rtrim((string) preg_replace('#/\.$#', '', $this->civi->resolvePath('[civicrm.private]/.')), '/');
+    if (!CRM_Civibackup_JobBuilder::isInside(realpath($private) ?: $private, $realRoot)) {
+      return CRM_Civibackup_Config::DEFAULT_DESTINATION;
+    }
+    $beside = self::besideWebRoot($realRoot);
+    if ($realRoot !== '' && $realRoot !== '/' && self::canCreate($beside)) {
+      return $beside;
+    }
+    return CRM_Civibackup_Config::DEFAULT_DESTINATION;
+  }
+
+  /**
+   * A folder beside the web root, named after it so several sites under one parent (or two
+   * CiviCRMs on one machine) keep their sets apart: /var/www/html =>
+   * /var/www/civibackup-backups/html.
+   */
+  public static function besideWebRoot(string $webRoot): string {
+    $webRoot = rtrim($webRoot, '/');
+    return dirname($webRoot) . '/civibackup-backups/' . basename($webRoot);
+  }
+
+  /**
+   * On install: a destination of its own for a site that has none saved. A site that kept
+   * the old default ([civicrm.private]/civibackup/sets, where its existing sets are) or saved
+   * its own keeps it.
+   */
+  public function rememberDefaultDestination(): void {
+    $current = trim((string) $this->civi->getSetting('civibackup_destination'));
+    if ($current !== '' && $current !== CRM_Civibackup_Config::DEFAULT_DESTINATION) {
+      return;
+    }
+    if (is_dir($this->civi->resolvePath(CRM_Civibackup_Config::DEFAULT_DESTINATION))) {
+      return;
+    }
+    $chosen = $this->defaultDestination();
+    if ($chosen !== CRM_Civibackup_Config::DEFAULT_DESTINATION) {
+      $this->civi->setSetting('civibackup_destination', $chosen);
+    }
+  }
+
+  /**
+   * The nearest existing ancestor of $path is a directory this process can write.
+   */
+  private static function canCreate(string $path): bool {
+    while (!file_exists($path)) {
+      $parent = dirname($path);
+      if ($parent === $path) {
+        return FALSE;
+      }
+      $path = $parent;
+    }
+    return is_dir($path) && is_writable($path);
+  }
+
   public function loggingSeparate(): bool {
     $logging = $this->civi->loggingDsn();
     if ($logging === NULL || $logging === '') {

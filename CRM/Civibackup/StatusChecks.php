@@ -35,8 +35,14 @@ final class CRM_Civibackup_StatusChecks {
    */
   private $now;
 
-  public function __construct(CRM_Civibackup_Civi $civi, callable $sets, callable $nodeCheck, string $destination, ?int $now = NULL) {
+  /**
+   * @var CRM_Civibackup_DestinationSafety
+   */
+  private $safety;
+
+  public function __construct(CRM_Civibackup_Civi $civi, callable $sets, callable $nodeCheck, string $destination, ?int $now = NULL, ?CRM_Civibackup_DestinationSafety $safety = NULL) {
     $this->civi = $civi;
+    $this->safety = $safety ?? new CRM_Civibackup_DestinationSafety($civi);
     $this->sets = $sets;
     $this->nodeCheck = $nodeCheck;
     $this->destination = rtrim($destination, '/');
@@ -115,8 +121,8 @@ final class CRM_Civibackup_StatusChecks {
       $add('civibackupNotProvenRestorable', 'warning', $this->civi->ts('The newest backup set (%1) has never been test-restored. Use "Test restore" under Backup sets on the Backups page to prove it can be restored.', [1 => (string) $sets[0]['setId']]));
     }
 
-    // 4. Destination exposure.
-    foreach ((new CRM_Civibackup_DestinationSafety($this->civi))->checks($this->destination) as $record) {
+    // 4. Destination exposure: downloadable (the probe), inside the web root, world-readable.
+    foreach ($this->safety->checks($this->destination) as $record) {
       $add($record['name'], $record['level'], $record['message'], $record['icon']);
     }
 

@@ -167,6 +167,27 @@ describe('deduplicated backups (format 2)', () => {
     }
   });
 
+  test('--format, --no-db and --state-dir are checked; --no-db backs up directories only; --format 1 writes a 0.1.0 set', async () => {
+    const dest = join(work, 'flags');
+    const bad = await runHelperAsync(['backup', '--to', dest, '--no-db', '--files', `att=${src}`, '--format', '3']);
+    assert.equal(bad.status, 2, bad.output);
+    assert.match(String(bad.last.message), /--format must be 2/);
+    const nothing = await runHelperAsync(['backup', '--to', dest, '--no-db']);
+    assert.equal(nothing.status, 2, nothing.output);
+    assert.match(String(nothing.last.message), /--no-db needs at least one --files/);
+    const filesOnly = await runHelperAsync(['backup', '--to', dest, '--no-db', '--files', `att=${src}`]);
+    assert.equal(filesOnly.status, 0, filesOnly.output);
+    const manifest = await newest(dest);
+    assert.deepEqual(manifest.summary.databases, []);
+    assert.equal(manifest.summary.files, FILES);
+    const v1 = await runHelperAsync(['backup', '--to', dest, '--format', '1', '--db', dsnText(database)]);
+    assert.equal(v1.status, 0, v1.output);
+    const v1Sets = readdirSync(dest).filter((n) => /^\d{8}T\d{6}Z-/.test(n));
+    assert.equal(v1Sets.length, 1, 'a v1 set directory beside the repository');
+    assert.equal(JSON.parse(readFileSync(join(dest, v1Sets[0]!, 'manifest.json'), 'utf8')).formatVersion, 1);
+    assert.equal((await listManifestsV2(dest)).length, 1, 'the v2 set is still there');
+  });
+
   test('a killed backup leaves every complete set intact and no manifest of its own', async () => {
     const dest = join(work, 'killed');
     const state = join(work, 'state-killed');

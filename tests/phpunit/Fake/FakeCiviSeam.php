@@ -50,6 +50,11 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
   public $webRoot = NULL;
 
   /**
+   * @var string|null
+   */
+  public $webRootUrl = NULL;
+
+  /**
    * @var string
    */
   public $dsn = 'mysql://civi:secret@127.0.0.1:3306/civicrm?new_link=true';
@@ -123,6 +128,10 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
 
   public function webRoot(): ?string {
     return $this->webRoot;
+  }
+
+  public function webRootUrl(): ?string {
+    return $this->webRootUrl;
   }
 
   public function dsn(): string {

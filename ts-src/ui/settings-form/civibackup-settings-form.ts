@@ -253,7 +253,7 @@ export class CivibackupSettingsForm extends LitElement {
     return html`<fieldset>
       <legend>${ts('Destination')}</legend>
       ${this.textField('destination', ts('Directory for backup sets on this server'), c.destination, (v) => this.edit((d) => (d.destination = v)), {
-        help: ts('An absolute path or a path expression such as [civicrm.private]/civibackup; outside the web root, on a disk with room for several sets. Sets are written here first, then copied offsite.'),
+        help: ts('An absolute path or a path expression such as [civicrm.private]/civibackup; outside the web root, on a disk with room for several sets. Sets are written here first, then copied offsite. A destination inside the web root is refused when the web server serves a test file from it.'),
         placeholder: '/var/backups/civicrm',
       })}
     </fieldset>`;

@@ -27,7 +27,10 @@ class SaveConfig extends AbstractAction {
   public function _run(Result $result) {
     $result[] = Support::call(function (\CRM_Civibackup_BackupService $service) {
       $config = new \CRM_Civibackup_Config($service->civi());
-      $errors = $config->save((array) $this->config);
+      // A new destination the web server would serve is refused (the download probe).
+      $errors = $config->save((array) $this->config, function (string $path) use ($service): ?\CRM_Civibackup_Error {
+        return $service->safety()->downloadableErrorFor($path);
+      });
       if ($errors) {
         $lines = [];
         foreach ($errors as $field => $message) {
