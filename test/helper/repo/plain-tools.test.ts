@@ -49,7 +49,7 @@ describe('plain-tool recipe for one blob (docs/format.md section 12)', () => {
       const keyFile = join(dir, `key-${encrypted}.txt`);
       writeFileSync(keyFile, `${identity}\n`, { mode: 0o600 });
       const root = join(dir, `repo-${encrypted}`);
-      const options: OpenRepositoryOptions = { create: true, compression: 'gzip', level: 6, packTargetBytes: 150_000, stateDir: join(dir, 'state'), ...(encrypted ? { encryption: { recipients: [recipient] } } : {}) };
+      const options: OpenRepositoryOptions = { create: true, compression: 'gzip', level: 6, packTargetBytes: 60_000, stateDir: join(dir, 'state'), ...(encrypted ? { encryption: { recipients: [recipient] } } : {}) };
       const repo = await openRepository(root, options);
       const writer = await repo.writer();
       const contents = [Buffer.from('INSERT INTO civicrm_contact VALUES (1);\n'.repeat(5000)), randomBytes(100_000), randomBytes(70_000), Buffer.alloc(0), Buffer.from('x')];

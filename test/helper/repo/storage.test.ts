@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
@@ -79,6 +79,8 @@ describe('repository storage (unencrypted)', () => {
       for (const [, offset, length, , , storedSha] of index.blobs) assert.equal(sha256(bytes.subarray(offset, offset + length)), storedSha);
     }
     assert.deepEqual(filesUnder(join(root, 'tmp')), [], 'no temp pack is left');
+    for (const file of filesUnder(root)) assert.equal(statSync(file).mode & 0o777, 0o600, `${file} is private`);
+    assert.equal(statSync(join(root, 'data', packs[0].slice(0, 2))).mode & 0o777, 0o700);
     assert.ok(writer.stats.addedBytes < compressible.length + random.length + jpegLike.length + many.reduce((s, b) => s + b.length, 0));
 
     const reopened = await open(root);
@@ -157,6 +159,34 @@ describe('repository storage (unencrypted)', () => {
     const reader = (await openRepository(root, { compression: 'zstd', level: 3 })).reader();
     assert.ok((await reader.get(id)).equals(content));
     assert.ok((reader.storedLength(id) as number) < content.length / 10);
+  });
+
+  test('a write failure surfaces as BackupError on a later put or on finish, never a hang; the caller may reuse its buffer', async () => {
+    const root = join(dir, 'failing');
+    const repo = await open(root);
+    writeFileSync(join(root, 'tmp'), 'a file where the temp directory should be');
+    const writer = await repo.writer();
+    const outcome = await (async () => {
+      try {
+        for (let i = 0; i < 20; i += 1) await writer.put(randomBytes(10_000));
+        await writer.finish();
+        return 'no error';
+      } catch (error) {
+        return error;
+      }
+    })();
+    assert.ok(outcome instanceof BackupError, String(outcome));
+    await writer.abort();
+
+    const ok = await (await open(join(dir, 'reuse'))).writer();
+    const buffer = Buffer.from(text(100_000, 'first content'));
+    const firstId = await ok.put(buffer);
+    buffer.fill(0x41); // the caller reuses its buffer once put() has resolved
+    const secondId = await ok.put(buffer);
+    await ok.finish();
+    const reader = (await open(join(dir, 'reuse'))).reader();
+    assert.ok((await reader.get(firstId)).equals(text(100_000, 'first content')));
+    assert.ok((await reader.get(secondId)).equals(Buffer.alloc(100_000, 0x41)));
   });
 
   test('abort deletes the open temp pack and writes no index', async () => {

@@ -48,25 +48,16 @@ export interface RestoreSource {
   open(part: PartRecord): Promise<Readable>;
 }
 
-/** The SQL from a v1 set's part files (the plan from its manifest). */
-interface PartFileOptions {
-  setDir: string;
-  manifest: Manifest;
-  codec: ReadCodec;
-  source?: undefined;
-}
-
-/** The SQL from another source (a v2 set's blobs). */
-interface SourceOptions {
-  source: RestoreSource;
-  setDir?: undefined;
-  manifest?: undefined;
-  codec?: undefined;
-}
-
-export type RestoreDatabaseOptions = RestoreCommonOptions & (PartFileOptions | SourceOptions);
-
-interface RestoreCommonOptions {
+/**
+ * The SQL comes from `source` when given, else from the v1 set's part files (`setDir`,
+ * `manifest`, `codec`: all three needed then). One interface with optional fields rather
+ * than a union, so callers can build the common part once and spread it.
+ */
+export interface RestoreDatabaseOptions {
+  setDir?: string;
+  manifest?: Manifest;
+  codec?: ReadCodec;
+  source?: RestoreSource;
   /** The database's record; with `source`, one whose folder and table parts match the plan (blobRestoreSource gives it). */
   database: DatabaseRecord;
   target: Dsn;
@@ -248,6 +239,14 @@ export async function prepareTarget(
   }
 }
 
+function partFileSourceOf(options: RestoreDatabaseOptions): RestoreSource {
+  const { setDir, manifest, codec } = options;
+  if (setDir === undefined || manifest === undefined || codec === undefined) {
+    throw new BackupError('INTERNAL', 'restoreDatabase needs either a source or the set directory, manifest and codec of a v1 set.');
+  }
+  return partFileSource(setDir, manifest, codec, options.database);
+}
+
 /** The plan of a v1 set's database folder, its parts opened from the set directory. */
 function partFileSource(setDir: string, manifest: Manifest, codec: ReadCodec, database: DatabaseRecord): RestoreSource {
   return { plan: planRestore(manifest, database), open: (part) => openPart(setDir, part.path, codec) };
@@ -328,7 +327,7 @@ export async function restoreDatabase(options: RestoreDatabaseOptions): Promise<
     lap = now;
   };
   const { database, target, reporter, signal } = options;
-  const source: RestoreSource = options.source ?? partFileSource(options.setDir, options.manifest, options.codec, database);
+  const source: RestoreSource = options.source ?? partFileSourceOf(options);
   const plan: RestorePlan = source.plan;
   if (plan.all.length === 0) throw new BackupError('SET_DAMAGED', `The set has no parts in ${database.folder}/ for database ${database.name}.`);
   const jobs = Math.max(1, Math.min(16, options.jobs ?? defaultJobs()));
