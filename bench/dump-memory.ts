@@ -5,8 +5,11 @@
  * for `mariadb-dump | gzip` at the same level when --compare is given.
  *
  *   npx rollup -c --silent && npx tsx bench/dump-memory.ts [--gib 1.1] [--keep] [--compare] [--level 6]
+ *       [--compression gzip|zstd] [--node PATH] [--database NAME]
  *
- * The database (cbt_bench_mem) is kept with --keep so a second run skips the generation.
+ * --node runs the helper under another Node (e.g. Node 24 from scripts/fetch-node.mjs: zstd
+ * needs 22.15 or newer). The database (cbt_bench_mem, or --database) is kept with --keep so a
+ * second run skips the generation.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
-const DATABASE = 'cbt_bench_mem';
+let DATABASE = 'cbt_bench_mem';
 const HELPER = fileURLToPath(new URL('../dist/civibackup.mjs', import.meta.url));
 /** Bytes of one generated row's payload (text that compresses about as well as CiviCRM data). */
 const ROW_PAYLOAD = 960;
@@ -89,22 +92,36 @@ function measure(command: string, args: string[], options: { shell?: boolean } =
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { gib: { type: 'string', default: '1.1' }, keep: { type: 'boolean' }, compare: { type: 'boolean' }, level: { type: 'string', default: '6' } },
+    options: {
+      gib: { type: 'string', default: '1.1' },
+      keep: { type: 'boolean' },
+      compare: { type: 'boolean' },
+      level: { type: 'string' },
+      compression: { type: 'string', default: 'gzip' },
+      node: { type: 'string', default: process.execPath },
+      database: { type: 'string', default: DATABASE },
+    },
   });
+  DATABASE = values.database!;
+  const compression = values.compression!;
+  const level = values.level ?? (compression === 'zstd' ? '3' : '6');
+  const node = values.node!;
+  const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const data = ensureData(Number(values.gib));
   const dir = mkdtempSync(join(tmpdir(), 'cbt-bench-mem-'));
   try {
-    const helper = await measure(process.execPath, [HELPER, 'backup', '--to', dir, '--db', `mysql://root@127.0.0.1:3306/${DATABASE}`, '--level', values.level!, '--json']);
+    const helper = await measure(node, [HELPER, 'backup', '--to', dir, '--db', `mysql://root@127.0.0.1:3306/${DATABASE}`, '--compression', compression, '--level', level, '--json']);
     const result = JSON.parse(helper.output.trim().split('\n').at(-1)!) as { summary: { rawBytes: number; bytes: number; rows: number; parts: number } };
     const mb = (n: number): string => (n / 1024 ** 2).toFixed(0);
     const lines = [
       `table data on disk: ${mb(data.dataBytes)} MB, ${data.rows} rows + 4 rows of 8 MB`,
-      `helper backup: ${helper.seconds.toFixed(1)} s, SQL ${mb(result.summary.rawBytes)} MB -> ${mb(result.summary.bytes)} MB gzip -${values.level}, ${result.summary.parts} parts, ` +
+      `helper backup (Node ${nodeVersion}): ${helper.seconds.toFixed(1)} s, SQL ${mb(result.summary.rawBytes)} MB -> ${mb(result.summary.bytes)} MB ${compression} -${level}, ${result.summary.parts} parts, ` +
         `${(result.summary.rawBytes / 1024 ** 2 / helper.seconds).toFixed(1)} MB/s of SQL, peak RSS ${helper.peakRssMb.toFixed(0)} MB (target < 200 MB)`,
     ];
     if (values.compare) {
-      const peer = await measure('sh', ['-c', `mariadb-dump -h 127.0.0.1 -u root --single-transaction --hex-blob ${DATABASE} | gzip -${values.level} > ${join(dir, 'peer.sql.gz')}`]);
-      lines.push(`mariadb-dump | gzip -${values.level}: ${peer.seconds.toFixed(1)} s; ratio helper/peer ${(helper.seconds / peer.seconds).toFixed(2)}`);
+      const tool = compression === 'zstd' ? 'zstd' : 'gzip';
+      const peer = await measure('sh', ['-c', `mariadb-dump -h 127.0.0.1 -u root --single-transaction --hex-blob ${DATABASE} | ${tool} -${level} > ${join(dir, 'peer.sql')}`]);
+      lines.push(`mariadb-dump | ${tool} -${level}: ${peer.seconds.toFixed(1)} s; ratio helper/peer ${(helper.seconds / peer.seconds).toFixed(2)}`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

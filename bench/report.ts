@@ -18,6 +18,8 @@ export interface Measurement {
   ok: boolean;
   /** Restores: the CHECKSUM TABLE comparison against the source. */
   check?: string;
+  /** Restores over a live copy: the longest time a polling reader had no valid answer, ms. */
+  unavailableMs?: number;
   note?: string;
 }
 

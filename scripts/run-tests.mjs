@@ -7,8 +7,11 @@
  *   npm test                 everything
  *   npm test -- node ui      only some suites (typecheck, build, node, ui, php)
  *   npm test -- node --only test/helper/dsn.test.ts
+ *
+ * CIVIBACKUP_SECOND_NODE=/path/to/node runs the helper tests a second time under that Node
+ * (.ci/run gives it Node 24). Each line of the summary says which Node ran and how long.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -76,21 +79,44 @@ if (wanted('build')) {
   record('build', built ? 1 : 0, built ? 0 : 1);
 }
 
-if (wanted('node')) {
-  section('helper tests (node:test, MariaDB at 127.0.0.1:3306)');
+/**
+ * The helper's test files under one Node binary. The bundle the tests spawn runs under the
+ * same binary (they use process.execPath).
+ */
+async function helperSuite(name, nodeBinary, env = {}) {
   const files = onlyFiles.length ? onlyFiles : findFiles('test/helper', /\.test\.ts$/);
-  const tap = join(resultsDir, 'node.tap');
+  const tap = join(resultsDir, `${name}.tap`);
+  const started = Date.now();
   const { code } = await run(
-    process.execPath,
+    nodeBinary,
     ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
-    { CIVIBACKUP_TEST_SCRYPT_LOG_N: '10' },
+    { CIVIBACKUP_TEST_SCRYPT_LOG_N: '10', ...env },
   );
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
-  const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? 0);
+  const count = (what) => Number((new RegExp(`^# ${what} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? 0);
   let passed = count('pass');
   let failed = count('fail') + count('cancelled');
   if (code !== 0 && failed === 0) failed = 1; // a crash before TAP was written still fails the run
-  record('node', passed, failed, count('skipped') + count('todo'));
+  const version = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  record(name, passed, failed, count('skipped') + count('todo'), `Node ${version}, ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+if (wanted('node')) {
+  section(`helper tests (node:test, MariaDB at 127.0.0.1:3306, Node ${process.version})`);
+  await helperSuite('node', process.execPath);
+}
+
+// CI runs the helper tests a second time under another Node (.ci/run: Node 24 from
+// scripts/fetch-node.mjs). The real-site tests build CiviCRM sites, which does not depend on
+// the Node version: they run once, in the first pass.
+const secondNode = process.env.CIVIBACKUP_SECOND_NODE;
+if (wanted('node') && secondNode) {
+  if (!existsSync(secondNode)) {
+    record('node (second Node)', 0, 1, 0, `CIVIBACKUP_SECOND_NODE=${secondNode}: no such file`);
+  } else {
+    section(`helper tests again under ${secondNode}`);
+    await helperSuite('node-second', secondNode, { CIVIBACKUP_CIVICRM_ARCHIVE: '' });
+  }
 }
 
 if (wanted('ui')) {

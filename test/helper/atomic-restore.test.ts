@@ -279,3 +279,24 @@ test('--keep-old keeps the replaced tables and the next restore refuses to drop 
     mariadbCli(`DROP USER IF EXISTS '${user}'@'%';`);
   }
 });
+
+test('a long query holding a table: the swap waits a bounded time, puts the triggers back, retries, and gives up leaving the live database as it was', { timeout: 300_000 }, async () => {
+  const live = newDatabase('longquery');
+  await makeLive(live);
+  const before = await snapshotDatabase(live);
+  const holder = await mysql.createConnection({ host: '127.0.0.1', port: 3306, user: 'root' });
+  try {
+    // An open transaction that read civicrm_contact holds its metadata lock, like a long report.
+    await holder.query('START TRANSACTION');
+    await holder.query(`SELECT COUNT(*) FROM \`${live}\`.civicrm_contact`);
+    const run = await runHelperAsync(['restore', setDir, '--db', dsnText(live), '--force'], { CIVIBACKUP_SWAP_LOCK_WAIT_SECONDS: '1' });
+    assert.equal(run.status, 1, JSON.stringify(run.last));
+    assert.match(String(run.last.message), /was not changed/);
+    assert.equal(run.events.filter((e) => e.type === 'warning' && e.code === 'SWAP_WAITING').length, 2, 'two retries');
+  } finally {
+    await holder.query('COMMIT');
+    await holder.end();
+  }
+  assert.deepEqual(await snapshotDatabase(live), before, 'tables, triggers and all other objects as they were');
+  assert.equal(databaseExists(`${live}_cbstage`) || databaseExists(`${live}_cbold`), false);
+});

@@ -5,7 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectError, connectionOptions } from '../../ts-src/helper/db/connection.js';
-import { describeDsn, extractDefine, parseDsn, resolveDsn, tlsWarnings } from '../../ts-src/helper/db/dsn.js';
+import { describeDsn, parseDsn, tlsWarnings } from '../../ts-src/helper/db/dsn.js';
+import { resolveDsn } from '../../ts-src/helper/db/dsn-sources.js';
+import { extractDefine } from '../../ts-src/helper/db/settings-file.js';
 import type { TlsConnectionOptions } from '../../ts-src/helper/db/tls.js';
 import { BackupError } from '../../ts-src/helper/core/errors.js';
 

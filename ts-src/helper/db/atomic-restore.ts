@@ -252,12 +252,32 @@ export async function atomicRestore(options: AtomicRestoreOptions): Promise<Atom
         { cause: error },
       );
     }
+    if (journaled) {
+      // The live triggers may have been dropped for the swap: they come back first. If that
+      // fails too, the journal stays so the next restore can do it.
+      const backAgain = await (async () => {
+        const connection = await openLive();
+        try {
+          await restoreTriggers(connection, live, journaled!.replacedTriggers);
+        } finally {
+          await connection.close();
+        }
+      })().then(
+        () => true,
+        () => false,
+      );
+      if (!backAgain) {
+        throw new BackupError(failure.code, `${failure.message} The live tables were not changed, but the triggers dropped for the swap could not be re-created; run the restore again (it re-creates them from the journal in ${old}) or CiviCRM's trigger rebuild.`, { cause: error });
+      }
+    }
     if (workCreated) {
       // Nothing live changed: the work databases go.
       await dropDatabase(admin, staging).catch(() => undefined);
       await dropDatabase(admin, old).catch(() => undefined);
     }
-    throw failure;
+    if (failure.code === 'CANCELLED') throw new BackupError('CANCELLED', `The restore was cancelled before the swap; the live database ${describeDsn(target)} was not changed.`, { cause: error });
+    if (!workCreated || failure.code === 'CONFIG' || failure.code === 'USAGE' || failure.code === 'VERIFY_MISMATCH') throw failure;
+    throw new BackupError(failure.code, `${failure.message} (The live database ${describeDsn(target)} was not changed: the failure came before the swap.)`, { cause: error });
   } finally {
     await admin.close();
   }
@@ -289,7 +309,8 @@ async function swapTables(live: RestoreConnection, swap: SwapObjects, reporter: 
       return { renameMs: now - renameStarted, sinceFirstDropMs: now - dropStarted };
     } catch (error) {
       const code = (error as { cause?: { code?: string } }).cause?.code;
-      await restoreTriggers(live, swap.plan.live, swap.replacedTriggers);
+      // On a lost connection this fails too; the caller retries on a new one.
+      await restoreTriggers(live, swap.plan.live, swap.replacedTriggers).catch(() => undefined);
       if (code !== 'ER_LOCK_WAIT_TIMEOUT' || attempt >= attempts) throw error;
       reporter.emit({ type: 'warning', code: 'SWAP_WAITING', message: `A long transaction holds a table to be replaced; the swap waited ${LOCK_WAIT_SECONDS} s and will try again (attempt ${attempt + 1} of ${attempts}).` });
       await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -297,4 +318,5 @@ async function swapTables(live: RestoreConnection, swap: SwapObjects, reporter: 
   }
 }
 
-const LOCK_WAIT_SECONDS = 10;
+/** How long the swap waits for a table's running queries (a test knob shortens it). */
+const LOCK_WAIT_SECONDS = Math.max(1, Number(process.env.CIVIBACKUP_SWAP_LOCK_WAIT_SECONDS) || 10);

@@ -20,7 +20,8 @@ import { closeConnection, openConnection } from './connection.js';
 import { readRowPackets } from './row-packets.js';
 import type { Dsn } from './dsn.js';
 import { listColumns, listObjects, listTables, selectStatement, storedColumns } from './introspect.js';
-import { inspectTarget, objectCount, restoreDatabase, type RestoreProgress, type RestoreSource } from './restore.js';
+import { charsetClause, inspectTarget, objectCount, restoreDatabase, type RestoreProgress, type RestoreSource } from './restore.js';
+import { currentAccount, grantDatabaseStatements } from './grants.js';
 import { openRestoreConnection, quoteIdentifier, utf8AsBytes } from './restore-exec.js';
 import { planRestore } from './restore-plan.js';
 import { TableDigest, type RowDigestVersion } from './row-digest.js';
@@ -212,6 +213,29 @@ export async function compareObjects(dsn: Dsn, record: DatabaseRecord): Promise<
   }
 }
 
+/**
+ * Makes the per-run scratch database of a scratch DSN without a database name. A user with
+ * only CiviCRM's privileges on its own database may not create one: the message says what to
+ * grant, or which database to name instead.
+ */
+async function createScratchDatabase(scratch: Dsn, database: string, record: DatabaseRecord): Promise<void> {
+  const admin = await openRestoreConnection(scratch, null);
+  try {
+    await admin.run(utf8AsBytes(`CREATE DATABASE ${quoteIdentifier(database)}${charsetClause(record)}`));
+  } catch (error) {
+    const account = await currentAccount((sql) => admin.rows(sql));
+    const suffix = database.slice(database.lastIndexOf('_civibackup_verify_'));
+    const pattern = `${database.slice(0, database.length - suffix.length)}_civibackup_verify_`.replace(/[_%\\]/g, '\\$&');
+    throw new BackupError(
+      'DB_PRIVILEGE',
+      `A deep verify restores the set into a scratch database, and the user ${account} may not create one (${error instanceof Error ? error.message : String(error)}). Either give a scratch database the user may use: as an administrator run ${grantDatabaseStatements('civibackup_scratch', account, true)} and pass --scratch-db with that database name (the extension: the setting civibackup_scratch_database); or let the user create and drop its own: GRANT ALL PRIVILEGES ON \`${pattern}%\`.* TO ${account};`,
+      { cause: error },
+    );
+  } finally {
+    await admin.close();
+  }
+}
+
 async function dropScratch(dsn: Dsn, database: string, created: boolean): Promise<void> {
   const admin = await openRestoreConnection(dsn, null);
   try {
@@ -268,6 +292,7 @@ export async function deepVerify(options: DeepVerifyOptions): Promise<DeepVerify
         await admin.close();
       }
     }
+    if (!useNamed) await createScratchDatabase(options.scratch, database, record);
     const digests = new DigestPool(dsn, record, Math.max(1, options.jobs ?? 2), reporter);
     let waited = 0;
     try {

@@ -12,12 +12,10 @@
  *
  *   mysql://user:pass@db.example.org/civicrm?new_link=true&ca=%2Fetc%2Fssl%2Fdb-ca.pem
  *
- * tls.ts turns them into mysql2's `ssl` option (reading the files).
+ * tls.ts turns them into mysql2's `ssl` option (reading the files); dsn-sources.ts finds the
+ * DSN (--db, the environment, a settings file). This module depends on neither.
  */
-import { readFile } from 'node:fs/promises';
-import { ENV } from '../../protocol/job.js';
 import { BackupError } from '../core/errors.js';
-import { loadTlsOptions } from './tls.js';
 
 export interface Dsn {
   user: string;
@@ -199,126 +197,4 @@ export function describeDsn(dsn: Dsn): string {
 
 export function dsnHostLabel(dsn: Dsn): string {
   return dsn.socketPath ? `unix(${dsn.socketPath})` : `${dsn.host ?? 'localhost'}${dsn.port ? `:${dsn.port}` : ''}`;
-}
-
-/**
- * Reads `define('CIVICRM_DSN', '...')` (and CIVICRM_LOGGING_DSN) from civicrm.settings.php
- * without running PHP. Only a literal string counts; a computed value is a CONFIG error
- * naming the constant, so the user passes the DSN another way.
- */
-export function extractDefine(php: string, name: string): string | undefined {
-  // Skip commented-out defines: drop // and # line comments and /* */ blocks first,
-  // taking care not to touch comment markers inside quoted strings.
-  const code = stripPhpComments(php);
-  const start = new RegExp(`\\bdefine\\s*\\(\\s*(['"])${name}\\1\\s*,\\s*`, 'g');
-  let found: string | undefined;
-  let match: RegExpExecArray | null;
-  while ((match = start.exec(code)) !== null) {
-    const after = code.slice(match.index + match[0].length);
-    const literal = /^(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\$]|\\.)*)")\s*\)/s.exec(after);
-    if (!literal) {
-      throw new BackupError(
-        'CONFIG',
-        `${name} in the settings file is not a plain quoted string (it is computed by PHP); pass the DSN with the ${ENV.DSN} environment variable instead.`,
-      );
-    }
-    found = literal[1] !== undefined ? unescapeSingleQuoted(literal[1]) : unescapeDoubleQuoted(literal[2]);
-  }
-  return found;
-}
-
-function unescapeSingleQuoted(s: string): string {
-  return s.replace(/\\([\\'])/g, '$1');
-}
-
-function unescapeDoubleQuoted(s: string): string {
-  const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', v: '\v', f: '\f', e: '\x1b', '\\': '\\', $: '$', '"': '"' };
-  return s.replace(/\\([ntrvfe\\$"])/g, (_m, c: string) => simple[c]);
-}
-
-function stripPhpComments(php: string): string {
-  let out = '';
-  let i = 0;
-  while (i < php.length) {
-    const c = php[i];
-    if (c === "'" || c === '"') {
-      let j = i + 1;
-      while (j < php.length && php[j] !== c) j += php[j] === '\\' ? 2 : 1;
-      out += php.slice(i, j + 1);
-      i = j + 1;
-    } else if (c === '/' && php[i + 1] === '*') {
-      const end = php.indexOf('*/', i + 2);
-      i = end < 0 ? php.length : end + 2;
-      out += ' ';
-    } else if ((c === '/' && php[i + 1] === '/') || c === '#') {
-      const end = php.indexOf('\n', i);
-      i = end < 0 ? php.length : end;
-    } else {
-      out += c;
-      i += 1;
-    }
-  }
-  return out;
-}
-
-export async function readSettingsDsns(settingsFile: string): Promise<{ dsn?: string; loggingDsn?: string }> {
-  let php: string;
-  try {
-    php = await readFile(settingsFile, 'utf8');
-  } catch (error) {
-    throw new BackupError('CONFIG', `Cannot read the settings file ${settingsFile}: ${(error as Error).message}`, { cause: error });
-  }
-  return { dsn: extractDefine(php, 'CIVICRM_DSN'), loggingDsn: extractDefine(php, 'CIVICRM_LOGGING_DSN') };
-}
-
-export interface DsnSources {
-  /** --db (a password here is visible in the process list). */
-  flag?: string;
-  env: NodeJS.ProcessEnv;
-  /** Name of the environment variable to read (job's dsnEnv, else CIVIBACKUP_DSN). */
-  envName?: string;
-  settingsFile?: string;
-  /** Which constant of the settings file: main or logging DSN. */
-  role: 'main' | 'logging';
-}
-
-export interface ResolvedDsn {
-  dsn: Dsn;
-  /** Where it came from, for messages: "--db", "env CIVIBACKUP_DSN", "settings file". */
-  source: string;
-  warnings: string[];
-}
-
-/**
- * Resolution order: --db, then the environment variable (the job's dsnEnv or
- * CIVIBACKUP_DSN), then the settings file. Returns undefined when none is given.
- */
-export async function resolveDsn(sources: DsnSources): Promise<ResolvedDsn | undefined> {
-  const warnings: string[] = [];
-  const defaultEnv = sources.role === 'main' ? ENV.DSN : ENV.LOGGING_DSN;
-  let text: string | undefined;
-  let source = '';
-  if (sources.flag) {
-    text = sources.flag;
-    source = sources.role === 'main' ? '--db' : '--logging-db';
-    if (parseDsn(text).password !== '') {
-      warnings.push(`A password given on the command line (${source}) is visible to other users of this server; set ${defaultEnv} in the environment instead.`);
-    }
-  } else if (sources.env[sources.envName ?? defaultEnv]) {
-    source = `environment variable ${sources.envName ?? defaultEnv}`;
-    text = sources.env[sources.envName ?? defaultEnv];
-  } else if (sources.settingsFile) {
-    const found = await readSettingsDsns(sources.settingsFile);
-    text = sources.role === 'main' ? found.dsn : found.loggingDsn;
-    source = `${sources.role === 'main' ? 'CIVICRM_DSN' : 'CIVICRM_LOGGING_DSN'} in ${sources.settingsFile}`;
-    if (text === undefined && sources.role === 'main') {
-      throw new BackupError('CONFIG', `${sources.settingsFile} does not define CIVICRM_DSN.`);
-    }
-  }
-  if (text === undefined) return undefined;
-  const dsn = parseDsn(text);
-  warnings.push(...tlsWarnings(dsn, source));
-  // Unreadable or unusable TLS files fail now (CONFIG), before anything is written.
-  if (dsn.tls) loadTlsOptions(dsn);
-  return { dsn, source, warnings };
 }

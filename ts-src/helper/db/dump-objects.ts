@@ -8,6 +8,7 @@ import type { Connection } from 'mysql2';
 import { BackupError } from '../core/errors.js';
 import { query } from './connection.js';
 import { orderViews, showCreate, type ObjectNames, type TableInfo } from './introspect.js';
+import { accountName } from './grants.js';
 import { quoteIdentifier, quoteString } from './sql-literal.js';
 
 /** The session settings every db/ file assumes; a restorer runs these on each connection. */
@@ -107,6 +108,26 @@ function required(row: Record<string, string | null>, key: string, what: string)
   return value;
 }
 
+/**
+ * A routine the user may list but whose body the server hides: MariaDB shows it only to its
+ * definer or to an account that may read mysql.proc. Leaving it out would make a set that
+ * restores without it, so the backup stops and says who defined it and what to grant.
+ */
+async function hiddenRoutine(connection: Connection, kind: 'FUNCTION' | 'PROCEDURE', name: string): Promise<BackupError> {
+  const [row] = await query<{ user: string; db: string | null; definer: string | null }>(
+    connection,
+    'SELECT CURRENT_USER() AS user, DATABASE() AS db, (SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_NAME = ? AND ROUTINE_TYPE = ?) AS definer',
+    [name, kind],
+  ).catch(() => [{ user: 'user@host', db: null, definer: null }]);
+  const account = accountName(row.user);
+  const definer = row.definer ? accountName(row.definer) : 'another account';
+  const what = `${kind.toLowerCase()} ${row.db ? `${quoteIdentifier(row.db)}.` : ''}${quoteIdentifier(name)}`;
+  return new BackupError(
+    'DB_PRIVILEGE',
+    `The database user ${account} cannot see the body of the ${what}: it was created by ${definer}, and MariaDB/MySQL show a routine's body only to its definer or to an account that may read mysql.proc. The backup stops rather than leave it out. Run as an administrator: GRANT SELECT ON mysql.proc TO ${account}; (MySQL 8: GRANT SHOW_ROUTINE ON *.* TO ${account};) or re-create the ${kind.toLowerCase()} as ${account}, then back up again.`,
+  );
+}
+
 export async function schemaSql(connection: Connection, tables: TableInfo[]): Promise<string> {
   let out = comment('CiviBackup: tables and sequences, in name order');
   for (const table of tables) {
@@ -133,7 +154,9 @@ export async function routinesSql(connection: Connection, objects: ObjectNames):
     for (const name of names) {
       const what = `${kind.toLowerCase()} ${quoteIdentifier(name)}`;
       const row = await showCreate(connection, `SHOW CREATE ${kind} ${quoteIdentifier(name)}`);
-      const create = required(row, kind === 'FUNCTION' ? 'Create Function' : 'Create Procedure', what);
+      const column = kind === 'FUNCTION' ? 'Create Function' : 'Create Procedure';
+      if (row[column] === null || row[column] === undefined) throw await hiddenRoutine(connection, kind, name);
+      const create = required(row, column, what);
       out += storedObjectSql(`${kind === 'FUNCTION' ? 'Function' : 'Procedure'} ${quoteIdentifier(name)}`, stripDefiner(create, kind), {
         sqlMode: row.sql_mode ?? '',
         characterSetClient: required(row, 'character_set_client', what),

@@ -28,6 +28,7 @@ import type { ReadCodec } from '../set/codec.js';
 import { openPart } from '../set/part-reader.js';
 import { assertPartsIntact } from '../set/verify-parts.js';
 import { describeDsn, type Dsn } from './dsn.js';
+import { currentAccount, grantDatabaseStatements } from './grants.js';
 import { openRestoreConnection, quoteIdentifier, readStatements, utf8AsBytes, type RestoreConnection } from './restore-exec.js';
 import { planRestore, type DataPart, type RestorePlan } from './restore-plan.js';
 import { planDeferredIndexes, unquoteIdentifier } from './restore-schema.js';
@@ -216,9 +217,10 @@ export async function prepareTarget(
       try {
         await admin.run(utf8AsBytes(`CREATE DATABASE ${quoteIdentifier(target.database)}${charsetClause(options)}`));
       } catch (error) {
+        const account = await currentAccount((sql) => admin.rows(sql));
         throw new BackupError(
           'DB_PRIVILEGE',
-          `The database ${describeDsn(target)} does not exist and could not be created (${error instanceof Error ? error.message : String(error)}). Create it empty as an administrator, or grant CREATE, then run the restore again.`,
+          `The database ${describeDsn(target)} does not exist, or the user ${account} has no privileges on it, and it could not be created (${error instanceof Error ? error.message : String(error)}). Run as an administrator: ${grantDatabaseStatements(target.database, account, true).replace('CREATE DATABASE', 'CREATE DATABASE IF NOT EXISTS')} Then run it again.`,
           { cause: error },
         );
       }
