@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { closeConnection, openConnection, query } from '../../ts-src/helper/db/connection.js';
 import { createDatabase, dropDatabase, dsnFor, dsnText, uniqueName, withRoot } from './support/mariadb.js';
 import { bankProblems, createBank, currentConnectionId, FILLER_TABLE, transfer, waitForDumpOf } from './support/bank-db.js';
-import { assertBundleBuilt, lastEvent, plainRestore, startHelper } from './support/helper-run.js';
+import { assertBundleBuilt, lastEvent, runHelper, startHelper } from './support/helper-run.js';
 
 const SOURCE = uniqueName('cbt_dump_bank');
 const TARGET = uniqueName('cbt_dump_bankr');
@@ -45,7 +45,7 @@ test('a backup taken while transfers commit restores with the invariant exact', 
   })();
   try {
     const since = await currentConnectionId(watcher);
-    const helper = startHelper(['backup', '--format', '1', '--to', join(dir, 'sets'), '--db', dsnText(SOURCE)]);
+    const helper = startHelper(['backup', '--to', join(dir, 'sets'), '--db', dsnText(SOURCE)]);
     await waitForDumpOf(watcher, SOURCE, FILLER_TABLE, since);
     // The balances are read; freeze the dump inside the filler table and let transfers commit.
     process.kill(helper.child.pid!, 'SIGSTOP');
@@ -59,7 +59,9 @@ test('a backup taken while transfers commit restores with the invariant exact', 
     const setDir = (lastEvent(run) as { set: string }).set;
 
     assert.deepEqual(await withRoot(SOURCE, bankProblems), [], 'the source itself must be consistent');
-    plainRestore(setDir, TARGET);
+    // The default format (v2, the database as blobs): restored by the helper into the empty target.
+    const restore = runHelper(['restore', setDir, '--db', dsnText(TARGET)]);
+    assert.equal(restore.status, 0, restore.stdout + restore.stderr);
     await withRoot(TARGET, async (c) => {
       assert.deepEqual(await bankProblems(c), []);
       const [restored] = await query<{ n: number }>(c, 'SELECT COUNT(*) AS n FROM z_transfers');

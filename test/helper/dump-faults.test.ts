@@ -48,6 +48,12 @@ function setDirs(to: string): string[] {
   return existsSync(to) ? readdirSync(to).filter((n) => /^\d{8}T\d{6}Z-/.test(n)) : [];
 }
 
+/** Format-v2 set manifests at a destination (sets/<id>/manifest.json): a set that looks complete. */
+function v2Manifests(to: string): string[] {
+  const sets = join(to, 'sets');
+  return existsSync(sets) ? readdirSync(sets).filter((id) => existsSync(join(sets, id, 'manifest.json'))) : [];
+}
+
 function listedSets(to: string): string[] {
   const run = runHelper(['list', to]);
   assert.equal(run.status, 0, run.stdout + run.stderr);
@@ -81,7 +87,7 @@ test('helper killed with SIGKILL mid-dump: nothing lists, the next run clears th
 test('server connection killed mid-dump: exit 1, DB_LOST, no set left', { timeout: 600_000 }, async () => {
   const to = join(dir, 'lost');
   const since = await withRoot(SOURCE, currentConnectionId);
-  const helper = startHelper(['backup', '--format', '1', '--to', to, '--db', dsnText(SOURCE)]);
+  const helper = startHelper(['backup', '--to', to, '--db', dsnText(SOURCE)]);
   await withRoot(SOURCE, async (c) => {
     const id = await waitForDumpOf(c, SOURCE, FILLER_TABLE, since);
     await query(c, `KILL ${id}`);
@@ -92,6 +98,7 @@ test('server connection killed mid-dump: exit 1, DB_LOST, no set left', { timeou
   assert.equal(error.type, 'error');
   assert.equal(error.code, 'DB_LOST');
   assert.match(error.message, /connection was lost/i);
+  assert.deepEqual(v2Manifests(to), [], 'no v2 set manifest was written');
   assert.deepEqual(setDirs(to), []);
   assert.deepEqual(listedSets(to), []);
 });
@@ -129,14 +136,16 @@ test('full disk: exit 1, DISK_FULL, no complete-looking set, the earlier set int
 test('wrong password: exit 2, DB_CONNECT naming the account and what to do, password not echoed', { timeout: 120_000 }, () => {
   createUser();
   const to = join(dir, 'badpw');
-  const run = runHelper(['backup', '--format', '1', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'Wr0ng-Pass') });
+  const run = runHelper(['backup', '--to', to], { CIVIBACKUP_DSN: dsnText(SMALL, USER, 'Wr0ng-Pass') });
   assert.equal(run.status, 2, run.stdout + run.stderr);
   const error = lastEvent(run) as ErrorEvent;
   assert.equal(error.code, 'DB_CONNECT');
   assert.match(error.message, new RegExp(`${USER}@127\\.0\\.0\\.1`));
   assert.match(error.message, /password/);
   assert.ok(!run.stdout.includes('Wr0ng-Pass') && !run.stderr.includes('Wr0ng-Pass'));
+  assert.deepEqual(v2Manifests(to), []);
   assert.deepEqual(setDirs(to), []);
+  assert.deepEqual(listedSets(to), []);
 });
 
 test('missing privileges: exit 2, DB_PRIVILEGE with the GRANT to run', { timeout: 120_000 }, () => {

@@ -21,6 +21,7 @@ import { listColumns, selectStatement, storedColumns } from '../../ts-src/helper
 import { collectRows } from '../../ts-src/helper/db/row-packets.js';
 import { digestRows } from '../../ts-src/helper/db/row-digest.js';
 import { createRestoreFixture } from './support/restore-fixture.js';
+import { openSet } from '../../ts-src/helper/set/set-reader.js';
 
 const civibackup = runHelperAsync;
 
@@ -55,7 +56,10 @@ const prefix = uniqueName('cbt_restore');
 const source = `${prefix}_src`;
 const databases: string[] = [source];
 const dirs: string[] = [];
+/** A version-1 set (part files): the tests that damage or rewrite parts use it. */
 let setDir = '';
+/** The same source in the default format (v2, deduplicated): the behaviour tests restore it. */
+let setV2 = '';
 
 function newDatabaseName(what: string): string {
   const name = `${prefix}_${what}`;
@@ -70,6 +74,10 @@ before(async () => {
   const backup = await civibackup(['backup', '--format', '1', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last) + backup.stderr);
   setDir = String(backup.last.set);
+  const v2 = await civibackup(['backup', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
+  assert.equal(v2.status, 0, JSON.stringify(v2.last) + v2.stderr);
+  setV2 = String(v2.last.set);
+  assert.equal(setV2, join(destination, 'sets', setV2.split('/').at(-1)!), 'the default format writes <dest>/sets/<id>');
 });
 
 after(() => {
@@ -79,14 +87,14 @@ after(() => {
 
 test('restore into a new database equals the source by CHECKSUM TABLE and SHOW CREATE of every object', { timeout: 300_000 }, async () => {
   const target = newDatabaseName('new');
-  const run = await civibackup(['restore', setDir, '--db', dsnText(target)]);
+  const run = await civibackup(['restore', setV2, '--db', dsnText(target)]);
   assert.equal(run.status, 0, JSON.stringify(run.last) + run.stderr);
   const summary = run.last.summary as { databases: Array<{ deferredTables: number; createdDatabase: boolean }> };
   assert.equal(summary.databases[0].createdDatabase, true);
   assert.ok(summary.databases[0].deferredTables >= 5, 'secondary indexes were deferred');
   const progress = run.events.filter((e) => e.type === 'progress' && e.phase === 'restore') as unknown as Array<{ item: string; bytes: number; bytesTotal: number }>;
   assert.ok(progress.length > 0, 'restore progress events');
-  const total = readManifestFile(setDir).parts.filter((p) => p.path.startsWith('db/')).reduce((n, p) => n + p.rawBytes, 0);
+  const total = (await openSet(setV2, {})).manifest.parts.filter((p) => p.path.startsWith('db/')).reduce((n, p) => n + p.rawBytes, 0);
   assert.deepEqual([progress.at(-1)!.bytes, progress.at(-1)!.bytesTotal], [total, total], 'the last progress event says all bytes of the manifest');
   assert.ok(progress.every((e, i) => i === 0 || e.bytes >= progress[i - 1].bytes), 'bytes only grow');
   const expected = await snapshotDatabase(source);
@@ -102,7 +110,7 @@ test('restored results are identical with --jobs 1, --jobs 4 and without index d
   const expected = await snapshotDatabase(source);
   for (const args of [['--jobs', '1'], ['--jobs', '4'], ['--no-defer-indexes', '--jobs', '3']]) {
     const target = newDatabaseName(`jobs${args.join('').replace(/[^a-z0-9]/g, '')}`);
-    const run = await civibackup(['restore', setDir, ...args], { CIVIBACKUP_DSN: dsnText(target) });
+    const run = await civibackup(['restore', setV2, ...args], { CIVIBACKUP_DSN: dsnText(target) });
     assert.equal(run.status, 0, `${args.join(' ')}: ${JSON.stringify(run.last)}`);
     assert.deepEqual(await snapshotDatabase(target), expected, args.join(' '));
     dropDatabase(target);
@@ -113,24 +121,24 @@ test('a non-empty target is refused without --force and left untouched; --force 
   const target = newDatabaseName('busy');
   mariadbCli(`CREATE DATABASE ${target}; CREATE TABLE ${target}.keep_me (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO ${target}.keep_me VALUES (1, 'mine'); CREATE TABLE ${target}.contact (x INT);`);
   const before = await snapshotDatabase(target);
-  const refused = await civibackup(['restore', setDir, '--db', dsnText(target)]);
+  const refused = await civibackup(['restore', setV2, '--db', dsnText(target)]);
   assert.equal(refused.status, 2);
   assert.equal(refused.last.code, 'TARGET_NOT_EMPTY');
   assert.deepEqual(await snapshotDatabase(target), before, 'target untouched');
 
   // The fixture holds no CiviCRM tables: the default scope (civicrm) would replace nothing.
-  const civicrmOnly = await civibackup(['restore', setDir, '--db', dsnText(target), '--force']);
+  const civicrmOnly = await civibackup(['restore', setV2, '--db', dsnText(target), '--force']);
   assert.equal(civicrmOnly.status, 2);
   assert.match(String(civicrmOnly.last.message), /--scope all/);
   assert.deepEqual(await snapshotDatabase(target), before, 'target untouched');
 
-  const forced = await civibackup(['restore', setDir, '--db', dsnText(target), '--force', '--scope', 'all']);
+  const forced = await civibackup(['restore', setV2, '--db', dsnText(target), '--force', '--scope', 'all']);
   assert.equal(forced.status, 0, JSON.stringify(forced.last));
   assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
   databases.push(`${target}_cbstage`, `${target}_cbold`);
 
   mariadbCli(`CREATE TABLE ${target}.keep_me (id INT PRIMARY KEY);`);
-  const inPlace = await civibackup(['restore', setDir, '--db', dsnText(target), '--force', '--in-place']);
+  const inPlace = await civibackup(['restore', setV2, '--db', dsnText(target), '--force', '--in-place']);
   assert.equal(inPlace.status, 0, JSON.stringify(inPlace.last));
   assert.deepEqual(await snapshotDatabase(target), await snapshotDatabase(source));
 });
@@ -284,6 +292,19 @@ test('encrypted set: restore with the identity; a truncated part with rewritten 
   const recipient = String((keygen.last.summary as { recipient: string }).recipient);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-enc-'));
   dirs.push(destination);
+  // The default format (v2): no key is WRONG_KEY, the identity restores it exactly.
+  const backupV2 = await civibackup(['backup', '--to', destination, '--recipient', recipient], { CIVIBACKUP_DSN: dsnText(source) });
+  assert.equal(backupV2.status, 0, JSON.stringify(backupV2.last));
+  const encryptedV2 = String(backupV2.last.set);
+  const noKeyV2 = await civibackup(['restore', encryptedV2, '--db', dsnText(newDatabaseName('nokey2'))]);
+  assert.equal(noKeyV2.status, 2);
+  assert.equal(noKeyV2.last.code, 'WRONG_KEY');
+  const targetV2 = newDatabaseName('enc2');
+  const runV2 = await civibackup(['restore', encryptedV2, '--db', dsnText(targetV2), '--identity', join(keyDir, 'key.txt')]);
+  assert.equal(runV2.status, 0, JSON.stringify(runV2.last));
+  assert.deepEqual(await snapshotDatabase(targetV2), await snapshotDatabase(source));
+
+  // Version 1 (part files): the same, then a truncated .age part with rewritten hashes.
   const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--recipient', recipient], { CIVIBACKUP_DSN: dsnText(source) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const encrypted = String(backup.last.set);
@@ -344,10 +365,11 @@ test('a set with a separate logging database: --logging-db restores logdb/, and 
   );
   const destination = mkdtempSync(join(tmpdir(), 'cbt-restore-log-'));
   dirs.push(destination);
-  const backup = await civibackup(['backup', '--format', '1', '--to', destination, '--db', dsnText(source), '--logging-db', dsnText(logSource)]);
+  const backup = await civibackup(['backup', '--to', destination, '--db', dsnText(source), '--logging-db', dsnText(logSource)]);
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   const withLog = String(backup.last.set);
-  assert.ok(readManifestFile(withLog).parts.some((p) => p.path.startsWith('logdb/')));
+  const withLogManifest = (await openSet(withLog, {})).manifest;
+  assert.ok(withLogManifest.parts.some((p) => p.path.startsWith('logdb/')));
 
   const main = newDatabaseName('log_main');
   const onlyMain = await civibackup(['restore', withLog, '--db', dsnText(main)]);
@@ -363,7 +385,7 @@ test('a set with a separate logging database: --logging-db restores logdb/, and 
 
   const deep = await civibackup(['verify', withLog, '--deep'], { CIVIBACKUP_SCRATCH_DSN: 'mysql://root@127.0.0.1:3306' });
   assert.equal(deep.status, 0, JSON.stringify(deep.last));
-  assert.equal((deep.last.summary as { tables: number }).tables, readManifestFile(withLog).databases.reduce((n, d) => n + d.tables.length, 0));
+  assert.equal((deep.last.summary as { tables: number }).tables, withLogManifest.databases.reduce((n, d) => n + d.tables.length, 0));
 });
 
 test('a statement the server rejects: exit 1 naming the part, the statement number and the server message', { timeout: 120_000 }, async () => {
@@ -390,14 +412,14 @@ test('a non-root account with rights on one database restores into it, and is to
   mariadbCli(`CREATE USER '${user}'@'%' IDENTIFIED BY 'pw-restore'; CREATE USER '${user}'@'localhost' IDENTIFIED BY 'pw-restore'; GRANT ALL PRIVILEGES ON \`${allowed}\`.* TO '${user}'@'%'; GRANT ALL PRIVILEGES ON \`${allowed}\`.* TO '${user}'@'localhost';`);
   try {
     const dsn = (db: string) => dsnText(db, user, 'pw-restore');
-    const refused = await civibackup(['restore', setDir], { CIVIBACKUP_DSN: dsn(other) });
+    const refused = await civibackup(['restore', setV2], { CIVIBACKUP_DSN: dsn(other) });
     assert.equal(refused.status, 2, JSON.stringify(refused.last));
     assert.equal(refused.last.code, 'DB_PRIVILEGE');
     assert.match(String(refused.last.message), /could not be created/);
     assert.doesNotMatch(JSON.stringify(refused.events), /pw-restore/);
     assert.equal(databaseExists(other), false);
 
-    const run = await civibackup(['restore', setDir], { CIVIBACKUP_DSN: dsn(allowed) });
+    const run = await civibackup(['restore', setV2], { CIVIBACKUP_DSN: dsn(allowed) });
     assert.equal(run.status, 0, JSON.stringify(run.last));
     const restored = await snapshotDatabase(allowed);
     const expected = await snapshotDatabase(source);

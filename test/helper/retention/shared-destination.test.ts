@@ -49,6 +49,7 @@ function writeJob(name: string, site: Site, to: string, extra: Record<string, un
 }
 
 async function backup(job: string, site: Site): Promise<CliRun & { setId: string; manifest: Manifest }> {
+  // v1 until offsite v2 lands
   const run = await civibackup(['backup', '--format', '1', '--job', job], { CIVIBACKUP_DSN: dsnText(sites[site]), [S3_SECRET_ENV]: 'S3RVER' });
   assert.equal(run.status, 0, run.output);
   const setDir = String(run.last.set);
