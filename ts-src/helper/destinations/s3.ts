@@ -44,6 +44,8 @@ export interface S3Options {
   partSize?: number;
   /** Parts uploaded at once (default 4). Memory is about partSize x queueSize. */
   queueSize?: number;
+  /** Keys per listing page (S3's default and maximum: 1000); tests page in smaller steps. */
+  listPageSize?: number;
   /** SDK-level attempts per request (default 3); the retry wrapper adds its own around whole operations. */
   maxAttempts?: number;
 }
@@ -170,7 +172,7 @@ export class S3Destination implements Destination {
     try {
       do {
         const out = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: fullPrefix || undefined, ContinuationToken: token }),
+          new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: fullPrefix || undefined, ContinuationToken: token, MaxKeys: this.options.listPageSize }),
         );
         for (const item of out.Contents ?? []) {
           if (item.Key) found.push({ key: item.Key.slice(strip), size: item.Size ?? 0 });
