@@ -46,7 +46,7 @@ before(async () => {
   mariadbCli(`CREATE TABLE wp_users (ID BIGINT UNSIGNED PRIMARY KEY, user_login VARCHAR(60)) ENGINE=InnoDB; INSERT INTO wp_users VALUES (1, 'admin');`, source);
   const destination = mkdtempSync(join(tmpdir(), 'cbt-atomic-sets-'));
   dirs.push(destination);
-  const backup = await runHelperAsync(['backup', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
+  const backup = await runHelperAsync(['backup', '--format', '1', '--to', destination], { CIVIBACKUP_DSN: dsnText(source) });
   assert.equal(backup.status, 0, JSON.stringify(backup.last) + backup.stderr);
   setDir = String(backup.last.set);
   const restored = await runHelperAsync(['restore', setDir, '--db', dsnText(reference)]);

@@ -31,7 +31,7 @@ before(async () => {
   await mkdir(join(source, 'attachments/2026'), { recursive: true });
   for (let i = 0; i < 40; i += 1) await writeFile(join(source, 'attachments/2026', `letter-${i}.txt`), `letter ${i}\n`.repeat(200));
   await writeFile(join(source, 'attachments/résumé-😀.pdf'), 'a resume');
-  const backup = await runHelperAsync(['backup', '--to', join(scratch.dir, 'dest'), '--db', dsnText(database), '--files', `custom=${source}`]);
+  const backup = await runHelperAsync(['backup', '--format', '1', '--to', join(scratch.dir, 'dest'), '--db', dsnText(database), '--files', `custom=${source}`]);
   assert.equal(backup.status, 0, JSON.stringify(backup.last));
   setDir = String(backup.last.set);
   // What the site holds now: other files, one of them where the set has a directory.

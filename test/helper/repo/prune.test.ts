@@ -98,6 +98,23 @@ describe('prune', () => {
     await assertNeededIntact(root, neededIds, contents, 'after prune');
   });
 
+  test('a needed pack that lost its index file is kept, and a needed pack that is gone is reported (warnings)', async () => {
+    const root = join(dir, 'warnings');
+    const { needed } = await buildRepository(root);
+    const [unindexed, missing] = [...needed];
+    rmSync(indexPath(root, unindexed));
+    rmSync(packPath(root, missing));
+    const repo = await open(root);
+    const rep = reporter();
+    const lock = await repo.lockExclusive(rep.runId);
+    await pruneRepository(repo, needed, rep);
+    await lock.release();
+    assert.ok(existsSync(packPath(root, unindexed)), 'never deleted: a kept set needs it');
+    const warnings = rep.events.filter((e) => e.type === 'warning').map((e) => (e.type === 'warning' ? `${e.code} ${e.message}` : ''));
+    assert.ok(warnings.some((w) => w.startsWith('PACK_UNINDEXED') && w.includes(unindexed)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => w.startsWith('PACK_MISSING') && w.includes(missing)), warnings.join('\n'));
+  });
+
   test('a backup opened before a prune does not dedup against what the prune deleted (its shared lock reloads the index)', async () => {
     const root = join(dir, 'stale-index');
     const { needed, unneeded, contents } = await buildRepository(root);

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
@@ -79,6 +79,8 @@ describe('repository storage (unencrypted)', () => {
       for (const [, offset, length, , , storedSha] of index.blobs) assert.equal(sha256(bytes.subarray(offset, offset + length)), storedSha);
     }
     assert.deepEqual(filesUnder(join(root, 'tmp')), [], 'no temp pack is left');
+    for (const file of filesUnder(root)) assert.equal(statSync(file).mode & 0o777, 0o600, `${file} is private`);
+    assert.equal(statSync(join(root, 'data', packs[0].slice(0, 2))).mode & 0o777, 0o700);
     assert.ok(writer.stats.addedBytes < compressible.length + random.length + jpegLike.length + many.reduce((s, b) => s + b.length, 0));
 
     const reopened = await open(root);

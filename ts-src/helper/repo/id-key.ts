@@ -115,7 +115,7 @@ export async function resolveIdKey(options: IdKeyOptions): Promise<Buffer> {
     }
     const idKey = randomBytes(ID_KEY_BYTES);
     const sealed = (await BlobSealer.create(options.encryption)).sealFile(idKey);
-    await mkdir(keysDir, { recursive: true });
+    await mkdir(keysDir, { recursive: true, mode: 0o700 });
     if (stored === 'absent') {
       // Lost a race with another first backup: use the key it stored.
       if (!(await createOnce(storedPath, sealed))) continue;

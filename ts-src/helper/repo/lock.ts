@@ -128,7 +128,7 @@ function lockedError(root: string, holders: SeenLock[], wanted: LockType): Backu
  */
 export async function acquireLock(root: string, runId: string, type: LockType, options: LockOptions = {}): Promise<RepositoryLock> {
   const dir = join(root, LOCKS_DIR);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const conflicts = async (own?: string): Promise<SeenLock[]> => {
     const all = await listLocks(root, options);
     for (const lock of all) if (lock.stale && lock.file !== own) await unlink(lock.file).catch(() => undefined);
@@ -141,7 +141,7 @@ export async function acquireLock(root: string, runId: string, type: LockType, o
   const file = join(dir, `${safeRun}-${type}-${randomBytes(3).toString('hex')}.json`);
   const now = new Date().toISOString();
   const record: LockRecord = { type, runId, host: options.host ?? hostname(), pid: process.pid, createdAt: now, refreshedAt: now };
-  await writeFileAtomic(file, `${JSON.stringify(record)}\n`, 0o644);
+  await writeFileAtomic(file, `${JSON.stringify(record)}\n`, 0o600);
   // Look again: a run that wrote its lock at the same moment is seen now (and sees us).
   const after = await conflicts(file);
   if (after.length > 0) {
@@ -152,7 +152,7 @@ export async function acquireLock(root: string, runId: string, type: LockType, o
   let released = false;
   let refreshing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
-    refreshing = writeFileAtomic(file, `${JSON.stringify({ ...record, refreshedAt: new Date().toISOString() })}\n`, 0o644).catch(() => undefined);
+    refreshing = writeFileAtomic(file, `${JSON.stringify({ ...record, refreshedAt: new Date().toISOString() })}\n`, 0o600).catch(() => undefined);
   }, options.refreshMs ?? LOCK_REFRESH_MS);
   timer.unref();
   return {

@@ -112,7 +112,7 @@ export class PackWriter implements BlobWriter {
 
   private async openPack(): Promise<OpenPack> {
     const dir = join(this.options.root, TEMP_DIR);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tempPath = join(dir, `${randomBytes(8).toString('hex')}.pack`);
     const handle = await open(tempPath, 'wx', 0o600);
     const pack: OpenPack = { handle, tempPath, hash: createHash('sha256'), bytes: 0, header: 0, entries: [], ids: new Set() };
@@ -154,13 +154,13 @@ export class PackWriter implements BlobWriter {
     await pack.handle.close();
     const name = pack.hash.digest('hex');
     const finalPath = packPath(this.options.root, name);
-    await mkdir(dirname(finalPath), { recursive: true });
+    await mkdir(dirname(finalPath), { recursive: true, mode: 0o700 });
     await rename(pack.tempPath, finalPath);
     await fsyncDirectory(dirname(finalPath));
     const index: PackIndex = { pack: name, header: pack.header, blobs: pack.entries };
     const indexFile = indexPath(this.options.root, name);
-    await mkdir(dirname(indexFile), { recursive: true });
-    await writeFileAtomic(indexFile, `${JSON.stringify(index)}\n`, 0o644);
+    await mkdir(dirname(indexFile), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(indexFile, `${JSON.stringify(index)}\n`, 0o600);
     const slot = this.options.table.addPack(name, { bytes: pack.bytes, header: pack.header });
     for (const [id, offset, length, encoding, rawLength] of pack.entries) this.options.table.add(id, slot, offset, length, rawLength, encoding);
     this.written.push(name);

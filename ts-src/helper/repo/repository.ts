@@ -114,10 +114,10 @@ async function readConfig(root: string): Promise<RepositoryConfig | undefined> {
 
 /** Writes repository.json once: temp file, fsync, then link() so an existing one is never replaced. */
 async function createConfig(root: string, encrypted: boolean): Promise<RepositoryConfig> {
-  await mkdir(root, { recursive: true });
+  await mkdir(root, { recursive: true, mode: 0o700 });
   const config: RepositoryConfig = { format: REPOSITORY_FORMAT, version: REPOSITORY_VERSION, id: randomBytes(8).toString('hex'), encrypted, createdAt: new Date().toISOString() };
   const tmp = join(root, `.${REPOSITORY_FILE}.${randomBytes(4).toString('hex')}.tmp`);
-  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644, flag: 'wx' });
+  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   const handle = await openFile(tmp, 'r');
   await handle.sync();
   await handle.close();
