@@ -37,6 +37,8 @@ let tree: string;
 let database: string;
 const sets: Taken[] = [];
 const databases: string[] = [];
+/** The v2 set of a second source sharing the destination (last tests). */
+let otherPath = '';
 
 function newDatabase(tag: string): string {
   const name = uniqueName(`cbt_dl${tag}`);
@@ -220,7 +222,7 @@ test('prune frees what no kept set needs, never another source\'s data, and keep
   const other = newDatabase('other');
   await createRestoreFixture(other, 50);
   const otherRun = ok(await runHelperAsync(['backup', '--to', destination, '--source-id', 'other-site', '--state-dir', join(work, 'state-other')], { CIVIBACKUP_DSN: dsnText(other) }), 'backup other');
-  const otherPath = String(otherRun.last.set);
+  otherPath = String(otherRun.last.set);
   const otherDb = await snapshotDatabase(other);
 
   const before = await bytesUnder(join(destination, 'data'));
@@ -244,4 +246,21 @@ test('prune frees what no kept set needs, never another source\'s data, and keep
   const names = await readdir(destination);
   for (const id of ['20261206T104944Z-eebbb811', '20261206T104947Z-c956c0e2', '20261206T104949Z-b2e6d595']) assert.ok(names.includes(id), `${id} kept`);
   ok(await runHelperAsync(['verify', join(destination, '20261206T104947Z-c956c0e2')]), 'verify v1 after prune');
+});
+
+test('delete SET: a v2 set goes with the data only it needed; a 0.1.0 set goes whole; the rest stays restorable', { timeout: 300_000 }, async () => {
+  const before = await bytesUnder(join(destination, 'data'));
+  const run = ok(await runHelperAsync(['delete', otherPath]), 'delete v2');
+  assert.ok(((run.last.summary as { repository: { removedPacks: number } }).repository.removedPacks) >= 1);
+  assert.ok((await bytesUnder(join(destination, 'data'))) < before, 'its own pack is freed');
+  assert.equal(await stat(otherPath).then(() => true, () => false), false);
+
+  const v1 = join(destination, '20261206T104947Z-c956c0e2');
+  ok(await runHelperAsync(['delete', v1]), 'delete v1');
+  assert.equal(await stat(v1).then(() => true, () => false), false);
+
+  const list = ok(await runHelperAsync(['list', destination]), 'list');
+  const ids = (list.last.summary as { sets: Array<{ setId: string }> }).sets.map((s) => s.setId);
+  assert.deepEqual(ids, [sets[2].id, '20261206T104949Z-b2e6d595', '20261206T104944Z-eebbb811']);
+  await assertRestores(sets[2]);
 });
