@@ -144,6 +144,15 @@ describe('directory trees in deduplicated sets', () => {
     const failed = await run(repo, src, { stateDir });
     await failed.result.staged.discard();
     assert.deepEqual((await readdir(stateDir)).sort(), [`tree-${repo.id}-site.ndjson`]);
+    // What a SIGKILLed run staged is removed once it is old; a running backup's (recent) stays.
+    const stale = join(stateDir, `tree-${repo.id}-site.ndjson.0badc0de.tmp`);
+    const recent = join(stateDir, `tree-${repo.id}-site.ndjson.00c0ffee.tmp`);
+    await writeFile(stale, '');
+    await writeFile(recent, '');
+    await utimes(stale, new Date(Date.now() - 72 * 3600_000), new Date(Date.now() - 72 * 3600_000));
+    const later = await run(repo, src, { stateDir });
+    await later.result.staged.commit();
+    assert.deepEqual((await readdir(stateDir)).sort(), [`tree-${repo.id}-site.ndjson`, `tree-${repo.id}-site.ndjson.00c0ffee.tmp`]);
 
     // Another repository (as after a prune removed the blobs): the cache is not trusted blindly.
     const other = await repository('repo3b');

@@ -318,6 +318,8 @@ export interface FilesRecordV2 extends Omit<FilesRecord, 'archive'> {
 export interface Catalog {
   databases: DatabaseRecordV2[];
   files: FilesRecordV2[];
+  /** The run's warnings in full (an encrypted set's manifest only counts them: they may name tables or files). */
+  warnings?: string[];
 }
 
 export type TreeEntryType = 'f' | 'd' | 'l';

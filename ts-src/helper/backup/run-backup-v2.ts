@@ -212,7 +212,7 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
     const filesMs = Date.now() - filesStarted;
 
     reporter.emit({ type: 'phase', phase: 'manifest' });
-    const catalog: Catalog = { databases, files };
+    const catalog: Catalog = { databases, files, warnings };
     const catalogIds = await putDocument(writer, JSON.stringify(catalog));
     await writer.finish();
 
@@ -258,7 +258,8 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
         bytes: files.reduce((sum, f) => sum + f.bytes, 0),
         databases: summaryDatabases,
       },
-      warnings,
+      // Warnings may name tables or files: an encrypted set keeps their text in the catalog.
+      warnings: codec.encryption && warnings.length > 0 ? [`${warnings.length} warning(s); their text is in the set's encrypted catalog.`] : [...warnings],
     };
     const problems = validateManifestV2(manifest);
     if (problems.length > 0) throw new BackupError('INTERNAL', `Refusing to write an invalid manifest: ${problems.join('; ')}`);

@@ -17,7 +17,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { mkdir, mkdtemp, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DirectorySpec } from '../../protocol/job.js';
@@ -343,9 +343,18 @@ function unchanged(previous: TreeEntry | undefined, entry: WalkEntry, writer: Bl
   return previous.b.every((id) => writer.has(id));
 }
 
+/** Staged trees older than this were left by a killed run (a run never takes this long). */
+const STALE_STAGED_MS = 48 * 60 * 60 * 1000;
+
 async function stagingDirectory(stateDir: string | undefined): Promise<{ dir: string; temporary: boolean }> {
   if (stateDir) {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // A killed run leaves its staged trees; remove old ones (a running backup's are recent).
+    for (const name of await readdir(stateDir).catch(() => [] as string[])) {
+      if (!/^tree-.*\.ndjson\.[0-9a-f]{8}\.tmp$/.test(name)) continue;
+      const info = await stat(join(stateDir, name)).catch(() => null);
+      if (info && Date.now() - info.mtimeMs > STALE_STAGED_MS) await unlink(join(stateDir, name)).catch(() => undefined);
+    }
     return { dir: stateDir, temporary: false };
   }
   return { dir: await mkdtemp(join(tmpdir(), 'civibackup-tree-')), temporary: true };
