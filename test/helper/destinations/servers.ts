@@ -2,12 +2,15 @@
  * Real servers for the destination tests, on 127.0.0.1 and free ports: s3rver in-process,
  * and a private OpenSSH sshd (toolchain.md section 6) started and stopped by the test.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+
+const require = createRequire(import.meta.url);
 
 export const S3_BUCKET = 'offsite';
 
@@ -198,4 +201,46 @@ export async function startSshd(): Promise<SshServer> {
     },
   };
   return server;
+}
+
+/**
+ * s3rver in a child process started with --openssl-legacy-provider: s3rver makes its listing
+ * continuation tokens with a cipher OpenSSL 3 keeps in the legacy provider, so listing past
+ * one page (1,000 keys, or a smaller MaxKeys) fails with InternalError in a normal Node
+ * process. Requests are reported back as "METHOD url" lines, as startS3 records them.
+ */
+export async function startS3WithPaging(directory = mkdtempSync(join(tmpdir(), 'cbt_offsite_s3p_'))): Promise<Pick<S3Server, 'requests' | 'endpoint' | 'port' | 'directory' | 'stop'>> {
+  const script = `
+    const S3rver = require(${JSON.stringify(require.resolve('s3rver'))});
+    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(directory)}, configureBuckets: [{ name: ${JSON.stringify(S3_BUCKET)} }] });
+    server.run().then((info) => {
+      server.httpServer.on('request', (r) => process.stdout.write('REQ ' + r.method + ' ' + r.url + '\\n'));
+      process.stdout.write('PORT ' + info.port + '\\n');
+    });`;
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const requests: string[] = [];
+  let buffered = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      buffered += text;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line.startsWith('PORT ')) resolve(Number(line.slice(5)));
+        else if (line.startsWith('REQ ')) requests.push(line.slice(4));
+      }
+    });
+  });
+  return {
+    requests,
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    directory,
+    async stop() {
+      child.kill();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
 }
