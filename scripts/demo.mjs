@@ -11,7 +11,7 @@
  * Options: --dsn mysql://root@127.0.0.1:3306 (server, no database), --scale 0.01, --to ./backups
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -70,16 +70,18 @@ step(`prove it restorable: restore ${newest.setId} into a scratch database and c
 run(process.execPath, [helper, 'verify', newest.location, '--deep'], { CIVIBACKUP_SCRATCH_DSN: `${server}/` });
 
 step('the set');
-const manifest = JSON.parse(readFileSync(join(newest.location, 'manifest.json'), 'utf8'));
-const db = manifest.databases[0];
-const rows = db.tables.reduce((sum, t) => sum + t.rows, 0);
+// What `civibackup list --json` says of it: the same for both set formats.
+const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
 const lines = [
   `where:      ${newest.location}`,
-  `size:       ${(manifest.parts.reduce((s, p) => s + p.bytes, 0) / 1048576).toFixed(1)} MB in ${manifest.parts.length} parts (SHA-256 of each in manifest.json)`,
-  `database:   ${db.name}: ${db.tables.length} tables, ${rows} rows, ${db.counts.views} views, ${db.counts.functions} functions, ${db.counts.procedures} procedures, ${db.counts.triggers} triggers`,
-  `skipped:    data of ${db.tables.filter((t) => t.dataSkipped).map((t) => t.name).join(', ') || 'nothing'} (CiviCRM caches)`,
-  ...manifest.files.map((f) => `directory:  ${f.label} = ${f.source}: ${f.files} files, ${f.bytes} bytes; excluded: ${f.excluded.map((e) => `${e.path} (${e.reason})`).join(', ') || 'nothing'}`),
+  newest.format === 2
+    ? `size:       ${mb(newest.referencedBytes ?? newest.bytes)} of deduplicated pieces; this set added ${mb(newest.addedBytes ?? newest.bytes)} (a re-run adds only what changed)`
+    : `size:       ${mb(newest.bytes)} in ${newest.parts} parts (SHA-256 of each in manifest.json)`,
+  ...newest.databases.map((d) => `database:   ${d.name}: ${d.tables} tables, ${d.rows} rows`),
+  ...newest.directories.map((d) => `directory:  ${d.label}: ${d.files} files, ${d.bytes} bytes`),
   `restorable: yes: test restore into a scratch database matched every table's row count and digest`,
-  `plain-tool restore: (LC_ALL=C; zcat ${newest.location}/db/*.sql.gz) | mariadb NEW_DATABASE`,
+  newest.format === 2
+    ? `plain-tool restore: docs/disaster-recovery.md, "A deduplicated set with plain tools" (bash, jq, age, gzip, mariadb)`
+    : `plain-tool restore: (LC_ALL=C; zcat ${newest.location}/db/*.sql.gz) | mariadb NEW_DATABASE`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
