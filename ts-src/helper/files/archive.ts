@@ -88,6 +88,33 @@ export async function openableDirectory(path: string): Promise<{ real: string } 
   }
 }
 
+/**
+ * Where a directory to back up really is, or null when it is optional and missing (said as a
+ * warning, also added to `runWarnings`): a missing required directory is DIR_MISSING, and the
+ * backup destination itself is refused. Shared by the tar archives (format 1) and the trees
+ * (format 2).
+ */
+export async function resolveBackupDirectory(
+  spec: DirectorySpec,
+  skipDirectories: ReadonlyArray<{ dev: bigint; ino: bigint }>,
+  reporter: Reporter,
+  runWarnings: string[],
+): Promise<string | null> {
+  const where = await openableDirectory(spec.path);
+  if ('problem' in where) {
+    const message = `Directory "${spec.label}": ${where.problem}`;
+    if (!spec.optional) throw new BackupError('DIR_MISSING', `${message}. Fix the path or mark it optional.`);
+    reporter.emit({ type: 'warning', code: 'DIR_MISSING', message: `${message}; it is optional, so the backup goes on without it.`, item: spec.label, path: spec.path });
+    runWarnings.push(`${message} (optional, skipped)`);
+    return null;
+  }
+  const rootStats = await stat(where.real, { bigint: true });
+  if (skipDirectories.some((d) => d.dev === rootStats.dev && d.ino === rootStats.ino)) {
+    throw new BackupError('CONFIG', `Directory "${spec.label}" (${spec.path}) is the backup destination itself; back up the site's directories, not the backups.`);
+  }
+  return where.real;
+}
+
 export class CappedList<T> {
   readonly items: T[] = [];
   omitted = 0;
@@ -120,19 +147,8 @@ export async function archiveDirectories(specs: readonly DirectorySpec[], ctx: A
   let phaseBytes = 0;
   for (const [index, spec] of specs.entries()) {
     ctx.signal?.throwIfAborted();
-    const where = await openableDirectory(spec.path);
-    if ('problem' in where) {
-      const message = `Directory "${spec.label}": ${where.problem}`;
-      if (!spec.optional) throw new BackupError('DIR_MISSING', `${message}. Fix the path or mark it optional.`);
-      ctx.reporter.emit({ type: 'warning', code: 'DIR_MISSING', message: `${message}; it is optional, so the backup goes on without it.`, item: spec.label, path: spec.path });
-      result.warnings.push(`${message} (optional, skipped)`);
-      continue;
-    }
-
-    const rootStats = await stat(where.real, { bigint: true });
-    if (skipDirectories.some((d) => d.dev === rootStats.dev && d.ino === rootStats.ino)) {
-      throw new BackupError('CONFIG', `Directory "${spec.label}" (${spec.path}) is the backup destination itself; back up the site's directories, not the backups.`);
-    }
+    const real = await resolveBackupDirectory(spec, skipDirectories, ctx.reporter, result.warnings);
+    if (real === null) continue;
     const exclusions = Exclusions.for({ patterns: ctx.exclude, includeLogs: ctx.includeLogs, excludeUploadDir: ctx.excludeUploadDir, label: spec.label });
     const excluded = new CappedList<ExclusionRecord>();
     const warnings = new CappedList<string>();
@@ -151,7 +167,7 @@ export async function archiveDirectories(specs: readonly DirectorySpec[], ctx: A
     };
 
     const entries = walkTree(
-      where.real,
+      real,
       { exclusions, skipDirectories, signal: ctx.signal },
       { onExcluded: (path, reason) => excluded.add({ path, reason }), onWarning: (code, path, message) => warn(code, path, message) },
     );

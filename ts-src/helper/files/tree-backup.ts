@@ -26,7 +26,7 @@ import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import type { BlobWriter } from '../repo/repository.js';
 import { fsyncDirectory } from '../set/durable.js';
-import { CappedList, destinationSkip, openableDirectory, validateDirectorySpecs } from './archive.js';
+import { CappedList, destinationSkip, resolveBackupDirectory, validateDirectorySpecs } from './archive.js';
 import { isCompressible } from './compressibility.js';
 import { linkEscapes } from './entry-paths.js';
 import { Exclusions, validateExcludePatterns } from './exclusions.js';
@@ -398,18 +398,8 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
 
     for (const [index, spec] of directories.entries()) {
       options.signal?.throwIfAborted();
-      const where = await openableDirectory(spec.path);
-      if ('problem' in where) {
-        const message = `Directory "${spec.label}": ${where.problem}`;
-        if (!spec.optional) throw new BackupError('DIR_MISSING', `${message}. Fix the path or mark it optional.`);
-        reporter.emit({ type: 'warning', code: 'DIR_MISSING', message: `${message}; it is optional, so the backup goes on without it.`, item: spec.label, path: spec.path });
-        result.warnings.push(`${message} (optional, skipped)`);
-        continue;
-      }
-      const rootStats = await stat(where.real, { bigint: true });
-      if (skipDirectories.some((d) => d.dev === rootStats.dev && d.ino === rootStats.ino)) {
-        throw new BackupError('CONFIG', `Directory "${spec.label}" (${spec.path}) is the backup destination itself; back up the site's directories, not the backups.`);
-      }
+      const real = await resolveBackupDirectory(spec, skipDirectories, reporter, result.warnings);
+      if (real === null) continue;
 
       const exclusions = Exclusions.for({ patterns: options.exclude, includeLogs: options.includeLogs, excludeUploadDir: options.excludeUploadDir, label: spec.label });
       const excluded = new CappedList<ExclusionRecord>();
@@ -461,7 +451,7 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
 
       try {
         const walk = walkTree(
-          where.real,
+          real,
           { exclusions, skipDirectories, signal: options.signal },
           { onExcluded: (path, reason) => excluded.add({ path, reason }), onWarning: (code, path, message) => warn(code, path, message) },
         );
