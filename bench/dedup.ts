@@ -194,7 +194,7 @@ async function main(): Promise<void> {
   // 2. S3 offsite: first upload and an unchanged re-run, bytes the server received.
   let s3Line = 'S3: skipped (--no-s3)';
   if (values.s3 && !values['no-s3']) {
-    s3Line = await s3Rerun(work, helper, tree, recipient, env).catch((error: Error) => `S3: failed: ${error.message.split('\n')[0]}`);
+    s3Line = await s3Rerun(work, helper, tree, recipient, env).catch((error: Error) => `S3: failed: ${error.message.slice(-600)}`);
     log(s3Line);
   }
 
@@ -262,12 +262,18 @@ async function s3Rerun(work: string, helper: string, tree: string, recipient: st
   await writeFile(
     serverScript,
     `import S3rver from ${JSON.stringify(join(PROJECT_ROOT, 'node_modules/s3rver/lib/s3rver.js'))};
-let received = 0;
+// Bytes received, counted on the sockets (a 'data' listener on requests would steal the bodies).
+let closedBytes = 0;
+const live = new Set();
 const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(s3dir)}, configureBuckets: [{ name: 'offsite' }] });
 const info = await server.run();
-server.httpServer.on('request', (req) => req.on('data', (d) => { received += d.length; }));
+server.httpServer.on('connection', (socket) => {
+  live.add(socket);
+  socket.on('close', () => { closedBytes += socket.bytesRead; live.delete(socket); });
+});
+const received = () => closedBytes + [...live].reduce((sum, socket) => sum + socket.bytesRead, 0);
 process.stdout.write(JSON.stringify({ port: info.port }) + '\\n');
-process.stdin.on('data', () => process.stdout.write(JSON.stringify({ received }) + '\\n'));
+process.stdin.on('data', () => process.stdout.write(JSON.stringify({ received: received() }) + '\\n'));
 `,
   );
   const child = spawn(process.execPath, ['--openssl-legacy-provider', serverScript], { stdio: ['pipe', 'pipe', 'inherit'] });
