@@ -8,7 +8,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { openSet } from '../../ts-src/helper/set/set-reader.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveDsn } from '../../ts-src/helper/db/dsn-sources.js';
@@ -39,6 +40,13 @@ function statementsIn(message: string): string[] {
 
 async function shapeOf(database: string): Promise<DatabaseShape> {
   return withRoot(database, (connection) => databaseShape(connection, database));
+}
+
+/** The complete sets at a destination, newest first, as `civibackup list` finds them (both formats). */
+async function completeSets(destination: string): Promise<string[]> {
+  const listed = await runHelperAsync(['list', destination]);
+  assert.equal(listed.status, 0, listed.output.slice(-2000));
+  return (listed.last.summary as { sets: Array<{ location: string }> }).sets.map((s) => s.location);
 }
 
 describe('a site installed as a user with only CiviCRM\'s documented privileges', { skip: typeof source === 'string' ? source : false }, () => {
@@ -100,11 +108,9 @@ describe('a site installed as a user with only CiviCRM\'s documented privileges'
     const to = join(work, 'sets');
     const backup = await runHelperAsync(['backup', '--settings', site.settingsFile, '--to', to, '--no-skip-cache-data'], { CIVIBACKUP_DSN: '', CIVIBACKUP_LOGGING_DSN: '' });
     assert.equal(backup.status, 0, backup.output.slice(-3000));
-    [setDir] = readdirSync(to)
-      .filter((n) => !n.startsWith('.'))
-      .map((n) => join(to, n));
-    const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as { databases: Array<{ counts: Record<string, number> }> };
-    const counts = manifest.databases[0].counts;
+    [setDir] = await completeSets(to);
+    assert.ok(setDir, 'the backup wrote a complete set');
+    const counts = (await openSet(setDir)).manifest.databases[0]!.counts;
     assert.equal(counts.functions, Number(mariadbCli(`SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '${siteDb}' AND ROUTINE_TYPE = 'FUNCTION';`)));
     assert.equal(counts.triggers, Number(mariadbCli(`SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '${siteDb}';`)));
     const verify = await runHelperAsync(['verify', setDir]);
@@ -169,15 +175,13 @@ describe('a site installed as a user with only CiviCRM\'s documented privileges'
     const fix = `GRANT SELECT ON mysql.proc TO ${account(user)};`;
     assert.ok(refused.message.includes(fix), refused.message);
     // Nothing that looks like a set was left behind.
-    const complete = existsSync(to) ? readdirSync(to, { withFileTypes: true }).filter((e) => e.isDirectory() && existsSync(join(to, e.name, 'manifest.json'))) : [];
-    assert.deepEqual(complete, []);
+    assert.deepEqual(existsSync(to) ? await completeSets(to) : [], []);
     mariadbCli(fix);
     try {
       const backup = await runHelperAsync(['backup', '--settings', site.settingsFile, '--to', to], { CIVIBACKUP_DSN: '' });
       assert.equal(backup.status, 0, backup.output.slice(-3000));
-      const [set] = readdirSync(to).filter((n) => existsSync(join(to, n, 'manifest.json')));
-      const manifest = JSON.parse(readFileSync(join(to, set, 'manifest.json'), 'utf8')) as { databases: Array<{ objects?: { functions?: string[] } }> };
-      assert.ok(manifest.databases[0].objects?.functions?.includes('cbt_hidden_fn'));
+      const [set] = await completeSets(to);
+      assert.ok((await openSet(set!)).manifest.databases[0]!.objects?.functions?.includes('cbt_hidden_fn'));
     } finally {
       mariadbCli(`REVOKE SELECT ON mysql.proc FROM ${account(user)};`);
     }

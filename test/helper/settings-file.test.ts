@@ -6,7 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { openSet } from '../../ts-src/helper/set/set-reader.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveDsn } from '../../ts-src/helper/db/dsn-sources.js';
@@ -118,8 +119,10 @@ describe('settings files written by CiviCRM 6.17.2\'s installer', { skip: typeof
     assert.equal(run.status, 0, run.output.slice(-3000));
     assert.equal(run.last.type, 'result', JSON.stringify(run.last));
     assert.ok(!run.output.includes(wpPassword), 'the password never appears in the output');
-    const [setName] = readdirSync(to).filter((n) => !n.startsWith('.'));
-    const manifest = JSON.parse(readFileSync(join(to, setName, 'manifest.json'), 'utf8')) as { databases: Array<{ role: string; name: string; tables: Array<{ name: string }> }> };
+    const listed = await runHelperAsync(['list', to]);
+    const [set] = (listed.last.summary as { sets: Array<{ location: string }> }).sets;
+    assert.ok(set, listed.output.slice(-2000));
+    const { manifest } = await openSet(set.location);
     assert.deepEqual(
       manifest.databases.map((d) => [d.role, d.name]),
       [['main', wordpress.database]],
