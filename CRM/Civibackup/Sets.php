@@ -104,13 +104,21 @@ final class CRM_Civibackup_Sets {
     }
     $destination = realpath($this->site->destination());
     $path = realpath((string) $set['location']);
-    if ($destination === FALSE || $path === FALSE || dirname($path) !== $destination) {
+    // A deduplicated set (sets/<id> in the destination's repository) shares its data with
+    // other sets: the helper removes its manifest and frees only what no other set needs.
+    $deduplicated = $destination !== FALSE && $path !== FALSE && dirname($path) === $destination . '/sets';
+    if (!$deduplicated && ($destination === FALSE || $path === FALSE || dirname($path) !== $destination)) {
       throw new CRM_Civibackup_Error('USAGE', 'Only sets directly inside the destination directory can be deleted here.', 'Delete it by hand.');
     }
     $runId = CRM_Civibackup_RunStore::newRunId();
     $this->lock->acquire($runId);
     try {
-      self::removeTree($path);
+      if ($deduplicated) {
+        $this->helper->summaryOf(['delete', $path]);
+      }
+      else {
+        self::removeTree($path);
+      }
     }
     finally {
       $this->lock->release();

@@ -146,7 +146,8 @@ final class HelperIntegrationTest extends TestCase {
     $this->assertSame('backup', $final['command']);
     $this->assertSame($run['runId'], $final['runId'], 'the helper uses the run id PHP chose');
     $this->assertDirectoryExists($final['set']);
-    $this->assertSame($this->dir . '/private/civibackup/sets', dirname($final['set']));
+    // A deduplicated set: sets/<id> in the repository at the destination ([civicrm.private]/civibackup/sets).
+    $this->assertSame($this->dir . '/private/civibackup/sets/sets', dirname($final['set']));
 
     $events = $this->service->runs()->events($run['runId'])->readAll();
     $this->assertSame('start', $events[0]['type']);
