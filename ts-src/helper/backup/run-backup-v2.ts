@@ -6,6 +6,7 @@
  * that fails or is killed before it leaves no manifest; its packs are garbage that no set
  * references and that the next prune removes.
  */
+import { runWarnings } from './run-warnings.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -136,11 +137,7 @@ class SetAccounting {
 export async function runBackupV2(options: BackupOptions): Promise<BackupSummary> {
   const started = Date.now();
   const { reporter } = options;
-  const warnings = [...(options.warnings ?? [])];
-  const warn = (code: string, message: string): void => {
-    warnings.push(message);
-    reporter.emit({ type: 'warning', code, message });
-  };
+  const { warnings, warn } = runWarnings(reporter, options.warnings);
   reporter.emit({ type: 'phase', phase: 'prepare' });
   const codec = options.codec;
   const repo = await openRepository(options.to, {

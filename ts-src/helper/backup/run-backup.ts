@@ -5,6 +5,7 @@
  * LAST (the commit point). Whatever fails, the lock is released and the set directory is
  * left without a manifest (then removed), so no failed run ever lists as a backup.
  */
+import { runWarnings } from './run-warnings.js';
 import { hostname } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -106,11 +107,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupSummary> 
 async function runBackupV1(options: BackupOptions): Promise<BackupSummary> {
   const started = Date.now();
   const { reporter } = options;
-  const warnings = [...(options.warnings ?? [])];
-  const warn = (code: string, message: string): void => {
-    warnings.push(message);
-    reporter.emit({ type: 'warning', code, message });
-  };
+  const { warnings, warn } = runWarnings(reporter, options.warnings);
   reporter.emit({ type: 'phase', phase: 'prepare' });
   const destination = await ensureDestination(options.to);
   const lock = await acquireLock(destination, reporter.runId);
