@@ -216,9 +216,14 @@ export async function pruneRemoteRepository(destination: Destination, runId: str
       for (const pack of set.manifest?.packs ?? []) needed.add(pack.name);
     }
     const indexes = await objectsUnder(destination, `${INDEX_DIR}/`);
+    // The packs left after this prune (nothing adds one while the exclusive lock is held).
+    const packs = new Set<string>();
     for (const object of await destination.list(`${DATA_DIR}/`)) {
       const pack = object.key.split('/').pop() ?? '';
-      if (needed.has(pack)) continue;
+      if (needed.has(pack)) {
+        packs.add(pack);
+        continue;
+      }
       const idx = indexKey(pack);
       if (indexes.has(idx)) await destination.remove(idx);
       await destination.remove(object.key);
@@ -226,7 +231,6 @@ export async function pruneRemoteRepository(destination: Destination, runId: str
       result.freedBytes += object.size;
     }
     // Index files whose pack is gone (a prune killed between the two deletions, reversed).
-    const packs = new Set((await destination.list(`${DATA_DIR}/`)).map((o) => o.key.split('/').pop()));
     for (const key of indexes.keys()) {
       const pack = key.split('/').pop()?.replace(/\.json$/, '');
       if (pack && !packs.has(pack) && !needed.has(pack)) await destination.remove(key);
