@@ -11,7 +11,7 @@
  *
  *   npx tsx bench/db-dedup.ts [--scale 1] [--dsn mysql://root@127.0.0.1:3306] [--level 6] [--work DIR] [--keep]
  */
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ import { dumpDatabaseToBlobsDetailed, type BlobDumpStats } from '../ts-src/helpe
 import { parseDsn as parseHelperDsn } from '../ts-src/helper/db/dsn.js';
 import { openRepository } from '../ts-src/helper/repo/repository.js';
 import { createSampleDatabase, DEFAULT_DSN, parseDsn } from './civicrm-sample.js';
+import { directoryBytes } from './measure.js';
 
 export interface DbDedupRow {
   what: string;
@@ -31,25 +32,6 @@ export interface DbDedupRow {
   /** Uncompressed SQL the run read and encoded. */
   rawBytes: number;
   blobs?: BlobDumpStats;
-}
-
-async function treeBytes(root: string): Promise<number> {
-  let total = 0;
-  const walk = async (dir: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) total += (await stat(path)).size;
-    }
-  };
-  await walk(root);
-  return total;
 }
 
 async function measured<T>(body: () => Promise<T>): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
@@ -74,12 +56,12 @@ export async function runDbDedupBench(options: { scale: number; dsn: string; lev
   log('v1 full dump ...');
   const setDir = join(options.work, 'v1-set');
   const v1 = await measured(() => dumpDatabase({ ...common, folder: 'db', setDir, codec: { compression: 'gzip', level: options.level } }));
-  rows.push({ what: 'v1 full dump (part files)', seconds: v1.seconds, cpuSeconds: v1.cpuSeconds, addedBytes: await treeBytes(setDir), rawBytes: v1.value.parts.reduce((sum, p) => sum + (p.rawBytes ?? 0), 0) });
+  rows.push({ what: 'v1 full dump (part files)', seconds: v1.seconds, cpuSeconds: v1.cpuSeconds, addedBytes: await directoryBytes(setDir), rawBytes: v1.value.parts.reduce((sum, p) => sum + (p.rawBytes ?? 0), 0) });
 
   const root = join(options.work, 'repo');
   const v2 = async (what: string): Promise<void> => {
     log(`${what} ...`);
-    const before = await treeBytes(root);
+    const before = await directoryBytes(root);
     const run = await measured(async () => {
       const repo = await openRepository(root, { create: true, compression: 'gzip', level: options.level });
       const writer = await repo.writer();
@@ -87,7 +69,7 @@ export async function runDbDedupBench(options: { scale: number; dsn: string; lev
       await writer.finish();
       return result;
     });
-    rows.push({ what, seconds: run.seconds, cpuSeconds: run.cpuSeconds, addedBytes: (await treeBytes(root)) - before, rawBytes: run.value.stats.rawBytes, blobs: run.value.stats });
+    rows.push({ what, seconds: run.seconds, cpuSeconds: run.cpuSeconds, addedBytes: (await directoryBytes(root)) - before, rawBytes: run.value.stats.rawBytes, blobs: run.value.stats });
   };
   await v2('v2 first dump (empty repository)');
   await v2('v2 unchanged re-run');

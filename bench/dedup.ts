@@ -20,12 +20,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, readdir, rm, stat, writeFile, lstat, readFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { measureShell, sh, type RunResult } from './measure.js';
+import { directoryBytes, measureShell, sh, type RunResult } from './measure.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TEXT_LINE = 'Contact,Émile Dubois,emile@example.org,+33 1 23 45 67 89,Rue de la Paix 12,75002 Paris,2024-05-01,100.00\n';
@@ -44,26 +44,6 @@ function mib(bytes: number): string {
 
 function bytesText(bytes: number): string {
   return bytes < 1048576 ? `${bytes} B` : mib(bytes);
-}
-
-/** Total size of the regular files under a directory (what the destination holds). */
-async function treeBytes(root: string): Promise<number> {
-  let total = 0;
-  const walk = async (dir: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) total += (await lstat(path)).size;
-    }
-  };
-  await walk(root);
-  return total;
 }
 
 /**
@@ -166,12 +146,12 @@ async function main(): Promise<void> {
 
   /** One helper run and one restic run of the same tree, each measured with the bytes it added. */
   const pair = async (what: string, tree: string, label: string, dest: string, repo: string, state: string, extra = ''): Promise<Row> => {
-    const before = await treeBytes(dest);
+    const before = await directoryBytes(dest);
     const helperRun = await run(`node ${sh(helper)} backup --no-db --to ${sh(dest)} --files ${label}=${sh(tree)} --recipient ${recipient} --state-dir ${sh(state)} ${extra} --json > /dev/null`, env);
-    const helperAdded = (await treeBytes(dest)) - before;
-    const resticBefore = await treeBytes(repo);
+    const helperAdded = (await directoryBytes(dest)) - before;
+    const resticBefore = await directoryBytes(repo);
     const resticRun = await run(`restic -q --repo ${sh(repo)} backup ${sh(tree)} > /dev/null`, env);
-    const row: Row = { what, helper: { ...helperRun, addedBytes: helperAdded }, restic: { ...resticRun, addedBytes: (await treeBytes(repo)) - resticBefore } };
+    const row: Row = { what, helper: { ...helperRun, addedBytes: helperAdded }, restic: { ...resticRun, addedBytes: (await directoryBytes(repo)) - resticBefore } };
     rows.push(row);
     log(`${what}: helper ${helperRun.seconds.toFixed(2)} s +${bytesText(helperAdded)}, restic ${resticRun.seconds.toFixed(2)} s +${bytesText(row.restic!.addedBytes)}`);
     return row;
@@ -181,7 +161,7 @@ async function main(): Promise<void> {
   const tree = join(work, 'attachments');
   const treeFiles = Number(values['tree-files']);
   await createAttachments(tree, treeFiles, Number(values['tree-mb']) * 1048576);
-  log(`attachments: ${treeFiles} files, ${mib(await treeBytes(tree))}`);
+  log(`attachments: ${treeFiles} files, ${mib(await directoryBytes(tree))}`);
   const dest = join(work, 'dest');
   const state = join(work, 'state');
   const repo = join(work, 'restic');

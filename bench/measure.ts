@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -115,4 +115,24 @@ export function treeRssBytes(root: number): number {
 /** Quotes a value for bash. */
 export function sh(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Total size of the regular files under a directory (what a destination or repository holds); 0 when absent. */
+export async function directoryBytes(root: string): Promise<number> {
+  let total = 0;
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) total += (await lstat(path)).size;
+    }
+  };
+  await walk(root);
+  return total;
 }
