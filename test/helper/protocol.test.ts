@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { formatSetId, isSafeRelativePath, setIdTime, SET_ID_PATTERN, validateManifest, type Manifest } from '../../ts-src/protocol/manifest.js';
+import { formatSetId, isSafeRelativePath, newSetId, setIdTime, SET_ID_PATTERN, validateManifest, type Manifest } from '../../ts-src/protocol/manifest.js';
 import { countOtherTables, isCiviCrmTable } from '../../ts-src/protocol/civicrm-tables.js';
 import { summarizeSet } from '../../ts-src/helper/set/set-store.js';
 import { parseEventLine } from '../../ts-src/protocol/events.js';
@@ -17,6 +17,14 @@ test('set ids sort by time and round-trip their timestamp', () => {
   const b = formatSetId(new Date('2026-01-02T03:04:06Z'), 'aaaa');
   assert.ok(a < b);
   assert.equal(setIdTime('not-a-set'), null);
+});
+
+test('new set ids of the same second sort in the order they were made, whatever their random part', () => {
+  const earlier = newSetId(new Date('2026-01-02T03:04:05.009Z'), 'ffffff');
+  const later = newSetId(new Date('2026-01-02T03:04:05.010Z'), '000000');
+  assert.equal(earlier, '20260102T030405Z-009ffffff');
+  assert.match(later, SET_ID_PATTERN);
+  assert.ok(earlier < later);
 });
 
 test('manifest paths must stay inside the set', () => {

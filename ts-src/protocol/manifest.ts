@@ -119,7 +119,11 @@ export interface Manifest {
   trigger?: string;
 }
 
-/** Set ids are `<UTC yyyymmddThhmmssZ>-<random>`; the time sorts lexically. */
+/**
+ * Set ids are `<UTC yyyymmddThhmmssZ>-<random>`; the time sorts lexically. New ids start the
+ * random part with the milliseconds (see newSetId), so two sets of the same second still sort
+ * in the order they were made: "the newest set" must not depend on a coin toss.
+ */
 export const SET_ID_PATTERN = /^(\d{8}T\d{6}Z)-([a-z0-9]{4,16})$/;
 
 export function setIdTime(setId: string): Date | null {
@@ -129,6 +133,11 @@ export function setIdTime(setId: string): Date | null {
   const iso = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}Z`;
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** A new set's id: the time, then its milliseconds and `random` (lowercase hex). */
+export function newSetId(when: Date, random: string): string {
+  return formatSetId(when, `${String(when.getUTCMilliseconds()).padStart(3, '0')}${random}`);
 }
 
 export function formatSetId(when: Date, random: string): string {

@@ -15,7 +15,7 @@ import {
   MANIFEST_FORMAT,
   MANIFEST_VERSION_V2,
   SETS_DIR,
-  formatSetId,
+  newSetId,
   isManifestV2,
   manifestV2Path,
   sourceIdentity,
@@ -155,7 +155,7 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
   try {
     writer = await repo.writer();
     const createdAt = new Date();
-    const setId = formatSetId(createdAt, randomBytes(5).toString('hex').slice(0, 8));
+    const setId = newSetId(createdAt, randomBytes(3).toString('hex'));
     const source: ManifestV2['source'] = {
       hostname: hostname(),
       ...(options.civicrmVersion ? { civicrmVersion: options.civicrmVersion } : {}),

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
-  formatSetId,
+  newSetId,
   MANIFEST_FILE,
   manifestBytes,
   SET_ID_PATTERN,
@@ -120,7 +120,7 @@ export interface NewSet {
 }
 
 export async function createSetDirectory(destination: string, now = new Date()): Promise<NewSet> {
-  const id = formatSetId(now, randomBytes(5).toString('hex').slice(0, 8));
+  const id = newSetId(now, randomBytes(3).toString('hex'));
   const dir = join(destination, id);
   await mkdir(dir, { mode: 0o700 });
   return { id, dir, createdAt: now };
