@@ -268,6 +268,39 @@ describe('restore dialog', () => {
     expect(fake.callsTo('Contact.get').length).to.equal(2);
   });
 
+  it('when the restore logged the administrator out (Standalone), says so, and goes on once they have logged in again', async () => {
+    // On a real Standalone site the sessions live in civicrm_session: once the swap has
+    // replaced it, Backup.status itself is refused (HTTP 403) until the administrator logs
+    // in again in another tab; then the run's result, the site check and the undo follow.
+    const wp = sampleWordPressSet();
+    let loggedIn = true;
+    const refused = { error_code: '1', status: 403, error_message: 'Sorry an error occurred and your request was not completed. (Error ID: WJeF-z7O2-pARB)' };
+    const fake = restoringFake([wp, SAFETY]);
+    fake.on('status', {
+      handle: (p) => {
+        if (!loggedIn) return Promise.reject(refused);
+        loggedIn = false; // the first poll sees the run going; the swap then ends the session
+        const runId = String(p['runId']);
+        return [{ runId, events: sampleRestoreEvents(runId, wp.setId, 7, 'none'), done: false, running: true, safetySetId: SAFETY.setId }];
+      },
+    });
+    const page = await setup(fake);
+    await open(page, wp.setId);
+    await type(page, '#restore-confirm', wp.setId);
+    startButton(page).click();
+    await until(() => page.progressText().includes('Your login has ended'), 'the logged-out notice');
+    expect(page.progressText()).to.contain('Log in again in another tab or window of this browser');
+    expect(page.progressText()).to.not.contain('Lost contact with the server');
+    const refusedPolls = fake.callsTo('status').length;
+    // Logged in again elsewhere: the same poll now answers with the end of the run.
+    fake.on('status', { handle: (p) => [{ runId: String(p['runId']), events: sampleRestoreEvents(String(p['runId']), wp.setId), done: true, running: false, safetySetId: SAFETY.setId }] });
+    await until(() => page.text().includes('Restore finished'), 'the run ends once the login is back');
+    expect(fake.callsTo('status').length).to.be.greaterThan(refusedPolls);
+    await until(() => page.q('[data-testid="site-status"]')?.textContent?.includes('The site is back'));
+    await until(() => page.text().includes('Undo this restore'), 'undo offered');
+    expect(page.progressText()).to.not.contain('Your login has ended');
+  });
+
   it('into a new database: names it, replaces nothing live, sends newDatabase only', async () => {
     const wp = sampleWordPressSet();
     const fake = restoringFake([wp], (runId) => ({

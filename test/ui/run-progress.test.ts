@@ -194,6 +194,26 @@ describe('civibackup-run-progress', () => {
     expect(el.view.outcome?.kind).to.equal('done');
   });
 
+  it('says the login has ended instead of "lost contact" when a poll is refused (HTTP 403), and goes on', async () => {
+    let loggedIn = false;
+    const fake = new FakeCrm().on('status', {
+      handle: () =>
+        loggedIn
+          ? [{ runId: 'run-1', events: [...sampleRunEvents(), ...sampleRunEnd()], done: true, running: false }]
+          : Promise.reject({ error_code: '1', status: 403, error_message: 'Sorry an error occurred and your request was not completed.' }),
+    });
+    const finished = nextFinished();
+    const el = await setup(fake);
+    await waitUntil(() => q(el, '[data-testid="logged-out"]') !== null, 'logged-out notice');
+    expect(text(el)).to.contain('Your login has ended, so this page cannot follow the run.');
+    expect(text(el)).to.not.contain('Lost contact');
+    loggedIn = true;
+    await finished;
+    await el.updateComplete;
+    expect(el.view.outcome?.kind).to.equal('done');
+    expect(q(el, '[data-testid="logged-out"]')).to.equal(null);
+  });
+
   it('shows a cancel failure next to the button', async () => {
     const fake = new FakeCrm()
       .on('status', { records: [{ runId: 'run-1', events: sampleRunEvents(), done: false, running: true }] })

@@ -60,6 +60,19 @@ export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * CiviCRM answered, but not to this visitor: the login has ended (on Standalone a database
+ * restore replaces the sessions, which CiviCRM keeps in its own tables). CiviCRM refuses an
+ * API call without the permission with HTTP 403 and, to visitors who may not see debug
+ * output, only "Sorry an error occurred ..." (error_code 1); so the status decides, the
+ * message only when there is no status.
+ */
+export function isLoggedOut(error: unknown): boolean {
+  if (!(error instanceof ApiError)) return false;
+  if (error.httpStatus !== null) return error.httpStatus === 401 || error.httpStatus === 403;
+  return /authori[sz]ation failed|permission denied|log ?in/i.test(error.message);
+}
+
 function toApiError(reason: unknown, action: string): ApiError {
   if (reason instanceof ApiError) return reason;
   if (reason && typeof reason === 'object') {

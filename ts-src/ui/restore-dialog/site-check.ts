@@ -4,21 +4,11 @@
  * also means the site answers: the restore replaced the sessions, and the administrator has
  * to log in again.
  */
-import { ApiError, type BackupApi } from '../api/crm-api.js';
+import { isLoggedOut, type BackupApi } from '../api/crm-api.js';
+
+export { isLoggedOut };
 
 export type SiteAnswer = 'back' | 'logged-out';
-
-/**
- * CiviCRM answered, but not to this visitor: the session the restore replaced is gone.
- * CiviCRM refuses an API call without the permission with HTTP 403 and, to visitors who may
- * not see debug output, only "Sorry an error occurred ..." (error_code 1); so the status
- * decides, the message only when there is no status.
- */
-export function isLoggedOut(error: unknown): boolean {
-  if (!(error instanceof ApiError)) return false;
-  if (error.httpStatus !== null) return error.httpStatus === 401 || error.httpStatus === 403;
-  return /authori[sz]ation failed|permission denied|log ?in/i.test(error.message);
-}
 
 /**
  * Resolves when the site answers (or says the visitor must log in again); retries every

@@ -1,14 +1,16 @@
 /**
  * Live view of one helper run: polls Backup.status every pollIntervalMs, folds the events
  * through the pure reducer, shows a progress bar and a short status for screen readers,
- * and offers Cancel. The outcome stays on screen with the error's "what to do".
+ * and offers Cancel. The outcome stays on screen with the error's "what to do". When a poll
+ * is refused because the login has ended (a restore on Standalone replaces the sessions), it
+ * says so and goes on asking, so the run is followed again once the person has logged in.
  *
  * @fires civibackup-run-finished - when the run has ended (detail: runId, outcome, last event)
  */
 import { LitElement, html, css, nothing } from 'lit';
 import { property, state } from 'lit/decorators.js';
 import type { HelperEvent } from '../../protocol/events.js';
-import { ApiError, BackupApi, describeError } from '../api/crm-api.js';
+import { ApiError, BackupApi, describeError, isLoggedOut } from '../api/crm-api.js';
 import { DEFAULT_POLL_INTERVAL_MS } from '../boot.js';
 import { ts } from '../i18n.js';
 import { RUN_FINISHED, pageEvent, type RunFinishedDetail } from '../shared/events.js';
@@ -16,6 +18,9 @@ import { formatBytes, formatDuration } from '../shared/format.js';
 import { phaseLabel } from '../shared/labels.js';
 import { alertStyles, baseStyles, buttonStyles } from '../shared/styles.js';
 import { INITIAL_RUN_STATE, reduceRunEvents, type RunViewState } from './reducer.js';
+
+/** While the login has ended, polls are this many times further apart. */
+const LOGGED_OUT_POLL_FACTOR = 3;
 
 export class CivibackupRunProgress extends LitElement {
   static override styles = [
@@ -80,6 +85,12 @@ export class CivibackupRunProgress extends LitElement {
 
   @state() view: RunViewState = INITIAL_RUN_STATE;
   @state() private pollError = '';
+  /**
+   * The last poll was refused because the login has ended (a database restore on Standalone
+   * replaces the sessions): the run goes on, and polling resumes once the administrator has
+   * logged in again in another tab of this browser.
+   */
+  @state() private loggedOut = false;
   @state() private cancelRequested = false;
   @state() private cancelError = '';
   /** The status call said done but no result or error event came (the helper died). */
@@ -139,6 +150,7 @@ export class CivibackupRunProgress extends LitElement {
       const record = await this.api.status({ runId: this.runId, since: this.view.lastSeq });
       if (generation !== this.generation) return;
       this.pollError = '';
+      this.loggedOut = false;
       if (record.safetySetId) this.safetySetId = record.safetySetId;
       this.applyEvents(record.events ?? []);
       if (!this.view.outcome && record.done) this.endedWithoutResult = true;
@@ -149,9 +161,11 @@ export class CivibackupRunProgress extends LitElement {
     } catch (error) {
       if (generation !== this.generation) return;
       const notCreatedYet = this.awaitStart && this.view.lastSeq === 0 && error instanceof ApiError && error.code === 'USAGE';
-      this.pollError = notCreatedYet ? '' : describeError(error);
+      this.loggedOut = isLoggedOut(error);
+      this.pollError = notCreatedYet || this.loggedOut ? '' : describeError(error);
     }
-    this.timer = setTimeout(() => void this.poll(generation), this.pollIntervalMs);
+    // Logged out: every refused poll is an error in CiviCRM's log, so ask less often until the login is back.
+    this.timer = setTimeout(() => void this.poll(generation), this.loggedOut ? this.pollIntervalMs * LOGGED_OUT_POLL_FACTOR : this.pollIntervalMs);
   }
 
   private finish(): void {
@@ -314,6 +328,15 @@ export class CivibackupRunProgress extends LitElement {
         ${running ? this.renderBar() : nothing} ${running ? this.renderFigures() : nothing}
         ${this.pollError
           ? html`<div class="alert warning">${ts('Lost contact with the server (%1); still trying.', { 1: this.pollError })}</div>`
+          : nothing}
+        ${this.loggedOut && running
+          ? html`<div class="alert warning" role="alert" data-testid="logged-out">
+              <strong>${ts('Your login has ended, so this page cannot follow the run.')}</strong>
+              ${this.kind === 'restore'
+                ? ts('A database restore replaces the logins CiviCRM keeps in its own tables (on Standalone sites).')
+                : nothing}
+              ${ts('The run goes on on the server. Log in again in another tab or window of this browser and keep this page open: it then follows the run to its end.')}
+            </div>`
           : nothing}
         ${this.renderOutcome()}
         ${v.warnings.length
