@@ -13,8 +13,14 @@ export const ARCHIVE_VARIABLE = 'CIVIBACKUP_CIVICRM_ARCHIVE';
 export interface E2eEnvironment {
   archive: string;
   scripts: string;
-  /** CIVIBACKUP_E2E_KEEP=1: fixed names, sites kept and re-used by the next run (for developing the suite). */
+  /**
+   * CIVIBACKUP_E2E_KEEP=1 (or a name of letters and digits): fixed names, sites kept and
+   * re-used by the next run (for developing the suite). A name keeps apart the kept sites of
+   * people sharing a machine.
+   */
   keep: boolean;
+  /** '' for CIVIBACKUP_E2E_KEEP=1, else its name: part of the kept sites' folder and database names. */
+  keepName: string;
 }
 
 /** The environment, or the one-line reason the suite is skipped. */
@@ -27,7 +33,10 @@ export function e2eEnvironment(): E2eEnvironment | string {
   for (const script of ['setup-standalone.sh', 'setup-wordpress.sh', 'civi-bootstrap.inc.php', 'wp-bootstrap.inc.php']) {
     if (!existsSync(join(scripts, script))) return `${join(scripts, script)} is missing: set CIVIBACKUP_CIVICRM_SCRIPTS to the folder of the site build scripts`;
   }
-  return { archive, scripts, keep: process.env.CIVIBACKUP_E2E_KEEP === '1' };
+  const keepValue = process.env.CIVIBACKUP_E2E_KEEP ?? '';
+  const keep = keepValue !== '' && keepValue !== '0';
+  if (keep && !/^[a-z0-9]{1,16}$/i.test(keepValue)) return `CIVIBACKUP_E2E_KEEP=${keepValue}: use 1, or a name of at most 16 letters and digits`;
+  return { archive, scripts, keep, keepName: keep && keepValue !== '1' ? keepValue.toLowerCase() : '' };
 }
 
 export function freePort(): Promise<number> {

@@ -44,9 +44,10 @@ export class CiviSite {
     this.kind = kind;
     this.env = env;
     if (env.keep) {
-      this.workDir = join(tmpdir(), `civibackup-e2e-keep-${kind}`);
+      const name = env.keepName ? `${env.keepName}-` : '';
+      this.workDir = join(tmpdir(), `civibackup-e2e-keep-${name}${kind}`);
       mkdirSync(this.workDir, { recursive: true });
-      this.database = `civibackup_e2e_keep_${kind === 'standalone' ? 'sa' : 'wp'}`;
+      this.database = `civibackup_e2e_keep_${name.replace('-', '_')}${kind === 'standalone' ? 'sa' : 'wp'}`;
     } else {
       this.workDir = mkdtempSync(join(tmpdir(), `civibackup-e2e-${kind}-`));
       this.database = `civibackup_e2e_${kind === 'standalone' ? 'sa' : 'wp'}_${randomBytes(4).toString('hex')}`;
@@ -170,7 +171,7 @@ export class CiviSite {
     this.server = undefined;
   }
 
-  /** Drops the site's database and removes its root (kept with CIVIBACKUP_E2E_KEEP=1). */
+  /** Drops the site's database and removes its root (kept with CIVIBACKUP_E2E_KEEP). */
   destroy(extraDatabases: string[] = []): void {
     this.stop();
     const drop = (this.env.keep ? extraDatabases : [this.database, ...extraDatabases]).map((d) => `DROP DATABASE IF EXISTS \`${d}\`;`).join('');
