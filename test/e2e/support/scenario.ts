@@ -3,8 +3,10 @@
  * install from the release zip, the page in Chromium (administrator and refused user, the
  * menu), the scheduled job through CiviCRM's cron entry point, the site's real Directories
  * in the set, deep verify, a restore into a new database and new directories identical to
- * the live site, disable and uninstall leaving nothing behind, and a broken release zip
- * that the install check must catch.
+ * the live site, a restore over the live site from the page (the site works afterwards,
+ * undo brings the change back, a user without the permission cannot call it), disable and
+ * uninstall leaving nothing behind, and a broken release zip that the install check must
+ * catch.
  *
  * The sets are looked at through the Backup API and the helper CLI only (never their files),
  * so the suite holds whatever the set format becomes.
@@ -13,10 +15,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { databaseShape } from '../../helper/support/compare-db.js';
 import { dropDatabase, withRoot } from '../../helper/support/mariadb.js';
-import { deepText, launchBrowser, menuPath, openAs, pageTrace, waitForDeepText } from './browser.js';
+import { deepText, launchBrowser, logIn, menuPath, openAs, pageTrace, saveScreenshot, waitForButton, waitForDeepText, type Login } from './browser.js';
 import { e2eEnvironment } from './environment.js';
 import { checkBackupRuns, disableAndUninstall, EXTENSION_KEY, installFromZip, leftovers, releaseZip, zipWithout } from './extension.js';
 import { fileTree } from './files-tree.js';
@@ -44,10 +46,19 @@ export function siteScenario(kind: SiteKind): void {
     const site = new CiviSite(kind, environment);
     const destination = join(site.workDir, 'backups');
     const restoredDatabase = `${site.database}_restored`;
-    const extraDatabases = [restoredDatabase, `${site.database}_cbscratch`];
+    // _cbstage and _cbold: the work databases of a restore over the live site, dropped by the
+    // restore itself; listed so a failed run leaves nothing behind either.
+    const extraDatabases = [restoredDatabase, `${site.database}_cbscratch`, `${site.database}_cbstage`, `${site.database}_cbold`];
     let browser: Browser | undefined;
     let zip = '';
     let cronSet: ListedSet | undefined;
+    const admin: Login = kind === 'standalone' ? {} : { user: 'admin', password: 'admin' };
+    /** The user without 'administer backups' (made by the refusal check). */
+    let staff: Login | undefined;
+    /** The administrator's Backups page whose restore dialog the restore and the undo run in. */
+    let restorePage: Page | undefined;
+    /** What the restore from the page must take away and the undo bring back. */
+    let change: ChangeAfterSet | undefined;
     const helper = (): string => join(site.facts.extensionsDir, EXTENSION_KEY, 'dist', 'civibackup.mjs');
 
     before(async () => {
@@ -59,10 +70,12 @@ export function siteScenario(kind: SiteKind): void {
       await disableAndUninstall(site); // a kept site (CIVIBACKUP_E2E_KEEP) may hold the extension from the last run
       await site.start();
       browser = await launchBrowser();
+      if (kind === 'standalone') admin.contactId = site.facts.adminContactId;
       process.stdout.write(`# ${kind} site ${site.baseUrl} (db ${site.database}, root ${site.root}) ready in ${Math.round((Date.now() - started) / 1000)} s\n`);
     });
 
     after(async () => {
+      await restorePage?.browserContext().close();
       await browser?.close();
       site.destroy(extraDatabases);
     });
@@ -75,7 +88,6 @@ export function siteScenario(kind: SiteKind): void {
 
     test("the Backups page renders for an administrator, under Administer » System Settings in the site's menu", async () => {
       assert.ok(browser);
-      const admin = kind === 'standalone' ? { contactId: site.facts.adminContactId } : { user: 'admin', password: 'admin' };
       const { page, status, errors } = await openAs(browser, site, admin, 'civicrm/admin/setting/civibackup');
       try {
         assert.equal(status, 200, 'the page answers 200');
@@ -112,8 +124,8 @@ export function siteScenario(kind: SiteKind): void {
         $user->add_cap('access_civicrm');
         return ['contactId' => 0, 'user' => 'e2e_editor'];`,
       );
-      const credentials = kind === 'standalone' ? { contactId: login.contactId } : { user: login.user, password: 'e2e-editor-password' };
-      const { page, status } = await openAs(browser, site, credentials, 'civicrm/admin/setting/civibackup');
+      staff = kind === 'standalone' ? { contactId: login.contactId } : { user: login.user, password: 'e2e-editor-password' };
+      const { page, status } = await openAs(browser, site, staff, 'civicrm/admin/setting/civibackup');
       try {
         const body = await page.evaluate(() => document.body.innerText);
         assert.equal(await page.$('civibackup-app'), null, `the page must not render for ${login.user} (HTTP ${status})`);
@@ -210,6 +222,115 @@ export function siteScenario(kind: SiteKind): void {
       assert.equal(cacheRows, 0, 'cache tables keep their structure, not their rows');
     });
 
+    test("restore from the page as an administrator (CiviCRM's tables only): the change made after the set is gone, the CMS's tables are not", async () => {
+      assert.ok(browser);
+      assert.ok(cronSet, 'needs the cron set');
+      const set = cronSet.setId;
+      change = await changeAfterSet(site);
+      assert.deepEqual(await readChange(site, change), { renamed: true, added: true, cmsChanged: kind === 'wordpress' }, 'the change is in the live database before the restore');
+
+      const { page } = await openAs(browser, site, admin, 'civicrm/admin/setting/civibackup');
+      restorePage = page;
+      await page.waitForSelector('civibackup-app >>> #tab-sets');
+      await page.click('civibackup-app >>> #tab-sets');
+      const restoreButton = await waitForButton(page, { ariaLabel: `Restore ${set}\u2026` });
+      assert.ok(restoreButton, `a Restore\u2026 button for ${set}:\n${await dialogText(page)}`);
+      await restoreButton.click();
+      await page.waitForSelector('civibackup-app >>> #restore-confirm');
+      // The defaults: over this site, the database, and on a shared database CiviCRM's tables only.
+      assert.equal(await page.$eval('civibackup-app >>> #target-live', (e) => (e as HTMLInputElement).checked), true);
+      assert.equal(await page.$eval('civibackup-app >>> #restore-database', (e) => (e as HTMLInputElement).checked), true);
+      if (kind === 'wordpress') assert.equal(await page.$eval('civibackup-app >>> #scope-civicrm', (e) => (e as HTMLInputElement).checked), true, 'CiviCRM\u2019s tables only by default');
+      await page.type('civibackup-app >>> #restore-confirm', set);
+      await closeStatusAlert(page);
+      await saveScreenshot(page, `civicrm-restore-dialog-${kind}`);
+      await page.click('civibackup-app >>> [data-testid="start"]');
+
+      // The restore step itself at work (after the safety backup), for the picture: a small site may be quicker than one poll.
+      const loading = /Restore in progress.*Restoring \([1-9]\d?%\)/;
+      await waitForDeepText(page, 'civibackup-app', new RegExp(`${loading.source}|Switching the site|Your login has ended|Restore finished|Restore did not finish`), 180_000);
+      if (loading.test(await deepText(page, 'civibackup-app'))) await saveScreenshot(page, `civicrm-restore-progress-${kind}`);
+      const loggedOut = await waitForRestoreEnd(page, site, admin, /Restore finished|Restore did not finish/, 'the restore', `civicrm-restore-logged-out-${kind}`);
+      if (loggedOut) process.stdout.write(`# ${kind}: the restore ended the administrator's login; logged in again in another tab, as the dialog asked\n`);
+      assert.match(await dialogHeading(page), /Restore finished/, await dialogText(page));
+      // The result as the administrator reads it, with the undo it offers.
+      await waitForButton(page, 'Undo this restore');
+      await saveScreenshot(page, `civicrm-restore-done-${kind}`);
+
+      assert.deepEqual(await readChange(site, change), { renamed: false, added: false, cmsChanged: kind === 'wordpress' }, 'the restore took the change away (and left WordPress\u2019s own tables as they were)');
+      for (const work of [`${site.database}_cbstage`, `${site.database}_cbold`]) assert.equal(await databaseExists(work), false, `${work} is dropped after the restore`);
+    });
+
+    test('the site works after the restore: log in, a contact\u2019s page, and the phone trigger fills phone_numeric', async () => {
+      assert.ok(browser);
+      assert.ok(change, 'needs the restore from the page');
+      const { page, status, errors } = await openAs(browser, site, admin, 'civicrm/contact/view', `reset=1&cid=${change.contactId}`);
+      try {
+        assert.equal(status, 200, 'the contact page answers 200');
+        const shown = await page.waitForFunction((name: string) => document.body.innerText.includes(name), { timeout: 60_000, polling: 250 }, change.displayName).then(() => true, () => false);
+        assert.ok(shown, `the contact page shows ${change.displayName}:\n${(await page.evaluate(() => document.body.innerText)).slice(0, 1500)}\n${pageTrace(page)}`);
+        assert.deepEqual(errors, [], 'no uncaught error in the page');
+        // Through CiviCRM's AJAX API in this browser session, as a form would save it.
+        const phone = await page.evaluate(
+          (contactId: number) =>
+            (window as unknown as { CRM: { api4: (e: string, a: string, p: object) => Promise<Array<{ id: number }>> } }).CRM.api4('Phone', 'create', {
+              values: { contact_id: contactId, phone: '+1 (555) 010-4477', location_type_id: 1 },
+            }).then((rows) => rows[0].id),
+          change.contactId,
+        );
+        const numeric = await withRoot(site.database, async (c) => {
+          const [rows] = await c.promise().query('SELECT phone_numeric FROM civicrm_phone WHERE id = ?', [phone]);
+          return (rows as Array<{ phone_numeric: string | null }>)[0]?.phone_numeric;
+        });
+        assert.equal(numeric, '15550104477', 'the trigger on civicrm_phone filled phone_numeric: triggers were recreated after the swap');
+      } finally {
+        await page.browserContext().close();
+      }
+    });
+
+    test('undo from the page restores the safety backup: the change is back', async () => {
+      assert.ok(restorePage, 'needs the restore dialog');
+      assert.ok(change, 'needs the restore from the page');
+      const page = restorePage;
+      const undo = await waitForButton(page, 'Undo this restore');
+      assert.ok(undo, `the finished restore offers its undo:\n${await dialogText(page)}\n${pageTrace(page)}`);
+      await undo.click();
+      const confirm = await waitForButton(page, 'Undo restore');
+      assert.ok(confirm, await dialogText(page));
+      await saveScreenshot(page, `civicrm-restore-undo-${kind}`);
+      await confirm.click();
+      await waitForRestoreEnd(page, site, admin, /Restore undone|Undo did not finish/, 'the undo');
+      assert.match(await dialogHeading(page), /Restore undone/, await dialogText(page));
+      assert.deepEqual(await readChange(site, change), { renamed: true, added: true, cmsChanged: kind === 'wordpress' }, 'the undo brought the change back');
+    });
+
+    test("a user without 'administer backups' cannot call Backup.restore, and nothing is restored", async () => {
+      assert.ok(browser);
+      assert.ok(staff, 'needs the user of the refusal check');
+      assert.ok(cronSet && change, 'needs the restore from the page');
+      const before = (await listSets(site)).map((s) => s.setId).sort();
+      // A CiviCRM page this user may open, so the call goes through CiviCRM's own AJAX API with their session.
+      const { page, status } = await openAs(browser, site, staff, 'civicrm/dashboard');
+      try {
+        assert.equal(status, 200, 'the user may use CiviCRM');
+        await page.waitForFunction(() => typeof (window as unknown as { CRM?: { api4?: unknown } }).CRM?.api4 === 'function', { timeout: 60_000, polling: 250 });
+        const refusal = await page.evaluate(
+          (setId: string) =>
+            (window as unknown as { CRM: { api4: (e: string, a: string, p: object) => Promise<unknown> } }).CRM.api4('Backup', 'restore', { setId, confirm: setId, database: true, async: true }).then(
+              (answer) => ({ refused: false, answer: JSON.stringify(answer) }),
+              (error: { error_message?: string; error_code?: unknown; status?: number }) => ({ refused: true, answer: `${String(error.status ?? '')} ${String(error.error_code ?? '')} ${error.error_message ?? JSON.stringify(error)}` }),
+            ),
+          cronSet.setId,
+        );
+        assert.equal(refusal.refused, true, `Backup.restore ran for a user without the permission: ${refusal.answer}`);
+        assert.match(refusal.answer, /403|permission|authori[sz]ation/i, 'refused for want of permission');
+      } finally {
+        await page.browserContext().close();
+      }
+      assert.deepEqual(await readChange(site, change), { renamed: true, added: true, cmsChanged: kind === 'wordpress' }, 'nothing was restored');
+      assert.deepEqual((await listSets(site)).map((s) => s.setId).sort(), before, 'no safety backup was taken either');
+    });
+
     test('disable and uninstall leave nothing behind', async () => {
       await disableAndUninstall(site);
       assert.deepEqual(await leftovers(site), { status: 'uninstalled', settings: [], jobs: 0, navigation: 0, menu: 0, managed: 0, tables: [], runsDirectory: false });
@@ -236,6 +357,107 @@ export function siteScenario(kind: SiteKind): void {
       }
     });
   });
+}
+
+/** A change made after the set the page restores: a contact renamed, a contact added, and on WordPress an option of its own. */
+interface ChangeAfterSet {
+  contactId: number;
+  /** The contact's name as the set holds it, and as its page must show it after the restore. */
+  displayName: string;
+  renamedTo: string;
+  addedLastName: string;
+  /** WordPress: blogdescription as changed after the set. */
+  cmsValue: string;
+}
+
+async function changeAfterSet(site: CiviSite): Promise<ChangeAfterSet> {
+  const mark = `E2e${Date.now().toString(36)}`;
+  const cmsValue = `Changed after the set ${mark}`;
+  const contact = await site.php<{ id: number; display_name: string }>(`
+    $contact = \\Civi\\Api4\\Contact::get(FALSE)->addSelect('id', 'display_name')->addWhere('contact_type', '=', 'Individual')->addWhere('is_deleted', '=', FALSE)
+      ->addWhere('id', '>', 2)->addWhere('last_name', 'IS NOT EMPTY')->addOrderBy('id')->setLimit(1)->execute()->single();
+    \\Civi\\Api4\\Contact::update(FALSE)->addWhere('id', '=', $contact['id'])->addValue('last_name', 'Renamed${mark}')->execute();
+    \\Civi\\Api4\\Contact::create(FALSE)->addValue('contact_type', 'Individual')->addValue('first_name', 'Added')->addValue('last_name', 'Added${mark}')
+      ->addChain('phone', \\Civi\\Api4\\Phone::create(FALSE)->addValue('contact_id', '$id')->addValue('phone', '555 0199')->addValue('location_type_id', 1))->execute();
+    ${site.kind === 'wordpress' ? `update_option('blogdescription', '${cmsValue}');` : ''}
+    return $contact;`);
+  return { contactId: contact.id, displayName: contact.display_name, renamedTo: `Renamed${mark}`, addedLastName: `Added${mark}`, cmsValue };
+}
+
+/** Whether each part of the change is in the live database, read row by row in MariaDB. */
+async function readChange(site: CiviSite, change: ChangeAfterSet): Promise<{ renamed: boolean; added: boolean; cmsChanged: boolean }> {
+  return withRoot(site.database, async (c) => {
+    const [renamed] = await c.promise().query('SELECT last_name FROM civicrm_contact WHERE id = ?', [change.contactId]);
+    const [added] = await c.promise().query('SELECT COUNT(*) AS n FROM civicrm_contact c JOIN civicrm_phone p ON p.contact_id = c.id WHERE c.last_name = ?', [change.addedLastName]);
+    let cmsChanged = false;
+    if (site.kind === 'wordpress') {
+      const [option] = await c.promise().query("SELECT option_value FROM wp_options WHERE option_name = 'blogdescription'");
+      cmsChanged = (option as Array<{ option_value: string }>)[0]?.option_value === change.cmsValue;
+    }
+    return {
+      renamed: (renamed as Array<{ last_name: string }>)[0]?.last_name === change.renamedTo,
+      added: Number((added as Array<{ n: number }>)[0]?.n) === 1,
+      cmsChanged,
+    };
+  });
+}
+
+async function databaseExists(name: string): Promise<boolean> {
+  return withRoot('mysql', async (c) => {
+    const [rows] = await c.promise().query('SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name]);
+    return Number((rows as Array<{ n: number }>)[0]?.n) === 1;
+  });
+}
+
+/** Closes CiviCRM's System Status pop-up (shown to administrators on each page), so it does not cover the dialog in pictures. */
+async function closeStatusAlert(page: Page): Promise<void> {
+  const closed = await page.evaluate(() => {
+    const buttons = document.querySelectorAll<HTMLElement>('#crm-notification-container a.ui-notify-close');
+    buttons.forEach((close) => close.click());
+    return buttons.length;
+  });
+  if (closed) await new Promise((r) => setTimeout(r, 1000)); // it fades out
+}
+
+/** The restore dialog's heading. */
+async function dialogHeading(page: Page): Promise<string> {
+  return page.$eval('civibackup-app >>> #restore-h', (e) => e.textContent?.trim() ?? '');
+}
+
+/** The restore dialog's text, for a failure message. */
+async function dialogText(page: Page): Promise<string> {
+  return (await deepText(page, 'civibackup-app')).slice(-2500);
+}
+
+/**
+ * Waits for the run in the restore dialog to end (`heading`), then for the dialog to say the
+ * site answers again. A run under load takes minutes: the safety backup, the staging load,
+ * the check, the swap, CiviCRM's trigger rebuild. When the restore ends the login (on
+ * Standalone the sessions are in civicrm_session, which the restore replaces), the
+ * administrator logs in again in another tab, as the dialog asks, and the dialog goes on.
+ * Returns whether that was needed.
+ */
+async function waitForRestoreEnd(page: Page, site: CiviSite, login: Login, heading: RegExp, what: string, loggedOutScreenshot = ''): Promise<boolean> {
+  let loggedInAgain = false;
+  let ended = false;
+  for (const until = Date.now() + 400_000; !ended && Date.now() < until; await new Promise((r) => setTimeout(r, 500))) {
+    ended = heading.test(await dialogHeading(page));
+    if (!ended && !loggedInAgain && /Your login has ended/.test(await deepText(page, 'civibackup-app'))) {
+      if (loggedOutScreenshot) await saveScreenshot(page, loggedOutScreenshot);
+      const tab = await page.browserContext().newPage();
+      try {
+        assert.equal(await logIn(tab, site, login, 'civicrm/dashboard'), 200, 'logged in again');
+      } finally {
+        await tab.close();
+      }
+      loggedInAgain = true;
+    }
+  }
+  assert.ok(ended, `${what} did not end; the dialog shows:\n${await dialogText(page)}\n${pageTrace(page)}`);
+  if (/did not finish/.test(await dialogHeading(page))) return loggedInAgain;
+  const back = await waitForDeepText(page, 'civibackup-app', /The site is back/, 120_000);
+  assert.ok(back, `after ${what} the dialog never said the site is back:\n${await dialogText(page)}\n${pageTrace(page)}`);
+  return loggedInAgain;
 }
 
 function dropDatabases(names: string[]): void {
