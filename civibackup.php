@@ -3,7 +3,14 @@ declare(strict_types = 1);
 
 // Hooks only: each delegates to a class under CRM/Civibackup.
 
-require_once 'civibackup.civix.php';
+// By path, not through the include path: that holds the current directory ahead of this
+// folder, and a copy of the extension there (its source tree, an older unpacked release) would
+// otherwise be the one loaded, with its own E::path() and helper.
+require_once __DIR__ . '/civibackup.civix.php';
+// This folder first in the include path now, not only at hook_civicrm_config: CiviCRM's core
+// class loader finds CRM_* classes through the include path, and CiviCRM may load this
+// extension's classes before that hook (its class scan), which took them from such a copy.
+_civibackup_civix_civicrm_config();
 
 use CRM_Civibackup_ExtensionUtil as E;
 
