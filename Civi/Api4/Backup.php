@@ -5,9 +5,9 @@ namespace Civi\Api4;
 
 /**
  * Backups of this CiviCRM site: run, watch, list, verify, delete and restore backup sets,
- * and edit the CiviBackup configuration. The contract with the page is
- * ts-src/protocol/api.ts. Every action needs `administer backups` or
- * `administer CiviCRM system`.
+ * see what changed in CiviCRM's code between sets, and edit the CiviBackup configuration.
+ * The contract with the page is ts-src/protocol/api.ts. Every action needs
+ * `administer backups` or `administer CiviCRM system`.
  *
  * @searchable none
  * @since 0.1
@@ -81,6 +81,14 @@ class Backup extends Generic\AbstractEntity {
    */
   public static function get($checkPermissions = TRUE) {
     return (new Action\Backup\Get(static::getEntityName(), __FUNCTION__))->setCheckPermissions($checkPermissions);
+  }
+
+  /**
+   * @param bool $checkPermissions
+   * @return Action\Backup\CodeChanges
+   */
+  public static function codeChanges($checkPermissions = TRUE) {
+    return (new Action\Backup\CodeChanges(static::getEntityName(), __FUNCTION__))->setCheckPermissions($checkPermissions);
   }
 
   /**
