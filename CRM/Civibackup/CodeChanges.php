@@ -88,6 +88,24 @@ final class CRM_Civibackup_CodeChanges {
     }
   }
 
+  /**
+   * Uninstall: every record goes, as the run logs do (they name files and mean nothing
+   * without the extension). Returns how many were removed.
+   */
+  public function removeAll(): int {
+    $removed = 0;
+    foreach (glob($this->dir . '/*.json') ?: [] as $file) {
+      if (self::isSetId(basename($file, '.json')) && @unlink($file)) {
+        $removed++;
+      }
+    }
+    foreach (glob($this->dir . '/*.json.tmp*') ?: [] as $file) {
+      @unlink($file);
+    }
+    @rmdir($this->dir);
+    return $removed;
+  }
+
   private function file(string $setId): string {
     if (!self::isSetId($setId)) {
       throw new CRM_Civibackup_Error('USAGE', 'Not a backup set id.', 'Use an id from the list of sets.');

@@ -113,6 +113,18 @@ final class CodeChangesTest extends TestCase {
     }
   }
 
+  public function testUninstallRemovesEveryRecordAndTheirFolderAndNothingElse(): void {
+    $dir = $this->dir . '/changes';
+    $store = new CRM_Civibackup_CodeChanges($dir);
+    $store->save('20261126T020000Z-aaaaaa', self::changes(1));
+    $store->save('20261127T020000Z-bbbbbb', self::changes(2));
+    file_put_contents($dir . '/20261127T020000Z-bbbbbb.json.tmp1a2b3c', 'left by a killed save');
+    file_put_contents($this->dir . '/20261128T020000Z-cccccc.json', 'beside the folder');
+    $this->assertSame(2, $store->removeAll());
+    $this->assertDirectoryDoesNotExist($dir);
+    $this->assertFileExists($this->dir . '/20261128T020000Z-cccccc.json');
+  }
+
   public function testARecordThatCannotBeWrittenDoesNotFailTheRun(): void {
     $setId = '20261126T050000Z-ffffff';
     $this->helperReporting($setId, ['codeChanges' => self::changes(2)]);
