@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   await mkdir(join(work, 'sets'), { recursive: true });
   await createSampleDatabase({ dsn: values.dsn, database, scale, log });
   const backup = await measureShell(`${sh(process.execPath)} ${sh(values.helper!)} backup --to ${sh(join(work, 'sets'))} --no-skip-cache-data --json`, { env, cwd: work });
-  if (backup.exitCode !== 0) throw new Error(`the helper backup failed: ${backup.stderr.slice(-400)}`);
+  if (backup.exitCode !== 0) throw new Error(`the helper backup failed (exit ${backup.exitCode}): ${(backup.stderr || backup.stdout).slice(-400)}`);
   const set = await newestSetPath(join(work, 'sets'));
   if (!set) throw new Error(`the helper backup left no set in ${join(work, 'sets')}`);
   const conn = await mysql.createConnection({ ...server, charset: 'utf8mb4_unicode_ci' });
