@@ -14,22 +14,30 @@
  * set, so the next run needs neither the key nor the catalog to know what changed. The new
  * tree is written beside it as a temp file and renamed over it only after the set's manifest
  * is written (StagedTrees.commit): a killed run leaves the previous cache in place.
+ *
+ * For the labels in `changesFor` (CiviCRM's code) the run also reports what changed since the
+ * previous tree (tree-changes.ts), from the same lookups, and the cache gets a note beside it
+ * (`tree-<repositoryId>-<label>.origin.json`: which set it is and the SHA-256 of its lines), so
+ * the next run can name the set it compared with; a note that does not match its cache (a run
+ * killed between the two renames) names nothing.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DirectorySpec } from '../../protocol/job.js';
 import { compareTreePaths, FILE_BLOCK_SIZE, type ExclusionRecord, type FilesRecordV2, type TreeEntry } from '../../protocol/manifest.js';
+import type { TreeChanges } from '../../protocol/tree-changes.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import type { BlobWriter } from '../repo/repository.js';
-import { fsyncDirectory } from '../set/durable.js';
+import { fsyncDirectory, writeFileAtomic } from '../set/durable.js';
 import { CappedList, destinationSkip, resolveBackupDirectory, validateDirectorySpecs } from './archive.js';
 import { isCompressible } from './compressibility.js';
 import { linkEscapes } from './entry-paths.js';
 import { Exclusions, validateExcludePatterns } from './exclusions.js';
+import { TreeChangeCollector } from './tree-changes.js';
 import { parseTreeLine, splitLines, TreeBlobCutter, treeLine } from './tree-format.js';
 import { walkTree, type WalkEntry } from './walker.js';
 
@@ -55,6 +63,15 @@ export interface TreeBackupOptions {
    * no cache of it (e.g. read from the previous v2 set's catalog). Must yield in walk order.
    */
   previous?: (label: string) => AsyncIterable<TreeEntry> | undefined;
+  /** Directory labels whose changes since the previous tree are reported (TreeBackupResult.changes). */
+  changesFor?: readonly string[];
+  /** The set these trees are for: named in the changes and in the cache's origin note. */
+  set?: SetRef;
+  /**
+   * The newest earlier set of this source in the repository, if any: the set `previous`
+   * reads from, and what tells "first backup" from "previous tree unreadable".
+   */
+  previousSet?: SetRef;
   /** Where tree caches live; without it trees are staged in a temp dir and not kept. */
   stateDir?: string;
   reporter: Reporter;
@@ -86,6 +103,18 @@ export interface TreeBackupResult {
   unchangedFiles: number;
   /** Bytes read from files that were new or changed. */
   readBytes: number;
+  /** One per directory of `changesFor` that was backed up. */
+  changes: TreeChanges[];
+}
+
+export interface SetRef {
+  setId: string;
+  civicrmVersion?: string;
+}
+
+/** The note beside a tree cache: which set it is, and the SHA-256 of its lines to prove the note belongs to it. */
+interface CacheOrigin extends SetRef {
+  sha256: string;
 }
 
 /** The state-dir cache of a directory's tree. */
@@ -93,28 +122,57 @@ export function treeCachePath(stateDir: string, repositoryId: string, label: str
   return join(stateDir, `tree-${repositoryId}-${label}.ndjson`);
 }
 
+/** The origin note of a state-dir tree cache (which set the cache is). */
+export function treeOriginPath(stateDir: string, repositoryId: string, label: string): string {
+  return join(stateDir, `tree-${repositoryId}-${label}.origin.json`);
+}
+
+async function readCacheOrigin(path: string): Promise<CacheOrigin | undefined> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as Partial<CacheOrigin> | null;
+    if (!value || typeof value.setId !== 'string' || typeof value.sha256 !== 'string') return undefined;
+    return { setId: value.setId, sha256: value.sha256, ...(typeof value.civicrmVersion === 'string' ? { civicrmVersion: value.civicrmVersion } : {}) };
+  } catch {
+    return undefined; // none (a cache of an older helper), or unreadable: the set is not named
+  }
+}
+
 /** Milliseconds since the epoch from nanoseconds, as close as a double gets (about 0.24 µs today). */
 function msOf(ns: bigint): number {
   return Number(ns) / 1e6;
 }
 
-/** Streams a tree NDJSON file (a cache or a staged tree). */
-export async function* readTreeFile(path: string): AsyncGenerator<TreeEntry> {
+/** Streams a tree NDJSON file (a cache or a staged tree); `onLine` sees each line's text (without its '\n'). */
+export async function* readTreeFile(path: string, onLine?: (line: string) => void): AsyncGenerator<TreeEntry> {
   const handle = await open(path, 'r');
   try {
-    for await (const line of splitLines(handle.createReadStream({ highWaterMark: 256 * 1024, autoClose: false }))) yield parseTreeLine(line, path);
+    for await (const line of splitLines(handle.createReadStream({ highWaterMark: 256 * 1024, autoClose: false }))) {
+      onLine?.(line);
+      yield parseTreeLine(line, path);
+    }
   } finally {
     await handle.close();
   }
 }
 
-/** The previous tree, advanced in step with the walk: a merge of two sorted streams. */
+/**
+ * The previous tree, advanced in step with the walk: a merge of two sorted streams. Entries the
+ * walk passes without meeting (no longer there, or excluded now) go to `onPassed`.
+ */
 class PreviousTree {
   private head: TreeEntry | undefined;
+  /** The head was returned by find(): the walk met it. */
+  private headMet = false;
   private started = false;
   private iterator: AsyncIterator<TreeEntry> | undefined;
+  /** Reading it failed part way: what it said so far cannot be compared with. */
+  failed = false;
 
-  constructor(source: AsyncIterable<TreeEntry> | undefined, private readonly onProblem: (message: string) => void) {
+  constructor(
+    source: AsyncIterable<TreeEntry> | undefined,
+    private readonly onProblem: (message: string) => void,
+    private readonly onPassed?: (entry: TreeEntry) => void,
+  ) {
     this.iterator = source?.[Symbol.asyncIterator]();
   }
 
@@ -125,20 +183,47 @@ class PreviousTree {
         this.started = true;
         await this.advance();
       }
-      while (this.head && compareTreePaths(this.head.p, path) < 0) await this.advance();
+      while (this.head && compareTreePaths(this.head.p, path) < 0) await this.pass();
     } catch (error) {
-      // A damaged cache costs only reading: carry on as if there were no previous tree.
-      this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
-      this.iterator = undefined;
-      this.head = undefined;
+      this.fail(error);
       return undefined;
     }
-    return this.head?.p === path ? this.head : undefined;
+    if (this.head?.p !== path) return undefined;
+    this.headMet = true;
+    return this.head;
+  }
+
+  /** After the walk: everything left was not met. */
+  async drain(): Promise<void> {
+    if (!this.iterator) return;
+    try {
+      if (!this.started) {
+        this.started = true;
+        await this.advance();
+      }
+      while (this.head) await this.pass();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.headMet && this.head) this.onPassed?.(this.head);
+    await this.advance();
+  }
+
+  private fail(error: unknown): void {
+    // A damaged cache costs only reading: carry on as if there were no previous tree.
+    this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
+    this.failed = true;
+    this.iterator = undefined;
+    this.head = undefined;
   }
 
   private async advance(): Promise<void> {
     const next = await this.iterator!.next();
     this.head = next.done ? undefined : next.value;
+    this.headMet = false;
   }
 
   async close(): Promise<void> {
@@ -343,15 +428,46 @@ function unchanged(previous: TreeEntry | undefined, entry: WalkEntry, writer: Bl
   return previous.b.every((id) => writer.has(id));
 }
 
+interface ChangesContext {
+  /** SHA-256 of the cache's lines as read (when the previous tree was the state-dir cache). */
+  cacheHash?: string;
+  cacheOrigin?: () => Promise<CacheOrigin | undefined>;
+  /** The previous tree came from the previous set's catalog. */
+  fromCatalog: boolean;
+  /** The run could read the previous set's catalog (an unencrypted repository). */
+  previousReadable: boolean;
+  set?: SetRef;
+  previousSet?: SetRef;
+}
+
+/** The changes of one directory, or why there is nothing to compare with. */
+async function changesRecord(label: string, changes: TreeChangeCollector, failed: boolean, context: ChangesContext): Promise<TreeChanges> {
+  const base = { label, ...(context.set?.civicrmVersion !== undefined ? { civicrmVersion: context.set.civicrmVersion } : {}) };
+  const notCompared = (reason: NonNullable<TreeChanges['reason']>): TreeChanges => ({ ...base, compared: false, reason, counts: { added: 0, modified: 0, removed: 0 }, paths: [], omitted: 0 });
+  if (failed) return notCompared('previous-unreadable');
+  let previous: SetRef | undefined;
+  if (context.cacheHash !== undefined) {
+    const origin = await context.cacheOrigin?.();
+    if (origin && origin.sha256 === context.cacheHash) previous = { setId: origin.setId, ...(origin.civicrmVersion !== undefined ? { civicrmVersion: origin.civicrmVersion } : {}) };
+  } else if (context.fromCatalog) {
+    previous = context.previousSet;
+  } else if (!context.previousSet) {
+    return notCompared('no-previous-set');
+  } else {
+    return notCompared(context.previousReadable ? 'not-in-previous-set' : 'previous-unreadable');
+  }
+  return { ...base, ...(previous ? { previous } : {}), ...changes.result() };
+}
+
 /** Staged trees older than this were left by a killed run (a run never takes this long). */
 const STALE_STAGED_MS = 48 * 60 * 60 * 1000;
 
 async function stagingDirectory(stateDir: string | undefined): Promise<{ dir: string; temporary: boolean }> {
   if (stateDir) {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    // A killed run leaves its staged trees; remove old ones (a running backup's are recent).
+    // A killed run leaves its staged trees (and origin notes); remove old ones (a running backup's are recent).
     for (const name of await readdir(stateDir).catch(() => [] as string[])) {
-      if (!/^tree-.*\.ndjson\.[0-9a-f]{8}\.tmp$/.test(name)) continue;
+      if (!/^\.?tree-.*\.(ndjson|origin\.json)\.[0-9a-f]{8}\.tmp$/.test(name)) continue;
       const info = await stat(join(stateDir, name)).catch(() => null);
       if (info && Date.now() - info.mtimeMs > STALE_STAGED_MS) await unlink(join(stateDir, name)).catch(() => undefined);
     }
@@ -370,11 +486,18 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
   const token = randomBytes(4).toString('hex');
   const stagedFiles = new Map<string, string>();
   const finals = new Map<string, string>();
+  /** Origin notes to write beside the caches of the labels whose changes are reported. */
+  const origins = new Map<string, CacheOrigin>();
   const staged: StagedTrees = {
     files: stagedFiles,
     async commit() {
       if (staging.temporary) return this.discard();
-      for (const [label, path] of stagedFiles) await rename(path, finals.get(label)!);
+      for (const [label, path] of stagedFiles) {
+        const origin = origins.get(label);
+        // Its SHA-256 ties the note to this cache: a kill between the two leaves a note that names no set.
+        if (origin && options.stateDir) await writeFileAtomic(treeOriginPath(options.stateDir, options.repositoryId, label), `${JSON.stringify(origin)}\n`, 0o600);
+        await rename(path, finals.get(label)!);
+      }
       await fsyncDirectory(staging.dir);
       stagedFiles.clear();
     },
@@ -385,7 +508,8 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
     },
   };
 
-  const result: TreeBackupResult = { files: [], warnings: [], staged, unchangedFiles: 0, readBytes: 0 };
+  const result: TreeBackupResult = { files: [], warnings: [], staged, unchangedFiles: 0, readBytes: 0, changes: [] };
+  const changesFor = new Set(options.changesFor ?? []);
   if (directories.length === 0) {
     await staged.discard();
     return result;
@@ -420,19 +544,28 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
 
       const cachePath = options.stateDir ? treeCachePath(options.stateDir, options.repositoryId, spec.label) : undefined;
       const cached = cachePath ? await stat(cachePath).then(() => true, () => false) : false;
-      const previous = new PreviousTree(cached && cachePath ? readTreeFile(cachePath) : options.previous?.(spec.label), (message) =>
-        reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label }),
+      const tracked = changesFor.has(spec.label);
+      const changes = tracked ? new TreeChangeCollector() : undefined;
+      // The cache's lines are hashed as they are read, to check its origin note at the end.
+      const cacheHash = tracked && cached ? createHash('sha256') : undefined;
+      const previousSource = cached && cachePath ? readTreeFile(cachePath, cacheHash && ((line) => cacheHash.update(`${line}\n`))) : options.previous?.(spec.label);
+      const previous = new PreviousTree(
+        previousSource,
+        (message) => reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label }),
+        changes && ((entry) => changes.removed(entry)),
       );
+      const newTreeHash = tracked ? createHash('sha256') : undefined;
       const stagedPath = join(staging.dir, `tree-${options.repositoryId}-${spec.label}.ndjson.${token}.tmp`);
       finals.set(spec.label, cachePath ?? stagedPath);
       const cacheWriter = await TreeFileWriter.create(stagedPath);
       stagedFiles.set(spec.label, stagedPath);
       const cutter = new TreeBlobCutter(writer);
 
-      /** Entries in walk order; a file being read holds its place until it is stored. */
-      const queue: Array<Promise<TreeEntry | null>> = [];
-      const emit = async (item: Promise<TreeEntry | null>): Promise<void> => {
-        const entry = await item;
+      /** Entries in walk order, each with its previous entry; a file being read holds its place until it is stored. */
+      const queue: Array<{ entry: Promise<TreeEntry | null>; before: TreeEntry | undefined }> = [];
+      const emit = async (queued: { entry: Promise<TreeEntry | null>; before: TreeEntry | undefined }): Promise<void> => {
+        const entry = await queued.entry;
+        changes?.compare(queued.before, entry ?? undefined);
         if (entry === null) return;
         currentPath = entry.p;
         if (entry.t === 'f') {
@@ -444,6 +577,7 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
           if (linkEscapes(entry.p, entry.l ?? '')) outsideLinks.add({ path: entry.p, target: entry.l ?? '' });
         }
         const line = treeLine(entry);
+        newTreeHash?.update(line);
         await cutter.add(line);
         await cacheWriter.add(line);
         progress();
@@ -457,6 +591,8 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
         );
         for await (const walked of walk) {
           let item: Promise<TreeEntry | null>;
+          // Every path is looked up, so the previous entries the walk passes are the removed ones.
+          const before = await previous.find(walked.relPath);
           switch (walked.kind) {
             case 'directory':
               item = Promise.resolve(baseEntry(walked, 'd'));
@@ -467,6 +603,7 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
                 target = readlinkSync(walked.absPath);
               } catch (error) {
                 warnUnreadable(warn, walked.relPath, error);
+                changes?.compare(before, undefined);
                 continue;
               }
               item = Promise.resolve({ ...baseEntry(walked, 'l'), l: target });
@@ -474,9 +611,9 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
             }
             case 'special':
               warn('SPECIAL_SKIPPED', walked.relPath, `${walked.relPath} is a ${specialKind(walked.stats)}, not backed up`);
+              changes?.compare(before, undefined);
               continue;
             case 'file': {
-              const before = await previous.find(walked.relPath);
               const identity = { ...baseEntry(walked, 'f'), i: Number(walked.stats.ino), c: msOf(walked.stats.ctimeNs) };
               if (unchanged(before, walked, writer)) {
                 result.unchangedFiles += 1;
@@ -494,12 +631,13 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
             }
           }
           item.catch(() => undefined); // awaited in order by emit(); a failure is thrown from there
-          queue.push(item);
+          queue.push({ entry: item, before });
           while (queue.length >= MAX_QUEUED_ENTRIES) await emit(queue.shift()!);
         }
         while (queue.length > 0) await emit(queue.shift()!);
+        if (changes) await previous.drain();
       } catch (error) {
-        await Promise.allSettled(queue);
+        await Promise.allSettled(queue.map((q) => q.entry));
         await cacheWriter.abandon();
         throw error;
       } finally {
@@ -507,6 +645,19 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       }
       const tree = await cutter.finish();
       await cacheWriter.close(!staging.temporary);
+      if (changes && newTreeHash) {
+        if (options.set) origins.set(spec.label, { ...options.set, sha256: newTreeHash.digest('hex') });
+        result.changes.push(
+          await changesRecord(spec.label, changes, previous.failed, {
+            cacheHash: cacheHash?.digest('hex'),
+            cacheOrigin: cached && options.stateDir ? () => readCacheOrigin(treeOriginPath(options.stateDir!, options.repositoryId, spec.label)) : undefined,
+            fromCatalog: !cached && previousSource !== undefined,
+            previousReadable: options.previous !== undefined,
+            set: options.set,
+            previousSet: options.previousSet,
+          }),
+        );
+      }
       phaseBytes += streamed;
       streamed = 0;
       progress(true);
