@@ -30,7 +30,7 @@ import { CappedList, destinationSkip, resolveBackupDirectory, validateDirectoryS
 import { isCompressible } from './compressibility.js';
 import { linkEscapes } from './entry-paths.js';
 import { Exclusions, validateExcludePatterns } from './exclusions.js';
-import { parseTreeLine, splitLines, TreeBlobCutter, treeLine } from './tree-format.js';
+import { parseTreeLine, splitLineBatches, TreeBlobCutter, treeLine } from './tree-format.js';
 import { walkTree, type WalkEntry } from './walker.js';
 
 /** Files read (and stored) at the same time. */
@@ -41,8 +41,10 @@ const MAX_QUEUED_ENTRIES = 512;
 const SYNC_READ_MAX = 256 * 1024;
 /** Blocks of one file being stored while the next is read. */
 const PUTS_IN_FLIGHT_PER_FILE = 2;
-/** The state-dir copy of a tree is written in batches of this size. */
+/** The state-dir copy of a tree is written in batches of this size... */
 const CACHE_WRITE_BATCH = 256 * 1024;
+/** ...and read back in chunks of this size. */
+const TREE_READ_CHUNK = 256 * 1024;
 const READ_FLAGS = fsc.O_RDONLY | fsc.O_NOFOLLOW;
 
 export interface TreeBackupOptions {
@@ -66,6 +68,8 @@ export interface TreeBackupOptions {
   excludeUploadDir?: boolean;
   /** Tests and bench: files read at once. */
   readConcurrency?: number;
+  /** The blob ids of each file as it goes into the tree (the set's accounting). */
+  onFileBlobs?: (ids: readonly string[]) => void;
 }
 
 export interface StagedTrees {
@@ -98,51 +102,87 @@ function msOf(ns: bigint): number {
   return Number(ns) / 1e6;
 }
 
-/** Streams a tree NDJSON file (a cache or a staged tree). */
-export async function* readTreeFile(path: string): AsyncGenerator<TreeEntry> {
+/** Streams a tree NDJSON file (a cache or a staged tree), the entries of one chunk at a time. */
+export async function* readTreeFileBatches(path: string): AsyncGenerator<TreeEntry[]> {
   const handle = await open(path, 'r');
   try {
-    for await (const line of splitLines(handle.createReadStream({ highWaterMark: 256 * 1024, autoClose: false }))) yield parseTreeLine(line, path);
+    for await (const lines of splitLineBatches(handle.createReadStream({ highWaterMark: TREE_READ_CHUNK, autoClose: false }))) {
+      yield lines.map((line) => parseTreeLine(line, path));
+    }
   } finally {
     await handle.close();
   }
 }
 
-/** The previous tree, advanced in step with the walk: a merge of two sorted streams. */
-class PreviousTree {
-  private head: TreeEntry | undefined;
-  private started = false;
-  private iterator: AsyncIterator<TreeEntry> | undefined;
+/** Streams a tree NDJSON file (a cache or a staged tree). */
+export async function* readTreeFile(path: string): AsyncGenerator<TreeEntry> {
+  for await (const entries of readTreeFileBatches(path)) yield* entries;
+}
 
-  constructor(source: AsyncIterable<TreeEntry> | undefined, private readonly onProblem: (message: string) => void) {
+/** Entries one by one (the previous tree from a catalog) as batches of one. */
+async function* singleBatches(entries: AsyncIterable<TreeEntry>): AsyncGenerator<TreeEntry[]> {
+  for await (const entry of entries) yield [entry];
+}
+
+/**
+ * The previous tree, advanced in step with the walk: a merge of two sorted streams. Entries
+ * come a chunk (~1,000 lines) at a time, so find() answers from memory and returns a promise
+ * only when it has to read the next chunk: the walk does not wait on a promise per file.
+ */
+class PreviousTree {
+  private batch: TreeEntry[] = [];
+  private at = 0;
+  private iterator: AsyncIterator<TreeEntry[]> | undefined;
+
+  constructor(source: AsyncIterable<TreeEntry[]> | undefined, private readonly onProblem: (message: string) => void) {
     this.iterator = source?.[Symbol.asyncIterator]();
   }
 
-  async find(path: string): Promise<TreeEntry | undefined> {
+  find(path: string): TreeEntry | undefined | Promise<TreeEntry | undefined> {
+    while (this.at < this.batch.length) {
+      const head = this.batch[this.at];
+      const order = compareTreePaths(head.p, path);
+      if (order === 0) return head;
+      if (order > 0) return undefined;
+      this.at += 1;
+    }
     if (!this.iterator) return undefined;
+    return this.next().then(() => this.find(path));
+  }
+
+  private async next(): Promise<void> {
+    this.batch = [];
+    this.at = 0;
     try {
-      if (!this.started) {
-        this.started = true;
-        await this.advance();
-      }
-      while (this.head && compareTreePaths(this.head.p, path) < 0) await this.advance();
+      const next = await this.iterator!.next();
+      if (next.done) this.iterator = undefined;
+      else this.batch = next.value;
     } catch (error) {
       // A damaged cache costs only reading: carry on as if there were no previous tree.
       this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
       this.iterator = undefined;
-      this.head = undefined;
-      return undefined;
     }
-    return this.head?.p === path ? this.head : undefined;
-  }
-
-  private async advance(): Promise<void> {
-    const next = await this.iterator!.next();
-    this.head = next.done ? undefined : next.value;
   }
 
   async close(): Promise<void> {
-    await this.iterator?.return?.().catch(() => undefined);
+    const iterator = this.iterator;
+    this.iterator = undefined;
+    await iterator?.return?.(undefined).catch(() => undefined);
+  }
+}
+
+/** A file being read and stored: its entry (null: skipped with a warning) once done. */
+class FileRead {
+  done = false;
+  entry: TreeEntry | null = null;
+  constructor(readonly promise: Promise<TreeEntry | null>) {
+    promise.then(
+      (entry) => {
+        this.done = true;
+        this.entry = entry;
+      },
+      () => undefined, // awaited in walk order; the failure is thrown from there
+    );
   }
 }
 
@@ -172,19 +212,22 @@ class TreeFileWriter {
   static async create(path: string): Promise<TreeFileWriter> {
     return new TreeFileWriter(await open(path, 'wx', 0o600));
   }
-  async add(line: string): Promise<void> {
+  /** A promise only when a batch is written (every CACHE_WRITE_BATCH bytes): await it then. */
+  add(line: string): Promise<void> | undefined {
     this.pending.push(line);
     this.pendingBytes += line.length;
-    if (this.pendingBytes >= CACHE_WRITE_BATCH) await this.flush();
+    return this.pendingBytes >= CACHE_WRITE_BATCH ? this.flush() : undefined;
   }
   private async flush(): Promise<void> {
     if (this.pending.length === 0) return;
     const bytes = Buffer.from(this.pending.join(''), 'utf8');
     this.pending = [];
     this.pendingBytes = 0;
-    let done = 0;
-    while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done, this.position + done)).bytesWritten;
+    // The place is taken before the write: a later batch never lands on this one.
+    const position = this.position;
     this.position += bytes.length;
+    let done = 0;
+    while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
   }
   async close(sync: boolean): Promise<void> {
     await this.flush();
@@ -332,6 +375,25 @@ function baseEntry(entry: WalkEntry, type: TreeEntry['t']): TreeEntry {
   };
 }
 
+/** A regular file's entry: metadata as walked (before it was read), content as stored. */
+function fileEntry(entry: WalkEntry, size: number, blobs: string[], hash: string | undefined): TreeEntry {
+  const { stats } = entry;
+  const file: TreeEntry = {
+    p: entry.relPath,
+    t: 'f',
+    m: Number(stats.mode & 0o7777n),
+    mt: msOf(stats.mtimeNs),
+    s: size,
+    b: blobs,
+    u: Number(stats.uid),
+    g: Number(stats.gid),
+    i: Number(stats.ino),
+    c: msOf(stats.ctimeNs),
+  };
+  if (hash !== undefined) file.h = hash;
+  return file;
+}
+
 /** True when the previous tree's entry describes this file exactly and every block is still stored. */
 function unchanged(previous: TreeEntry | undefined, entry: WalkEntry, writer: BlobWriter): previous is TreeEntry & { b: string[]; s: number } {
   if (!previous || previous.t !== 'f' || !previous.b || previous.s === undefined) return false;
@@ -420,7 +482,8 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
 
       const cachePath = options.stateDir ? treeCachePath(options.stateDir, options.repositoryId, spec.label) : undefined;
       const cached = cachePath ? await stat(cachePath).then(() => true, () => false) : false;
-      const previous = new PreviousTree(cached && cachePath ? readTreeFile(cachePath) : options.previous?.(spec.label), (message) =>
+      const fromCatalog = cached ? undefined : options.previous?.(spec.label);
+      const previous = new PreviousTree(cached && cachePath ? readTreeFileBatches(cachePath) : fromCatalog && singleBatches(fromCatalog), (message) =>
         reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label }),
       );
       const stagedPath = join(staging.dir, `tree-${options.repositoryId}-${spec.label}.ndjson.${token}.tmp`);
@@ -429,24 +492,49 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       stagedFiles.set(spec.label, stagedPath);
       const cutter = new TreeBlobCutter(writer);
 
-      /** Entries in walk order; a file being read holds its place until it is stored. */
-      const queue: Array<Promise<TreeEntry | null>> = [];
-      const emit = async (item: Promise<TreeEntry | null>): Promise<void> => {
-        const entry = await item;
-        if (entry === null) return;
+      /** Adds an entry to the tree; a promise only when a tree blob or a cache batch is written. */
+      const record = (entry: TreeEntry): Promise<unknown> | undefined => {
         currentPath = entry.p;
         if (entry.t === 'f') {
           counts.files += 1;
           counts.bytes += entry.s ?? 0;
+          if (entry.b && options.onFileBlobs) options.onFileBlobs(entry.b);
         } else if (entry.t === 'd') counts.directories += 1;
         else {
           counts.symlinks += 1;
           if (linkEscapes(entry.p, entry.l ?? '')) outsideLinks.add({ path: entry.p, target: entry.l ?? '' });
         }
         const line = treeLine(entry);
-        await cutter.add(line);
-        await cacheWriter.add(line);
+        const stored = cutter.add(line);
+        const written = cacheWriter.add(line);
         progress();
+        return stored && written ? Promise.all([stored, written]) : stored ?? written;
+      };
+
+      /**
+       * Entries in walk order. An entry known at once (a directory, a link, an unchanged file)
+       * goes straight to the tree when nothing waits before it; a file being read holds its
+       * place here until it is stored, and what follows it waits behind it.
+       */
+      const queue: Array<TreeEntry | FileRead> = [];
+      const take = async (): Promise<void> => {
+        const head = queue[0];
+        const entry = head instanceof FileRead ? (head.done ? head.entry : await head.promise) : head;
+        queue.shift();
+        if (entry === null) return;
+        const pending = record(entry);
+        if (pending) await pending;
+      };
+      const add = async (item: TreeEntry | FileRead): Promise<void> => {
+        if (queue.length === 0 && !(item instanceof FileRead)) {
+          const pending = record(item);
+          if (pending) await pending;
+          return;
+        }
+        queue.push(item);
+        while (queue.length >= MAX_QUEUED_ENTRIES) await take();
+        // Entries behind files that are stored by now go on without a wait.
+        while (queue.length > 0 && !(queue[0] instanceof FileRead && !queue[0].done)) await take();
       };
 
       try {
@@ -456,10 +544,9 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
           { onExcluded: (path, reason) => excluded.add({ path, reason }), onWarning: (code, path, message) => warn(code, path, message) },
         );
         for await (const walked of walk) {
-          let item: Promise<TreeEntry | null>;
           switch (walked.kind) {
             case 'directory':
-              item = Promise.resolve(baseEntry(walked, 'd'));
+              await add(baseEntry(walked, 'd'));
               break;
             case 'symlink': {
               let target: string;
@@ -469,37 +556,40 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
                 warnUnreadable(warn, walked.relPath, error);
                 continue;
               }
-              item = Promise.resolve({ ...baseEntry(walked, 'l'), l: target });
+              const link = baseEntry(walked, 'l');
+              link.l = target;
+              await add(link);
               break;
             }
             case 'special':
               warn('SPECIAL_SKIPPED', walked.relPath, `${walked.relPath} is a ${specialKind(walked.stats)}, not backed up`);
               continue;
             case 'file': {
-              const before = await previous.find(walked.relPath);
-              const identity = { ...baseEntry(walked, 'f'), i: Number(walked.stats.ino), c: msOf(walked.stats.ctimeNs) };
+              let before = previous.find(walked.relPath);
+              if (before instanceof Promise) before = await before;
               if (unchanged(before, walked, writer)) {
                 result.unchangedFiles += 1;
-                item = Promise.resolve({ ...identity, s: before.s, b: before.b, ...(before.h !== undefined ? { h: before.h } : {}) });
+                await add(fileEntry(walked, before.s, before.b, before.h));
               } else {
-                item = limiter.run(async () => {
-                  const stored = await storeFile(walked, writer, warn, (n) => {
-                    streamed += n;
-                    result.readBytes += n;
-                  });
-                  return stored === null ? null : { ...identity, s: stored.s, b: stored.b, h: stored.h };
-                });
+                await add(
+                  new FileRead(
+                    limiter.run(async () => {
+                      const stored = await storeFile(walked, writer, warn, (n) => {
+                        streamed += n;
+                        result.readBytes += n;
+                      });
+                      return stored === null ? null : fileEntry(walked, stored.s, stored.b, stored.h);
+                    }),
+                  ),
+                );
               }
               break;
             }
           }
-          item.catch(() => undefined); // awaited in order by emit(); a failure is thrown from there
-          queue.push(item);
-          while (queue.length >= MAX_QUEUED_ENTRIES) await emit(queue.shift()!);
         }
-        while (queue.length > 0) await emit(queue.shift()!);
+        while (queue.length > 0) await take();
       } catch (error) {
-        await Promise.allSettled(queue);
+        await Promise.allSettled(queue.map((item) => (item instanceof FileRead ? item.promise : item)));
         await cacheWriter.abandon();
         throw error;
       } finally {

@@ -65,7 +65,6 @@ export interface PackIndex {
   blobs: IndexEntry[];
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const U32 = 0xffffffff;
 
 function isU32(value: unknown): value is number {
@@ -97,8 +96,7 @@ export function parsePackIndex(text: string, expectedPack: string): PackIndex {
       !isU32(e[2]) ||
       !isBlobEncoding(e[3]) ||
       !isU32(e[4]) ||
-      typeof e[5] !== 'string' ||
-      !SHA256_HEX.test(e[5])
+      !isBlobId(e[5]) // the SHA-256 of the stored bytes: 64 hex digits, as an id
     ) {
       fail(`has a malformed blob entry ${JSON.stringify(entry).slice(0, 120)}`);
     }

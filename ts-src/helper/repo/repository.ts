@@ -21,6 +21,7 @@ import { readIdKeys, resolveIdKey } from './id-key.js';
 import { INDEX_DIR, isPackName, packPath, parsePackIndex, parseRepositoryConfig, REPOSITORY_FILE, REPOSITORY_FORMAT, REPOSITORY_VERSION, type RepositoryConfig } from './layout.js';
 import { acquireLock, type LockOptions, type RepositoryLock } from './lock.js';
 import { PackWriter, type PackSealer } from './pack-writer.js';
+import { SetReferences } from './set-references.js';
 
 export interface BlobWriteOptions {
   /** false: already-compressed content, stored with encoding 'none' without trying. */
@@ -59,6 +60,8 @@ export interface Repository {
   reader(): BlobReader;
   /** Every pack that has an index file (a shared map: do not modify it). */
   packs(): Map<string, { bytes: number }>;
+  /** Counts what a set references (after its writer's finish(), when every blob is indexed). */
+  references(): SetReferences;
   /** A backup's lock, for the whole run; take it BEFORE writer() (it reloads the index). LOCKED while a prune runs. */
   lockShared(runId: string): Promise<{ release(): Promise<void> }>;
   /** Prune's lock; take it BEFORE reading the manifests. LOCKED while any other run holds a lock. */
@@ -291,6 +294,10 @@ export class LocalRepository implements Repository {
       };
     }
     return new PackBlobReader({ root: this.root, table: this.table, openerFor, idCheck });
+  }
+
+  references(): SetReferences {
+    return new SetReferences(this.table, (pack) => this.packs().get(pack)?.bytes ?? 0);
   }
 
   private packsCache: { generation: number; packs: Map<string, { bytes: number }> } | undefined;
