@@ -46,6 +46,8 @@ const CACHE_WRITE_BATCH = 256 * 1024;
 /** ...and read back in chunks of this size. */
 const TREE_READ_CHUNK = 256 * 1024;
 const READ_FLAGS = fsc.O_RDONLY | fsc.O_NOFOLLOW;
+/** Progress is offered to the reporter (which sends it every 200-500 ms) at most this often. */
+const PROGRESS_CHECK_MS = 100;
 
 export interface TreeBackupOptions {
   directories: readonly DirectorySpec[];
@@ -293,13 +295,16 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
   let limit = expected;
   let shrunk = false;
   let compressible: boolean | undefined;
-  let after: BigIntStats;
+  let after: BigIntStats | undefined;
   try {
     try {
       for (;;) {
         if (total >= limit) {
           const now = await statNow();
-          if (Number(now.size) <= total) break;
+          if (Number(now.size) <= total) {
+            after = now; // read to the end: this look is also the one after the read
+            break;
+          }
           limit = Number(now.size); // grew while read: take what is there now
         }
         const want = Math.min(FILE_BLOCK_SIZE, limit - total);
@@ -328,7 +333,7 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
           break;
         }
       }
-      after = await statNow();
+      after ??= await statNow();
     } catch (error) {
       await Promise.allSettled(puts);
       if (!(error instanceof FileReadError)) throw error;
@@ -470,11 +475,17 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       const counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
       let currentPath = '';
       let streamed = 0;
-      const progress = (force = false): void =>
+      // Called per entry: the event is built only when the reporter may send it.
+      let nextProgressAt = 0;
+      const progress = (force = false): void => {
+        const now = Date.now();
+        if (!force && now < nextProgressAt) return;
+        nextProgressAt = now + PROGRESS_CHECK_MS;
         reporter.progress(
           { type: 'progress', phase: 'files', item: spec.label, files: counts.files, bytes: phaseBytes + streamed, path: currentPath, itemsDone: index, itemsTotal: directories.length },
           force,
         );
+      };
       const warn: Warn = (code, relPath, message) => {
         warnings.add(message);
         reporter.emit({ type: 'warning', code, message: `${spec.label}: ${message}`, item: spec.label, path: relPath });
