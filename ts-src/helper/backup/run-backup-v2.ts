@@ -29,7 +29,7 @@ import {
 } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import { dumpDatabaseToBlobsDetailed } from '../db/dump-to-blobs.js';
-import { backupTrees, readTreeFileBatches, type TreeBackupResult } from '../files/tree-backup.js';
+import { backupTrees, TreeFileCursor, type TreeBackupResult } from '../files/tree-backup.js';
 import { readTree } from '../files/tree-reader.js';
 import { openRepository, type BlobReader, type BlobWriter, type Repository } from '../repo/repository.js';
 import type { SetReferences } from '../repo/set-references.js';
@@ -231,7 +231,12 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
     if (fileBlobs.overflowed) {
       // Too many new blobs to keep their ids: read the staged trees again for them.
       for (const path of trees?.staged.files.values() ?? []) {
-        for await (const entries of readTreeFileBatches(path)) for (const entry of entries) for (const id of entry.b ?? []) account(id);
+        const cursor = TreeFileCursor.open(path);
+        try {
+          for (let entry = cursor.next(); entry !== undefined; entry = cursor.next()) for (const id of entry.b ?? []) account(id);
+        } finally {
+          cursor.close();
+        }
       }
     }
     if (missing) {

@@ -19,6 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import type { DirectorySpec } from '../../protocol/job.js';
 import { compareTreePaths, FILE_BLOCK_SIZE, type ExclusionRecord, type FilesRecordV2, type TreeEntry } from '../../protocol/manifest.js';
@@ -30,7 +31,7 @@ import { CappedList, destinationSkip, resolveBackupDirectory, validateDirectoryS
 import { isCompressible } from './compressibility.js';
 import { linkEscapes } from './entry-paths.js';
 import { Exclusions, validateExcludePatterns } from './exclusions.js';
-import { parseTreeLine, splitLineBatches, TreeBlobCutter, treeLine } from './tree-format.js';
+import { parseTreeLine, TreeBlobCutter, treeLine } from './tree-format.js';
 import { walkTree, type WalkEntry } from './walker.js';
 
 /** Files read (and stored) at the same time. */
@@ -43,7 +44,7 @@ const SYNC_READ_MAX = 256 * 1024;
 const PUTS_IN_FLIGHT_PER_FILE = 2;
 /** The state-dir copy of a tree is written in batches of this size... */
 const CACHE_WRITE_BATCH = 256 * 1024;
-/** ...and read back in chunks of this size. */
+/** ...and read back in steps of this size. */
 const TREE_READ_CHUNK = 256 * 1024;
 const READ_FLAGS = fsc.O_RDONLY | fsc.O_NOFOLLOW;
 /** Progress is offered to the reporter (which sends it every 200-500 ms) at most this often. */
@@ -104,72 +105,161 @@ function msOf(ns: bigint): number {
   return Number(ns) / 1e6;
 }
 
-/** Streams a tree NDJSON file (a cache or a staged tree), the entries of one chunk at a time. */
-export async function* readTreeFileBatches(path: string): AsyncGenerator<TreeEntry[]> {
-  const handle = await open(path, 'r');
-  try {
-    for await (const lines of splitLineBatches(handle.createReadStream({ highWaterMark: TREE_READ_CHUNK, autoClose: false }))) {
-      yield lines.map((line) => parseTreeLine(line, path));
+/**
+ * Reads a tree NDJSON file (a state-dir cache or a staged tree) an entry at a time, with
+ * synchronous reads into one reused buffer (a local file, read in 256 KiB steps, like the
+ * walker's lstat). Each line is decoded and parsed only when it is asked for, so nothing of
+ * the file stays on the heap past its use: with a million lines, chunks of parsed entries
+ * lived long enough to be promoted, and old space filled with them between collections.
+ */
+export class TreeFileCursor {
+  private buffer = Buffer.allocUnsafe(TREE_READ_CHUNK);
+  /** Next unread byte; bytes up to `end` are in the buffer; [start, checked) holds whole lines (with their newlines), checked as UTF-8. */
+  private start = 0;
+  private end = 0;
+  private checked = 0;
+  private ascii = true;
+  private position = 0;
+  private eof = false;
+  private fd: number | undefined;
+
+  private constructor(private readonly path: string, fd: number) {
+    this.fd = fd;
+  }
+
+  static open(path: string): TreeFileCursor {
+    return new TreeFileCursor(path, openSync(path, fsc.O_RDONLY));
+  }
+
+  /** The next entry, or undefined after the last; SET_DAMAGED (or a TypeError for bytes that are not UTF-8) on damage. */
+  next(): TreeEntry | undefined {
+    for (;;) {
+      if (this.start < this.checked) {
+        let newline = this.buffer.indexOf(0x0a, this.start);
+        if (newline < 0 || newline >= this.checked) newline = this.checked; // the last line, without a newline
+        const from = this.start;
+        this.start = newline + 1;
+        if (newline === from) continue; // an empty line
+        return parseTreeLine(this.buffer.toString(this.ascii ? 'latin1' : 'utf8', from, newline), this.path);
+      }
+      if (!this.fill()) return undefined;
     }
-  } finally {
-    await handle.close();
+  }
+
+  /** Reads on until the buffer holds at least one whole line (or the last line); false at the end. */
+  private fill(): boolean {
+    if (this.start >= this.end && this.eof) return false;
+    // Keep the unread bytes, at the front.
+    if (this.start > 0) {
+      this.buffer.copy(this.buffer, 0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    let lastNewline = this.buffer.subarray(0, this.end).lastIndexOf(0x0a);
+    while (lastNewline < 0 && !this.eof) {
+      if (this.end === this.buffer.length) {
+        // A line longer than the buffer (a long symlink target): make room for it.
+        const grown = Buffer.allocUnsafe(this.buffer.length * 2);
+        this.buffer.copy(grown, 0, 0, this.end);
+        this.buffer = grown;
+      }
+      const got = readSync(this.fd!, this.buffer, this.end, this.buffer.length - this.end, this.position);
+      if (got === 0) this.eof = true;
+      this.position += got;
+      const before = this.end;
+      this.end += got;
+      const found = this.buffer.subarray(before, this.end).lastIndexOf(0x0a);
+      if (found >= 0) lastNewline = before + found;
+    }
+    if (this.end === 0) return false;
+    // Whole lines, each with its newline; at the end of the file, what is left is the last line.
+    this.checked = lastNewline >= 0 ? lastNewline + 1 : this.end;
+    const region = this.buffer.subarray(0, this.checked);
+    this.ascii = isAscii(region);
+    if (!this.ascii && !isUtf8(region)) throw new TypeError(`${this.path} is not valid UTF-8 text`);
+    return true;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 
 /** Streams a tree NDJSON file (a cache or a staged tree). */
 export async function* readTreeFile(path: string): AsyncGenerator<TreeEntry> {
-  for await (const entries of readTreeFileBatches(path)) yield* entries;
+  const cursor = TreeFileCursor.open(path);
+  try {
+    for (let entry = cursor.next(); entry !== undefined; entry = cursor.next()) yield entry;
+  } finally {
+    cursor.close();
+  }
 }
 
-/** Entries one by one (the previous tree from a catalog) as batches of one. */
-async function* singleBatches(entries: AsyncIterable<TreeEntry>): AsyncGenerator<TreeEntry[]> {
-  for await (const entry of entries) yield [entry];
-}
+/** Where the previous tree comes from: the state-dir cache (read synchronously) or a set's catalog (blobs, read asynchronously). */
+type PreviousSource = { kind: 'file'; cursor: TreeFileCursor } | { kind: 'stream'; iterator: AsyncIterator<TreeEntry> };
 
 /**
- * The previous tree, advanced in step with the walk: a merge of two sorted streams. Entries
- * come a chunk (~1,000 lines) at a time, so find() answers from memory and returns a promise
- * only when it has to read the next chunk: the walk does not wait on a promise per file.
+ * The previous tree, advanced in step with the walk: a merge of two sorted streams. find()
+ * answers synchronously from the state-dir cache; it returns a promise only for a tree read
+ * from a set's blobs.
  */
 class PreviousTree {
-  private batch: TreeEntry[] = [];
-  private at = 0;
-  private iterator: AsyncIterator<TreeEntry[]> | undefined;
+  private head: TreeEntry | undefined;
+  private started = false;
+  private source: PreviousSource | undefined;
 
-  constructor(source: AsyncIterable<TreeEntry[]> | undefined, private readonly onProblem: (message: string) => void) {
-    this.iterator = source?.[Symbol.asyncIterator]();
+  constructor(source: PreviousSource | undefined, private readonly onProblem: (message: string) => void) {
+    this.source = source;
   }
 
   find(path: string): TreeEntry | undefined | Promise<TreeEntry | undefined> {
-    while (this.at < this.batch.length) {
-      const head = this.batch[this.at];
-      const order = compareTreePaths(head.p, path);
-      if (order === 0) return head;
-      if (order > 0) return undefined;
-      this.at += 1;
+    const source = this.source;
+    if (!source) return undefined;
+    if (source.kind === 'stream') return this.findAsync(source.iterator, path);
+    try {
+      if (!this.started) {
+        this.started = true;
+        this.head = source.cursor.next();
+      }
+      while (this.head && compareTreePaths(this.head.p, path) < 0) this.head = source.cursor.next();
+    } catch (error) {
+      this.fail(error);
+      return undefined;
     }
-    if (!this.iterator) return undefined;
-    return this.next().then(() => this.find(path));
+    return this.head?.p === path ? this.head : undefined;
   }
 
-  private async next(): Promise<void> {
-    this.batch = [];
-    this.at = 0;
+  private async findAsync(iterator: AsyncIterator<TreeEntry>, path: string): Promise<TreeEntry | undefined> {
+    const advance = async (): Promise<void> => {
+      const next = await iterator.next();
+      this.head = next.done ? undefined : next.value;
+    };
     try {
-      const next = await this.iterator!.next();
-      if (next.done) this.iterator = undefined;
-      else this.batch = next.value;
+      if (!this.started) {
+        this.started = true;
+        await advance();
+      }
+      while (this.head && compareTreePaths(this.head.p, path) < 0) await advance();
     } catch (error) {
-      // A damaged cache costs only reading: carry on as if there were no previous tree.
-      this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
-      this.iterator = undefined;
+      this.fail(error);
+      return undefined;
     }
+    return this.head?.p === path ? this.head : undefined;
+  }
+
+  /** A damaged previous tree costs only reading: carry on as if there were none. */
+  private fail(error: unknown): void {
+    this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
+    void this.close();
+    this.head = undefined;
   }
 
   async close(): Promise<void> {
-    const iterator = this.iterator;
-    this.iterator = undefined;
-    await iterator?.return?.(undefined).catch(() => undefined);
+    const source = this.source;
+    this.source = undefined;
+    if (source?.kind === 'file') source.cursor.close();
+    else await source?.iterator.return?.(undefined).catch(() => undefined);
   }
 }
 
@@ -205,31 +295,51 @@ class Limiter {
   }
 }
 
-/** Buffered writes of the staged tree file. */
+/**
+ * Buffered writes of the staged tree file: lines are copied into one reused buffer as they
+ * come (no line string is kept until the batch is written, see TreeBlobCutter).
+ */
 class TreeFileWriter {
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  private readonly buffer = Buffer.allocUnsafe(CACHE_WRITE_BATCH);
+  private used = 0;
   private position = 0;
+  private writing = false;
   private constructor(private readonly handle: FileHandle) {}
   static async create(path: string): Promise<TreeFileWriter> {
     return new TreeFileWriter(await open(path, 'wx', 0o600));
   }
-  /** A promise only when a batch is written (every CACHE_WRITE_BATCH bytes): await it then. */
+  /** A promise only when a batch is written (every CACHE_WRITE_BATCH bytes): the next add() must wait for it. */
   add(line: string): Promise<void> | undefined {
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    return this.pendingBytes >= CACHE_WRITE_BATCH ? this.flush() : undefined;
+    if (this.writing) throw new Error('TreeFileWriter.add() while a batch is written');
+    const length = Buffer.byteLength(line, 'utf8');
+    if (this.used + length <= this.buffer.length) {
+      this.used += this.buffer.write(line, this.used, length, 'utf8');
+      return this.used === this.buffer.length ? this.flush() : undefined;
+    }
+    return this.flushThen(line);
+  }
+  /** The line does not fit: write what is buffered, then the line (into the buffer, or by itself if longer). */
+  private async flushThen(line: string): Promise<void> {
+    await this.flush();
+    const bytes = Buffer.from(line, 'utf8');
+    if (bytes.length < this.buffer.length) this.used = bytes.copy(this.buffer);
+    else await this.write(bytes);
   }
   private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const bytes = Buffer.from(this.pending.join(''), 'utf8');
-    this.pending = [];
-    this.pendingBytes = 0;
-    // The place is taken before the write: a later batch never lands on this one.
-    const position = this.position;
-    this.position += bytes.length;
-    let done = 0;
-    while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
+    if (this.used === 0) return;
+    const used = this.used;
+    this.used = 0;
+    await this.write(this.buffer.subarray(0, used));
+  }
+  private async write(bytes: Buffer): Promise<void> {
+    this.writing = true;
+    try {
+      let done = 0;
+      while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done, this.position + done)).bytesWritten;
+      this.position += bytes.length;
+    } finally {
+      this.writing = false;
+    }
   }
   async close(sync: boolean): Promise<void> {
     await this.flush();
@@ -493,10 +603,21 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
 
       const cachePath = options.stateDir ? treeCachePath(options.stateDir, options.repositoryId, spec.label) : undefined;
       const cached = cachePath ? await stat(cachePath).then(() => true, () => false) : false;
-      const fromCatalog = cached ? undefined : options.previous?.(spec.label);
-      const previous = new PreviousTree(cached && cachePath ? readTreeFileBatches(cachePath) : fromCatalog && singleBatches(fromCatalog), (message) =>
-        reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label }),
-      );
+      const onPreviousProblem = (message: string): void => {
+        reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label });
+      };
+      let source: PreviousSource | undefined;
+      if (cached && cachePath) {
+        try {
+          source = { kind: 'file', cursor: TreeFileCursor.open(cachePath) };
+        } catch (error) {
+          onPreviousProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
+        }
+      } else {
+        const fromCatalog = options.previous?.(spec.label);
+        if (fromCatalog) source = { kind: 'stream', iterator: fromCatalog[Symbol.asyncIterator]() };
+      }
+      const previous = new PreviousTree(source, onPreviousProblem);
       const stagedPath = join(staging.dir, `tree-${options.repositoryId}-${spec.label}.ndjson.${token}.tmp`);
       finals.set(spec.label, cachePath ?? stagedPath);
       const cacheWriter = await TreeFileWriter.create(stagedPath);

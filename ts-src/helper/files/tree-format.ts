@@ -102,20 +102,11 @@ export class LineSplitter {
   }
 }
 
-/** Splits a stream of byte chunks into lines (without '\n'), a chunk's lines at a time. */
-export async function* splitLineBatches(chunks: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
-  const splitter = new LineSplitter();
-  for await (const chunk of chunks) {
-    const lines = splitter.push(chunk);
-    if (lines.length > 0) yield lines;
-  }
-  const rest = splitter.end();
-  if (rest.length > 0) yield rest;
-}
-
 /** Splits a stream of byte chunks into lines (without '\n'); memory is one line plus one chunk. */
 export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  for await (const lines of splitLineBatches(chunks)) yield* lines;
+  const splitter = new LineSplitter();
+  for await (const chunk of chunks) yield* splitter.push(chunk);
+  yield* splitter.end();
 }
 
 /** SHA-256 (of a string's UTF-8 bytes): one call where the runtime has it (Node 20.12+). */
@@ -127,14 +118,14 @@ const sha256 =
 /**
  * Collects tree lines and stores them as blobs, cut where a line's SHA-256 starts below
  * 2^32/TREE_TARGET_LINES once the blob holds TREE_BLOB_MIN_BYTES, or at TREE_BLOB_MAX_BYTES.
- * add() returns a promise only when it stored a blob (once per ~1,000 lines): callers await
- * it only then, instead of one promise per line.
+ * Lines are copied into one reused buffer as they come: no line string outlives its add(), so
+ * a tree of a million lines leaves no garbage behind for the collector to find in old space.
+ * add() returns a promise only when it stored a blob (once per ~1,000 lines): the next add()
+ * must wait for it.
  */
 export class TreeBlobCutter {
   readonly ids: string[] = [];
-  /** Lines as strings; a piece of a split line as bytes (the split may fall inside a character). */
-  private lines: Array<string | Buffer> = [];
-  private pieces = false;
+  private readonly buffer = Buffer.allocUnsafe(TREE_BLOB_MAX_BYTES);
   private bytes = 0;
 
   constructor(private readonly writer: BlobWriter) {}
@@ -142,8 +133,7 @@ export class TreeBlobCutter {
   add(line: string): Promise<void> | undefined {
     const length = Buffer.byteLength(line, 'utf8');
     if (this.bytes + length > TREE_BLOB_MAX_BYTES) return this.addLong(Buffer.from(line, 'utf8'));
-    this.lines.push(line);
-    this.bytes += length;
+    this.bytes += this.buffer.write(line, this.bytes, length, 'utf8');
     if (this.bytes >= TREE_BLOB_MIN_BYTES && sha256(line).readUInt32BE(0) < BOUNDARY_BELOW) return this.cut();
     return undefined;
   }
@@ -153,15 +143,11 @@ export class TreeBlobCutter {
     let bytes = line;
     while (this.bytes + bytes.length > TREE_BLOB_MAX_BYTES) {
       const room = TREE_BLOB_MAX_BYTES - this.bytes;
-      this.lines.push(bytes.subarray(0, room));
-      this.pieces = true;
-      this.bytes += room;
+      this.bytes += bytes.copy(this.buffer, this.bytes, 0, room);
       bytes = bytes.subarray(room);
       await this.cut();
     }
-    this.lines.push(bytes);
-    this.pieces = true;
-    this.bytes += bytes.length;
+    this.bytes += bytes.copy(this.buffer, this.bytes);
     if (this.bytes >= TREE_BLOB_MIN_BYTES && sha256(bytes).readUInt32BE(0) < BOUNDARY_BELOW) await this.cut();
   }
 
@@ -172,11 +158,8 @@ export class TreeBlobCutter {
   }
 
   private async cut(): Promise<void> {
-    const blob = this.pieces
-      ? Buffer.concat(this.lines.map((part) => (typeof part === 'string' ? Buffer.from(part, 'utf8') : part)), this.bytes)
-      : Buffer.from((this.lines as string[]).join(''), 'utf8');
-    this.lines = [];
-    this.pieces = false;
+    // A copy: the writer keeps the blob while it compresses it, and the buffer is reused at once.
+    const blob = Buffer.from(this.buffer.subarray(0, this.bytes));
     this.bytes = 0;
     // The id's place is taken now: ids stay in tree order even if a caller adds lines meanwhile.
     const at = this.ids.push('') - 1;

@@ -155,8 +155,26 @@ export class BlobIndexTable {
   }
 
   add(id: string, packSlot: number, offset: number, length: number, rawLength: number, encoding: BlobEncoding): void {
-    const key = this.toBytes(id);
+    this.addKey(this.toBytes(id), packSlot, offset, length, rawLength, encodingCode(encoding));
+  }
+
+  /**
+   * add() for an id given as 64 lower-case hex digits at `start` of `text` (the bytes of an
+   * index file): no string per blob while an index is loaded. The caller has checked the digits.
+   */
+  addHex(text: Uint8Array, start: number, packSlot: number, offset: number, length: number, rawLength: number, encoding: number): void {
+    const key = this.probe;
+    for (let i = 0; i < ID_BYTES; i += 1) {
+      const high = text[start + 2 * i];
+      const low = text[start + 2 * i + 1];
+      key[i] = (HEX_VALUE[high & 0x7f] << 4) | HEX_VALUE[low & 0x7f];
+    }
+    this.addKey(key, packSlot, offset, length, rawLength, encoding);
+  }
+
+  private addKey(key: Uint8Array, packSlot: number, offset: number, length: number, rawLength: number, encoding: number): void {
     if (this.packNames[packSlot] === undefined) throw new Error(`pack slot ${packSlot} is not live`);
+    if (!(encoding >= 0 && encoding < ENCODINGS.length)) throw new Error(`unknown blob encoding ${encoding}`);
     const entry = this.count;
     if ((entry & PAGE_MASK) === 0) {
       this.pages.push({ ids: new Uint8Array(PAGE_ENTRIES * ID_BYTES), numbers: new Uint32Array(PAGE_ENTRIES * NUMBERS), encodings: new Uint8Array(PAGE_ENTRIES) });
@@ -170,7 +188,7 @@ export class BlobIndexTable {
     page.numbers[at * NUMBERS + 1] = offset;
     page.numbers[at * NUMBERS + 2] = length;
     page.numbers[at * NUMBERS + 3] = rawLength;
-    page.encodings[at] = encodingCode(encoding);
+    page.encodings[at] = encoding;
     this.insertSlot(entry);
   }
 
