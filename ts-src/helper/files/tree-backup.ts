@@ -38,6 +38,12 @@ import { walkTree, type WalkEntry } from './walker.js';
 export const READ_CONCURRENCY = 4;
 /** Walk entries waiting for earlier files to finish, so the tree stays in walk order. */
 const MAX_QUEUED_ENTRIES = 512;
+/**
+ * Files waiting for a turn to be read: beyond this many the walk waits. Each waiting file
+ * holds its walk entry and stats; with every file of a big first run queued up to
+ * MAX_QUEUED_ENTRIES, those lived long enough to be promoted, and old space filled with them.
+ */
+const MAX_WAITING_READS = 8;
 /** Files up to this size are read with synchronous calls: microseconds, against thread-pool round trips. */
 const SYNC_READ_MAX = 256 * 1024;
 /** Blocks of one file being stored while the next is read. */
@@ -282,6 +288,7 @@ class FileRead {
 class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  private roomWaiters: Array<() => void> = [];
   constructor(private readonly limit: number) {}
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -291,7 +298,18 @@ class Limiter {
     } finally {
       this.active -= 1;
       this.waiting.shift()?.();
+      const roomWaiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const wake of roomWaiters) wake();
     }
+  }
+  /**
+   * Undefined while fewer than `max` tasks wait for their turn; otherwise a promise that
+   * settles when a task ends (ask again then).
+   */
+  room(max: number): Promise<void> | undefined {
+    if (this.waiting.length < max) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 }
 
@@ -703,6 +721,7 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
                 result.unchangedFiles += 1;
                 await add(fileEntry(walked, before.s, before.b, before.h));
               } else {
+                for (let room = limiter.room(MAX_WAITING_READS); room; room = limiter.room(MAX_WAITING_READS)) await room;
                 await add(
                   new FileRead(
                     limiter.run(async () => {
