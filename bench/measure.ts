@@ -136,3 +136,20 @@ export async function directoryBytes(root: string): Promise<number> {
   await walk(root);
   return total;
 }
+
+/**
+ * The newest set at a destination, as a path the helper's `restore` takes: a 0.1.0 set
+ * (`<dir>/<id>/manifest.json`) or a deduplicated one (`<dir>/sets/<id>/manifest.json`).
+ */
+export async function newestSetPath(dir: string): Promise<string | undefined> {
+  const { existsSync } = await import('node:fs');
+  const { readdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const candidates: Array<{ id: string; path: string }> = [];
+  for (const base of [dir, join(dir, 'sets')]) {
+    for (const name of await readdir(base).catch(() => [] as string[])) {
+      if (existsSync(join(base, name, 'manifest.json'))) candidates.push({ id: name, path: join(base, name) });
+    }
+  }
+  return candidates.sort((a, b) => (a.id < b.id ? 1 : -1))[0]?.path;
+}

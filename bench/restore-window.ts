@@ -18,13 +18,13 @@
  *
  *   npx tsx bench/restore-window.ts [--scale 1] [--dsn mysql://root@127.0.0.1:3306] [--work /tmp/civibackup-window] [--helper dist/civibackup.mjs]
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { createSampleDatabase, DEFAULT_DSN, parseDsn } from './civicrm-sample.js';
-import { measureShell, sh } from './measure.js';
+import { measureShell, newestSetPath, sh } from './measure.js';
 import type { Measurement } from './report.js';
 
 export interface WindowResult {
@@ -205,8 +205,9 @@ async function main(): Promise<void> {
   await mkdir(join(work, 'sets'), { recursive: true });
   await createSampleDatabase({ dsn: values.dsn, database, scale, log });
   const backup = await measureShell(`${sh(process.execPath)} ${sh(values.helper!)} backup --to ${sh(join(work, 'sets'))} --no-skip-cache-data --json`, { env, cwd: work });
-  if (backup.exitCode !== 0) throw new Error(`the helper backup failed: ${backup.stderr.slice(-400)}`);
-  const set = join(work, 'sets', (await readdir(join(work, 'sets')))[0]!);
+  if (backup.exitCode !== 0) throw new Error(`the helper backup failed (exit ${backup.exitCode}): ${(backup.stderr || backup.stdout).slice(-400)}`);
+  const set = await newestSetPath(join(work, 'sets'));
+  if (!set) throw new Error(`the helper backup left no set in ${join(work, 'sets')}`);
   const conn = await mysql.createConnection({ ...server, charset: 'utf8mb4_unicode_ci' });
   const notes: string[] = [];
   try {

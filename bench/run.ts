@@ -24,7 +24,7 @@ import mysql from 'mysql2/promise';
 import { createSampleDatabase, DEFAULT_DSN, parseDsn } from './civicrm-sample.js';
 import { createFileTree } from './file-tree.js';
 import { describeMachine, loadAverage, type Machine } from './machine.js';
-import { measureShell, sh, type RunResult } from './measure.js';
+import { measureShell, newestSetPath, sh, type RunResult } from './measure.js';
 import { summariseCpuProfiles } from './profile-summary.js';
 import { renderMarkdown, renderTerminal, type BenchReport, type Comparison, type Measurement } from './report.js';
 import { measureLiveRestores } from './restore-window.js';
@@ -125,7 +125,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           `${sh(process.execPath)} ${sh(HELPER)} backup --to ${sh(to)} --compression gzip --level ${level} --no-skip-cache-data --json`,
           to,
         );
-        if (m.ok) helperSets[level] = (await findSet(to)) ?? '';
+        if (m.ok) helperSets[level] = (await newestSetPath(to)) ?? '';
       }
     }
     const haveMydumper = await commandExists('mydumper');
@@ -210,7 +210,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       await mkdir(to, { recursive: true });
       await run('profiled-backup', 'backup', `node --cpu-prof civibackup backup --level ${restoreLevel} (profiled)`, `${sh(process.execPath)} --cpu-prof --cpu-prof-dir ${sh(backupProf)} ${sh(HELPER)} backup --to ${sh(to)} --compression gzip --level ${restoreLevel} --no-skip-cache-data --json`, to);
       notes.push('CPU profile of the helper backup (self time; one .cpuprofile per thread):\n\n' + (await summariseCpuProfiles(backupProf, 15)).markdown);
-      const profiledSet = await findSet(to);
+      const profiledSet = await newestSetPath(to);
       if (profiledSet) {
         const restoreProf = join(options.work, 'cpu-profile-restore');
         const target = `${database}_r_profiled`.slice(0, 64);
@@ -309,13 +309,6 @@ async function sizeOf(path: string): Promise<number> {
   let total = 0;
   for (const entry of await readdir(path)) total += await sizeOf(join(path, entry));
   return total;
-}
-
-async function findSet(dir: string): Promise<string | undefined> {
-  for (const name of (await readdir(dir)).sort().reverse()) {
-    if (existsSync(join(dir, name, 'manifest.json'))) return join(dir, name);
-  }
-  return undefined;
 }
 
 async function commandExists(name: string): Promise<boolean> {

@@ -10,6 +10,7 @@ declare(strict_types = 1);
  * - CRM_Civibackup_BackupTask, VerifyTask, RestoreTask, TestDestinationTask and Sets: the
  *   steps and jobs of each action;
  * - CRM_Civibackup_Site and Jobs: the settings and the job files built from them;
+ * - CRM_Civibackup_CodeChanges: each set's changes in CiviCRM's code, kept privately;
  * - CRM_Civibackup_Secrets: what each step gets in its environment (never on disk);
  * - CRM_Civibackup_DestinationSafety: the destination's protection from the web;
  * - CRM_Civibackup_Helper: the bundled Node.js helper and its launcher.
@@ -70,6 +71,11 @@ final class CRM_Civibackup_BackupService {
    */
   private $sets;
 
+  /**
+   * @var CRM_Civibackup_CodeChanges
+   */
+  private $codeChanges;
+
   public function __construct(CRM_Civibackup_Civi $civi, string $extensionDir, ?CRM_Civibackup_Launcher $launcher = NULL, ?string $stateDir = NULL) {
     $this->civi = $civi;
     $stateDir = rtrim($stateDir ?? $civi->resolvePath('[civicrm.private]/civibackup'), '/');
@@ -80,8 +86,9 @@ final class CRM_Civibackup_BackupService {
     $this->jobs = new CRM_Civibackup_Jobs($civi, $this->site);
     $this->secrets = new CRM_Civibackup_Secrets($civi, $this->site, $this->jobs);
     $this->safety = new CRM_Civibackup_DestinationSafety($civi);
-    $this->engine = new CRM_Civibackup_RunEngine($civi, $this->runs, $this->lock, $this->helper, $this->secrets, $this->safety, $stateDir);
-    $this->sets = new CRM_Civibackup_Sets($civi, $this->site, $this->helper, $this->lock);
+    $this->codeChanges = new CRM_Civibackup_CodeChanges($stateDir . '/changes');
+    $this->engine = new CRM_Civibackup_RunEngine($civi, $this->runs, $this->lock, $this->helper, $this->secrets, $this->safety, $stateDir, $this->codeChanges);
+    $this->sets = new CRM_Civibackup_Sets($civi, $this->site, $this->helper, $this->lock, $this->codeChanges);
   }
 
   /**
@@ -231,6 +238,20 @@ final class CRM_Civibackup_BackupService {
    */
   public function findSet(string $setId, ?array $sets = NULL): array {
     return $this->sets->find($setId, $sets);
+  }
+
+  /**
+   * Backup.codeChanges: what changed in CiviCRM's code between the set and the previous set.
+   *
+   * @return array
+   *   ['setId' => string, 'recorded' => bool, 'changes' => ?array (TreeChanges)]
+   */
+  public function codeChanges(string $setId): array {
+    if (!preg_match(self::SET_ID_PATTERN, $setId)) {
+      throw new CRM_Civibackup_Error('USAGE', 'Not a backup set id.', 'Use an id from the list of sets.');
+    }
+    $changes = $this->codeChanges->load($setId);
+    return ['setId' => $setId, 'recorded' => $changes !== NULL, 'changes' => $changes];
   }
 
   /**

@@ -90,8 +90,8 @@ final class CRM_Civibackup_Hooks {
   }
 
   /**
-   * Uninstall leaves no setting or stored secret behind, and no run logs. Backup sets are
-   * the administrator's data and stay where they are.
+   * Uninstall leaves no setting or stored secret behind, and no run logs or code-change
+   * records. Backup sets are the administrator's data and stay where they are.
    */
   public static function uninstall(): void {
     $civi = new CRM_Civibackup_CiviRuntime();
@@ -100,6 +100,7 @@ final class CRM_Civibackup_Hooks {
     $runs = new CRM_Civibackup_RunStore($stateDir . '/runs');
     $runs->prune(0);
     @rmdir($runs->root());
+    (new CRM_Civibackup_CodeChanges($stateDir . '/changes'))->removeAll();
     @unlink($stateDir . '/run.lock');
     @unlink($stateDir . '/' . CRM_Civibackup_DestinationSafety::PROBE_CACHE_FILE);
   }

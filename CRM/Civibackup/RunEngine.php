@@ -55,7 +55,12 @@ final class CRM_Civibackup_RunEngine {
    */
   private $stateDir;
 
-  public function __construct(CRM_Civibackup_Civi $civi, CRM_Civibackup_RunStore $runs, CRM_Civibackup_RunLock $lock, CRM_Civibackup_Helper $helper, CRM_Civibackup_Secrets $secrets, CRM_Civibackup_DestinationSafety $safety, string $stateDir) {
+  /**
+   * @var CRM_Civibackup_CodeChanges
+   */
+  private $codeChanges;
+
+  public function __construct(CRM_Civibackup_Civi $civi, CRM_Civibackup_RunStore $runs, CRM_Civibackup_RunLock $lock, CRM_Civibackup_Helper $helper, CRM_Civibackup_Secrets $secrets, CRM_Civibackup_DestinationSafety $safety, string $stateDir, ?CRM_Civibackup_CodeChanges $codeChanges = NULL) {
     $this->civi = $civi;
     $this->runs = $runs;
     $this->lock = $lock;
@@ -63,6 +68,7 @@ final class CRM_Civibackup_RunEngine {
     $this->secrets = $secrets;
     $this->safety = $safety;
     $this->stateDir = $stateDir;
+    $this->codeChanges = $codeChanges ?? new CRM_Civibackup_CodeChanges($stateDir . '/changes');
   }
 
   /**
@@ -423,6 +429,7 @@ final class CRM_Civibackup_RunEngine {
     if (($meta['kind'] ?? '') === 'backup') {
       $this->civi->setSetting('civibackup_last_run', $summary);
     }
+    $this->recordCodeChanges($runId);
     if (!$ok && ($final['code'] ?? '') !== 'CANCELLED') {
       try {
         $sent = (new CRM_Civibackup_Alerts($this->civi))->runFailed($summary, $final);
@@ -435,6 +442,30 @@ final class CRM_Civibackup_RunEngine {
       }
     }
     $this->runs->prune(50, [$runId]);
+  }
+
+  /**
+   * Every backup step of the run that ended well (a backup's, a restore's safety backup, even
+   * when the restore after it failed) leaves its set's code changes with the site.
+   */
+  private function recordCodeChanges(string $runId): void {
+    foreach ($this->runs->meta($runId)['steps'] ?? [] as $index => $step) {
+      if (($step['args'][0] ?? '') !== 'backup') {
+        continue;
+      }
+      $final = (new CRM_Civibackup_EventLog($this->stepEventsFile($runId, (int) $index)))->finalEvent();
+      if (($final['type'] ?? '') !== 'result') {
+        continue;
+      }
+      try {
+        $this->codeChanges->recordBackup($final);
+      }
+      catch (\Throwable $e) {
+        // The set is written and the run went well: a full private files disk only costs the
+        // set its list of code changes ("not recorded" on the page), kept with the run.
+        $this->runs->updateMeta($runId, ['codeChangesError' => $e->getMessage()]);
+      }
+    }
   }
 
   private function stepArgs(string $runId, array $step): array {

@@ -30,11 +30,17 @@ final class CRM_Civibackup_Sets {
    */
   private $lock;
 
-  public function __construct(CRM_Civibackup_Civi $civi, CRM_Civibackup_Site $site, CRM_Civibackup_Helper $helper, CRM_Civibackup_RunLock $lock) {
+  /**
+   * @var CRM_Civibackup_CodeChanges|null
+   */
+  private $codeChanges;
+
+  public function __construct(CRM_Civibackup_Civi $civi, CRM_Civibackup_Site $site, CRM_Civibackup_Helper $helper, CRM_Civibackup_RunLock $lock, ?CRM_Civibackup_CodeChanges $codeChanges = NULL) {
     $this->civi = $civi;
     $this->site = $site;
     $this->helper = $helper;
     $this->lock = $lock;
+    $this->codeChanges = $codeChanges;
   }
 
   /**
@@ -122,6 +128,9 @@ final class CRM_Civibackup_Sets {
     }
     finally {
       $this->lock->release();
+    }
+    if ($this->codeChanges !== NULL) {
+      $this->codeChanges->remove($setId);
     }
     return ['setId' => $setId, 'deleted' => TRUE];
   }

@@ -5,9 +5,9 @@ namespace Civi\Api4;
 
 /**
  * Backups of this CiviCRM site: run, watch, list, verify, delete and restore backup sets,
- * and edit the CiviBackup configuration. The contract with the page is
- * ts-src/protocol/api.ts. Every action needs `administer backups` or
- * `administer CiviCRM system`.
+ * see what changed in CiviCRM's code between sets, and edit the CiviBackup configuration.
+ * The contract with the page is ts-src/protocol/api.ts. Every action needs
+ * `administer backups` or `administer CiviCRM system`.
  *
  * @searchable none
  * @since 0.1
@@ -40,6 +40,11 @@ class Backup extends Generic\AbstractEntity {
         ['name' => 'finishedAt', 'title' => 'Finished', 'data_type' => 'Timestamp'],
         ['name' => 'bytes', 'title' => 'Size (bytes)', 'data_type' => 'Integer'],
         ['name' => 'parts', 'title' => 'Parts', 'data_type' => 'Integer'],
+        // Undeclared fields are dropped by BasicGetAction: without these the page never knew a
+        // set was deduplicated (no added bytes, no code changes).
+        ['name' => 'format', 'title' => 'Format', 'data_type' => 'Integer', 'description' => 'Set format: 2 (deduplicated pieces) or 1 (a directory of parts, as 0.1.0 wrote); empty means 1.'],
+        ['name' => 'addedBytes', 'title' => 'Added (bytes)', 'data_type' => 'Integer', 'description' => 'Format 2: bytes the set added to the destination when it was written. Format 1: its size.'],
+        ['name' => 'referencedBytes', 'title' => 'Referenced (bytes)', 'data_type' => 'Integer', 'description' => 'Format 2: bytes of every stored piece the set needs (what a restore reads). Format 1: its size.'],
         ['name' => 'encrypted', 'title' => 'Encrypted', 'data_type' => 'Boolean'],
         ['name' => 'databases', 'title' => 'Databases', 'data_type' => 'Array', 'description' => 'Per database: role (main, logging), name, tables, rows, and otherTables (tables that are not CiviCRM\'s, such as a CMS\'s sharing the database).'],
         ['name' => 'directories', 'title' => 'Directories', 'data_type' => 'Array'],
@@ -81,6 +86,14 @@ class Backup extends Generic\AbstractEntity {
    */
   public static function get($checkPermissions = TRUE) {
     return (new Action\Backup\Get(static::getEntityName(), __FUNCTION__))->setCheckPermissions($checkPermissions);
+  }
+
+  /**
+   * @param bool $checkPermissions
+   * @return Action\Backup\CodeChanges
+   */
+  public static function codeChanges($checkPermissions = TRUE) {
+    return (new Action\Backup\CodeChanges(static::getEntityName(), __FUNCTION__))->setCheckPermissions($checkPermissions);
   }
 
   /**

@@ -3,7 +3,10 @@ import { sendKeys } from '@web/test-runner-commands';
 import { until } from './support/until.js';
 import '../../ts-src/ui/set-detail/define.js';
 import type { CivibackupSetDetail } from '../../ts-src/ui/set-detail/civibackup-set-detail.js';
-import { sampleSets } from './support/sample-data.js';
+import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
+import type { SetSummary } from '../../ts-src/protocol/sets.js';
+import { FakeCrm } from './support/fake-crm.js';
+import { sampleCodeChanges, sampleDedupSets, sampleSets } from './support/sample-data.js';
 
 const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
 
@@ -69,6 +72,74 @@ describe('civibackup-set-detail', () => {
     expect(none.line).to.contain('Source: not recorded');
     expect(none.line).to.contain('retention leaves it alone');
     expect(q(none.el, '[data-testid="source"] code')).to.equal(null);
+  });
+
+  describe('code changes since the previous set', () => {
+    const open = async (set: SetSummary, fake: FakeCrm) => {
+      const el = await fixture<CivibackupSetDetail>(html`<civibackup-set-detail .set=${set} .api=${new BackupApi(() => fake)}></civibackup-set-detail>`);
+      await until(() => !q(el, '[data-testid="code-changes"] [aria-busy]'), 'code changes loaded');
+      return { el, section: q(el, '[data-testid="code-changes"]')!, text: () => q(el, '[data-testid="code-changes"]')!.textContent!.replace(/\s+/g, ' ').trim() };
+    };
+    const set = sampleDedupSets()[0]!;
+
+    it('lists each changed path with its kind in words, the exact counts, and the CiviCRM versions when they differ', async () => {
+      const fake = new FakeCrm().on('codeChanges', { records: [{ setId: set.setId, recorded: true, changes: sampleCodeChanges() }] });
+      const { el, section, text } = await open(set, fake);
+      expect(fake.callsTo('codeChanges').map((c) => c.params)).to.deep.equal([{ setId: set.setId }]);
+      expect(q(el, '#code-changes-h')!.textContent).to.equal('Code changes since the previous set');
+      expect(text()).to.contain(`Compared with set ${sampleDedupSets()[1]!.setId}.`);
+      expect(q(el, '[data-testid="version-change"]')!.textContent).to.equal('CiviCRM 6.17.2 in the previous set, 6.18.0 in this one.');
+      expect(q(el, '[data-testid="change-counts"]')!.textContent).to.equal('2 modified, 1 added, 1 removed.');
+      const items = [...section.querySelectorAll('li')].map((li) => li.textContent!.replace(/\s+/g, ' ').trim());
+      expect(items).to.deep.equal(['Modified CRM/Contact/BAO/Contact.php', 'Added CRM/Core/Payment/Custom.php', 'Modified civicrm-version.php', 'Removed templates/CRM/Old.tpl']);
+      expect(q(el, '[data-testid="changes-omitted"]')).to.equal(null);
+      // The list scrolls inside the details: a named region the keyboard can reach.
+      const region = section.querySelector<HTMLElement>('[role="region"]')!;
+      expect(region.tabIndex).to.equal(0);
+      expect(region.getAttribute('aria-labelledby')).to.equal('code-changes-h');
+    });
+
+    it('an upgrade: the listed paths and "and N more"; no version line when the version is the same', async () => {
+      const paths = Array.from({ length: 500 }, (_, i) => ({ path: `vendor/f${i}.php`, change: 'modified' as const }));
+      const changes = sampleCodeChanges({ paths, counts: { added: 300, modified: 2500, removed: 12 }, omitted: 2312, civicrmVersion: '6.17.2' });
+      const fake = new FakeCrm().on('codeChanges', { records: [{ setId: set.setId, recorded: true, changes }] });
+      const { el, section } = await open(set, fake);
+      expect(section.querySelectorAll('li').length).to.equal(500);
+      expect(q(el, '[data-testid="change-counts"]')!.textContent).to.equal(`${(2500).toLocaleString()} modified, 300 added, 12 removed.`);
+      expect(q(el, '[data-testid="changes-omitted"]')!.textContent).to.equal(`\u2026and ${(2312).toLocaleString()} more, not listed.`);
+      expect(q(el, '[data-testid="version-change"]')).to.equal(null);
+    });
+
+    it('nothing changed; a cache that names no set; nothing to compare with, for each reason, without a list', async () => {
+      const answer = (changes: unknown) => new FakeCrm().on('codeChanges', { records: [{ setId: set.setId, recorded: true, changes }] });
+      const none = sampleCodeChanges({ paths: [], counts: { added: 0, modified: 0, removed: 0 } });
+      expect((await open(set, answer(none))).text()).to.contain('No file of CiviCRM\u2019s code changed.');
+      const { previous: _previous, ...unnamed } = sampleCodeChanges();
+      expect((await open(set, answer(unnamed))).text()).to.contain('Compared with the previous backup made on this server.');
+      const texts: Record<string, string> = {
+        'no-previous-set': 'this is the first set of this site at this destination',
+        'not-in-previous-set': 'the previous set has no copy of CiviCRM\u2019s code',
+        'previous-unreadable': 'cannot be read on this server',
+      };
+      for (const [reason, words] of Object.entries(texts)) {
+        const { text, section } = await open(set, answer({ ...none, compared: false, reason, previous: undefined }));
+        expect(text()).to.contain('No previous set to compare').and.to.contain(words);
+        expect(section.querySelector('li')).to.equal(null);
+      }
+    });
+
+    it('"Not recorded for this set": not recorded by its run, and format-1 sets without asking', async () => {
+      const fake = new FakeCrm().on('codeChanges', { records: [{ setId: set.setId, recorded: false, changes: null }] });
+      expect((await open(set, fake)).text()).to.contain('Not recorded for this set.');
+      const old = new FakeCrm();
+      expect((await open(sampleSets()[2]!, old)).text()).to.contain('Not recorded for this set.');
+      expect(old.callsTo('codeChanges')).to.deep.equal([]);
+    });
+
+    it('says when the changes could not be loaded', async () => {
+      const fake = new FakeCrm().on('codeChanges', { reject: { error_code: 'USAGE', error_message: '[USAGE] Not a backup set id.\nUse an id from the list of sets.' } });
+      expect((await open(set, fake)).text()).to.contain('The code changes could not be loaded: Not a backup set id. Use an id from the list of sets.');
+    });
   });
 
   it('renders nothing without a set', async () => {

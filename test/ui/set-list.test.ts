@@ -6,7 +6,7 @@ import { BackupApi } from '../../ts-src/ui/api/crm-api.js';
 import type { CivibackupSetList } from '../../ts-src/ui/set-list/civibackup-set-list.js';
 import { FakeCrm } from './support/fake-crm.js';
 import { formatBytes } from '../../ts-src/ui/shared/format.js';
-import { SAMPLE_SOURCE, sampleDedupSets, sampleSets, sampleVerifyEvents } from './support/sample-data.js';
+import { SAMPLE_SOURCE, sampleCodeChanges, sampleDedupSets, sampleSets, sampleVerifyEvents } from './support/sample-data.js';
 
 const text = (el: Element) => el.shadowRoot!.textContent!.replace(/\s+/g, ' ');
 const q = <T extends HTMLElement = HTMLElement>(el: Element, s: string) => el.shadowRoot!.querySelector<T>(s);
@@ -76,7 +76,7 @@ describe('civibackup-set-list', () => {
     // The detail row still spans every column.
     byLabel(el, `Restore commands for ${a.setId}`).click();
     await until(() => q(el, 'tr.detail') !== null);
-    expect(q(el, 'tr.detail td')!.getAttribute('colspan')).to.equal('7');
+    expect(q(el, 'tr.detail td')!.getAttribute('colspan')).to.equal(String(headers.length));
     expect(SAMPLE_SOURCE).to.equal(a.source);
   });
 
@@ -249,6 +249,16 @@ describe('civibackup-set-list', () => {
     expect(q(el, '[role="alert"]')!.textContent).to.contain('cannot be deleted');
   });
 
+  it("a deduplicated set's details ask the list's API for its code changes and list them", async () => {
+    const set = sampleDedupSets()[0]!;
+    const fake = new FakeCrm().on('get', { records: sampleDedupSets() }).on('codeChanges', { records: [{ setId: set.setId, recorded: true, changes: sampleCodeChanges() }] });
+    const el = await setup(fake);
+    byLabel(el, `Restore commands for ${set.setId}`).click();
+    await until(() => q(el, 'civibackup-set-detail')?.shadowRoot?.querySelector('[data-change="added"]'), 'code changes listed');
+    expect(fake.callsTo('codeChanges').map((c) => c.params)).to.deep.equal([{ setId: set.setId }]);
+    expect(q(el, 'civibackup-set-detail')!.shadowRoot!.querySelector('[data-change="added"]')!.textContent!.replace(/\s+/g, ' ').trim()).to.equal('Added CRM/Core/Payment/Custom.php');
+  });
+
   it('opens the restore commands with aria-expanded and copies one to the clipboard', async () => {
     const fake = new FakeCrm().on('get', { records: sampleSets() });
     const el = await setup(fake);
@@ -258,6 +268,8 @@ describe('civibackup-set-list', () => {
     await sendKeys({ press: 'Space' });
     await el.updateComplete;
     expect(toggle.getAttribute('aria-expanded')).to.equal('true');
+    // One source: no Source column, and the detail row spans every column there is.
+    expect(q(el, 'tr.detail td')!.getAttribute('colspan')).to.equal(String(el.shadowRoot!.querySelectorAll('thead th').length));
     const detail = q(el, 'civibackup-set-detail')!;
     await (detail as unknown as { updateComplete: Promise<unknown> }).updateComplete;
     const pre = detail.shadowRoot!.querySelector('pre[data-command="plain-db"]')!;

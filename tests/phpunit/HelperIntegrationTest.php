@@ -325,6 +325,62 @@ final class HelperIntegrationTest extends TestCase {
     $this->assertSame([$safety], array_column($this->service->listSets(), 'setId'));
   }
 
+  /**
+   * The cron job's run and then the page's: each set's changes in CiviCRM's code are kept in
+   * the site's private files (not at the destination), served per set, and go with the set.
+   */
+  public function testEachBackupKeepsItsCodeChangesPrivatelyAndServesThemPerSet(): void {
+    $code = $this->dir . '/civicrm';
+    mkdir($code . '/CRM/Core', 0700, TRUE);
+    file_put_contents($code . '/CRM/Core/Config.php', "<?php // core\n");
+    file_put_contents($code . '/CRM/Core/Removed.php', "<?php // removed later\n");
+    $this->civi->directories['code'] = $code;
+    $first = $this->service->runBackup(FALSE, 'cron')['result'];
+    $this->assertSame('result', $first['type'], json_encode($first));
+    $firstId = basename($first['set']);
+    $this->assertSame(['setId' => $firstId, 'recorded' => TRUE, 'changes' => [
+      'label' => 'code',
+      'compared' => FALSE,
+      'counts' => ['added' => 0, 'modified' => 0, 'removed' => 0],
+      'paths' => [],
+      'omitted' => 0,
+      'civicrmVersion' => '6.17.0',
+      'reason' => 'no-previous-set',
+    ]], $this->service->codeChanges($firstId));
+
+    file_put_contents($code . '/CRM/Core/Config.php', "<?php // core, patched by hand\n");
+    unlink($code . '/CRM/Core/Removed.php');
+    file_put_contents($code . '/CRM/Core/Added.php', "<?php // new\n");
+    $this->civi->civicrmVersion = '6.18.0';
+    $run = $this->service->runBackup(TRUE, 'page');
+    $events = $this->pollUntilDone($run['runId']);
+    $last = end($events);
+    $this->assertSame('result', $last['type'], json_encode($last));
+    $secondId = basename($last['set']);
+    $changes = $this->service->codeChanges($secondId)['changes'];
+    $this->assertTrue($changes['compared']);
+    $this->assertSame(['setId' => $firstId, 'civicrmVersion' => '6.17.0'], $changes['previous']);
+    $this->assertSame('6.18.0', $changes['civicrmVersion']);
+    $this->assertSame([
+      ['path' => 'CRM/Core/Added.php', 'change' => 'added'],
+      ['path' => 'CRM/Core/Config.php', 'change' => 'modified'],
+      ['path' => 'CRM/Core/Removed.php', 'change' => 'removed'],
+    ], $changes['paths']);
+    $this->assertSame(['added' => 1, 'modified' => 1, 'removed' => 1], $changes['counts']);
+
+    $record = $this->dir . '/private/civibackup/changes/' . $secondId . '.json';
+    $this->assertFileExists($record);
+    $this->assertSame('600', substr(sprintf('%o', fileperms($record)), -3));
+    // The destination names no file of the code (its manifests are in clear).
+    foreach (glob($this->dir . '/private/civibackup/sets/sets/*/manifest.json') as $manifest) {
+      $this->assertStringNotContainsString('Config.php', (string) file_get_contents($manifest));
+    }
+
+    $this->assertSame(['setId' => $firstId, 'deleted' => TRUE], $this->service->delete($firstId));
+    $this->assertSame(['setId' => $firstId, 'recorded' => FALSE, 'changes' => NULL], $this->service->codeChanges($firstId));
+    $this->assertTrue($this->service->codeChanges($secondId)['recorded']);
+  }
+
   public function testAsyncRestoreIsAdvancedByStatusPolls(): void {
     $first = $this->service->runBackup(FALSE, 'cron')['result'];
     $this->assertSame('result', $first['type'], json_encode($first));

@@ -31,7 +31,7 @@ final class PermissionTest extends TestCase {
   }
 
   public function testTheActionsOfTheContractExist(): void {
-    $this->assertSame(['cancel', 'delete', 'get', 'getConfig', 'overview', 'restore', 'run', 'saveConfig', 'status', 'testDestination', 'verify'], self::actionNames());
+    $this->assertSame(['cancel', 'codeChanges', 'delete', 'get', 'getConfig', 'overview', 'restore', 'run', 'saveConfig', 'status', 'testDestination', 'verify'], self::actionNames());
   }
 
   public function testEveryActionRequiresAdministerBackups(): void {

@@ -7,6 +7,7 @@
 import type { HelperEvent } from './events.js';
 import type { RetentionPolicy } from './job.js';
 import type { SetSummary } from './sets.js';
+import type { TreeChanges } from './tree-changes.js';
 
 /** Backup.run: {async: true} from the page returns at once; cron and CLI run synchronously. */
 export interface RunParams {
@@ -49,6 +50,20 @@ export interface VerifyParams {
   async?: boolean;
   /** Encrypted sets: the age identity, for this call only (never stored). */
   identity?: string;
+}
+
+/** Backup.codeChanges: what changed in CiviCRM's code between a set and the previous set of its source. */
+export interface CodeChangesParams {
+  setId: string;
+}
+export interface CodeChangesRecord {
+  setId: string;
+  /**
+   * False when the run that wrote the set did not record them: sets of versions before this
+   * field, command-line runs, format-1 sets, backups without CiviCRM's code.
+   */
+  recorded: boolean;
+  changes: TreeChanges | null;
 }
 
 /** Backup.delete: removes one set; the newest complete set cannot be deleted. */

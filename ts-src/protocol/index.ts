@@ -5,3 +5,4 @@ export * from './job.js';
 export * from './sets.js';
 export * from './api.js';
 export * from './civicrm-tables.js';
+export * from './tree-changes.js';

@@ -81,6 +81,7 @@ export interface Leftovers {
   managed: number;
   tables: string[];
   runsDirectory: boolean;
+  changesDirectory: boolean;
 }
 
 export async function leftovers(site: CiviSite): Promise<Leftovers> {
@@ -101,5 +102,6 @@ export async function leftovers(site: CiviSite): Promise<Leftovers> {
       'managed' => $count("SELECT COUNT(*) FROM civicrm_managed WHERE module = '${EXTENSION_KEY}'"),
       'tables' => $tables,
       'runsDirectory' => is_dir(Civi::paths()->getPath('[civicrm.private]/civibackup/runs')),
+      'changesDirectory' => is_dir(Civi::paths()->getPath('[civicrm.private]/civibackup/changes')),
     ];`);
 }

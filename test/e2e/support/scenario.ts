@@ -10,7 +10,7 @@
  * so the suite holds whatever the set format becomes.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'puppeteer-core';
@@ -27,6 +27,7 @@ const CACHE_TABLES = ['civicrm_cache', 'civicrm_acl_cache', 'civicrm_acl_contact
 
 interface ListedSet {
   setId: string;
+  format?: number | null;
   location?: string;
   trigger?: string;
   thisSite?: boolean;
@@ -210,9 +211,30 @@ export function siteScenario(kind: SiteKind): void {
       assert.equal(cacheRows, 0, 'cache tables keep their structure, not their rows');
     });
 
+    test("a hand-modified core file is listed in the next set's code changes (Backup.codeChanges)", async () => {
+      assert.ok(cronSet, 'needs the cron set');
+      // The file as CiviCRM finds it, relative to the code root the backup takes (on WordPress the plugin folder).
+      const paths = await site.php<{ codeRoot: string; config: string }>(`
+        return ['codeRoot' => (new CRM_Civibackup_CiviRuntime())->directories()['code'], 'config' => Civi::paths()->getPath('[civicrm.root]/CRM/Core/Config.php')];`);
+      assert.ok(paths.config.startsWith(paths.codeRoot), JSON.stringify(paths));
+      const relative = paths.config.slice(paths.codeRoot.length);
+      appendFileSync(paths.config, '\n// a local patch, as a site might carry one\n');
+      const run = await checkBackupRuns(site);
+      const setId = String(run.result?.set ?? '').split('/').pop();
+      const record = await site.php<{ recorded: boolean; changes: { compared: boolean; previous?: { setId: string }; counts: Record<string, number>; paths: Array<{ path: string; change: string }> } | null }>(
+        `return civicrm_api4('Backup', 'codeChanges', ['checkPermissions' => FALSE, 'setId' => '${setId}'])->first();`,
+      );
+      assert.equal(record.recorded, true, JSON.stringify(record));
+      assert.equal(record.changes?.compared, true, JSON.stringify(record));
+      assert.equal(record.changes?.previous?.setId, cronSet.setId, 'compared with the set before it');
+      assert.deepEqual(record.changes?.paths, [{ path: relative, change: 'modified' }]);
+      // The page knows the set is deduplicated (Backup.get keeps the format field), so it asks.
+      assert.equal((await listSets(site)).find((s) => s.setId === setId)?.format, 2);
+    });
+
     test('disable and uninstall leave nothing behind', async () => {
       await disableAndUninstall(site);
-      assert.deepEqual(await leftovers(site), { status: 'uninstalled', settings: [], jobs: 0, navigation: 0, menu: 0, managed: 0, tables: [], runsDirectory: false });
+      assert.deepEqual(await leftovers(site), { status: 'uninstalled', settings: [], jobs: 0, navigation: 0, menu: 0, managed: 0, tables: [], runsDirectory: false, changesDirectory: false });
     });
 
     // On WordPress, Backup.run still found a working helper after this broken zip replaced

@@ -5,6 +5,7 @@
 import type { BackupConfig, OverviewRecord } from '../../../ts-src/protocol/api.js';
 import type { HelperEvent } from '../../../ts-src/protocol/events.js';
 import type { SetSummary } from '../../../ts-src/protocol/sets.js';
+import type { TreeChanges } from '../../../ts-src/protocol/tree-changes.js';
 import { FakeCrm } from './fake-crm.js';
 
 export const NOW = new Date('2026-11-26T07:00:00Z');
@@ -32,6 +33,28 @@ export function sampleDedupSets(): SetSummary[] {
     addedBytes: added,
   });
   return [day(0, 9_000_000), day(1, 11_000_000), day(2, 10_000_000), day(3, 650_000_000)];
+}
+
+/**
+ * What Backup.codeChanges answers for sampleDedupSets()[0] after a hand edit of a core file and
+ * an upgrade from 6.17.2 to 6.18.0 (`omitted` more changes counted than listed).
+ */
+export function sampleCodeChanges(overrides: Partial<TreeChanges> = {}): TreeChanges {
+  return {
+    label: 'code',
+    civicrmVersion: '6.18.0',
+    compared: true,
+    previous: { setId: sampleDedupSets()[1]!.setId, civicrmVersion: '6.17.2' },
+    counts: { added: 1, modified: 2, removed: 1 },
+    paths: [
+      { path: 'CRM/Contact/BAO/Contact.php', change: 'modified' },
+      { path: 'CRM/Core/Payment/Custom.php', change: 'added' },
+      { path: 'civicrm-version.php', change: 'modified' },
+      { path: 'templates/CRM/Old.tpl', change: 'removed' },
+    ],
+    omitted: 0,
+    ...overrides,
+  };
 }
 
 export function sampleSets(): SetSummary[] {

@@ -36,6 +36,11 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
   /**
    * @var array
    */
+  /**
+   * @var string
+   */
+  public $civicrmVersion = '6.17.0';
+
   public $directories = ['custom' => NULL, 'images' => NULL, 'templates' => NULL, 'php' => NULL, 'extensions' => NULL, 'code' => NULL];
 
   /**
@@ -143,7 +148,7 @@ final class FakeCiviSeam implements CRM_Civibackup_Civi {
   }
 
   public function civicrmVersion(): string {
-    return '6.17.0';
+    return $this->civicrmVersion;
   }
 
   public function siteName(): string {

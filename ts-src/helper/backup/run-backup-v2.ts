@@ -29,7 +29,8 @@ import {
 } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import { dumpDatabaseToBlobsDetailed } from '../db/dump-to-blobs.js';
-import { backupTrees, TreeFileCursor, type TreeBackupResult } from '../files/tree-backup.js';
+import { backupTrees, TreeFileCursor, type SetRef, type TreeBackupResult } from '../files/tree-backup.js';
+import { CODE_LABEL } from '../../protocol/tree-changes.js';
 import { readTree } from '../files/tree-reader.js';
 import { openRepository, type BlobReader, type BlobWriter, type Repository } from '../repo/repository.js';
 import type { SetReferences } from '../repo/set-references.js';
@@ -86,24 +87,32 @@ export async function listManifestsV2(root: string): Promise<ManifestV2[]> {
 }
 
 /**
- * The trees of the newest earlier set of the same source, to find unchanged files when the
- * state dir has no cache of them. Only for a repository this run can read (unencrypted): a
- * backup holds recipients, not the key.
+ * The newest earlier set of the same source, and its trees, to find unchanged files when the
+ * state dir has no cache of them. The trees only for a repository this run can read
+ * (unencrypted): a backup holds recipients, not the key.
  */
-async function previousTrees(repo: Repository, identity: string | undefined): Promise<((label: string) => AsyncIterable<TreeEntry> | undefined) | undefined> {
-  if (repo.encrypted) return undefined;
+async function previousTrees(
+  repo: Repository,
+  identity: string | undefined,
+): Promise<{ set?: SetRef; trees?: (label: string) => AsyncIterable<TreeEntry> | undefined }> {
   const previous = (await listManifestsV2(repo.root)).find((m) => m.repository === repo.id && sourceIdentity(m) === identity);
-  if (!previous) return undefined;
+  if (!previous) return {};
+  const civicrmVersion = previous.source.civicrmVersion ?? previous.civicrmVersion;
+  const set: SetRef = { setId: previous.id, ...(civicrmVersion !== undefined ? { civicrmVersion } : {}) };
+  if (repo.encrypted) return { set };
   const reader = repo.reader();
   let catalog: Catalog;
   try {
     catalog = await readCatalog(previous, reader);
   } catch {
-    return undefined; // costs only reading every file again
+    return { set }; // costs only reading every file again
   }
-  return (label) => {
-    const record = catalog.files.find((f) => f.label === label);
-    return record ? readTree(record, reader) : undefined;
+  return {
+    set,
+    trees: (label) => {
+      const record = catalog.files.find((f) => f.label === label);
+      return record ? readTree(record, reader) : undefined;
+    },
   };
 }
 
@@ -191,11 +200,16 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
     const accounting = repo.references();
     const fileBlobs = new DeferredIds(accounting);
     if (options.files && options.files.length > 0) {
+      const previous = await previousTrees(repo, identity);
       trees = await backupTrees({
         directories: options.files,
         writer,
         repositoryId: repo.id,
-        previous: await previousTrees(repo, identity),
+        ...(previous.trees ? { previous: previous.trees } : {}),
+        // CiviCRM's code: the page lists the files that changed since the previous set.
+        changesFor: [CODE_LABEL],
+        set: { setId, ...(options.civicrmVersion ? { civicrmVersion: options.civicrmVersion } : {}) },
+        ...(previous.set ? { previousSet: previous.set } : {}),
         ...(options.stateDir ? { stateDir: options.stateDir } : {}),
         reporter,
         signal: options.signal,
@@ -209,6 +223,7 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
       warnings.push(...trees.warnings);
     }
     const filesMs = Date.now() - filesStarted;
+    const codeChanges = trees?.changes.find((c) => c.label === CODE_LABEL);
 
     reporter.emit({ type: 'phase', phase: 'manifest' });
     const catalog: Catalog = { databases, files, warnings };
@@ -317,6 +332,8 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
         unchangedFiles: trees?.unchangedFiles ?? 0,
         readBytes: trees?.readBytes ?? 0,
       },
+      // Names files: in the result for the site's private state, never in the manifest.
+      ...(codeChanges ? { codeChanges } : {}),
     };
   } finally {
     if (!committed) {

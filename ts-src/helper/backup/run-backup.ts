@@ -11,6 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DestinationSpec, DirectorySpec, RetentionPolicy } from '../../protocol/job.js';
 import { copyOffsiteAndPrune, type AfterBackupSummary } from '../destinations/after-backup.js';
+import type { TreeChanges } from '../../protocol/tree-changes.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestBytes, type DatabaseRecord, type FilesRecord, type Manifest, type PartRecord } from '../../protocol/manifest.js';
 import { BackupError, toBackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
@@ -79,6 +80,12 @@ export interface BackupSummary {
   format?: 1 | 2;
   /** Format 2: what the run stored and what the set references. */
   dedup?: { addedBytes: number; referencedBytes: number; newBlobs: number; blobs: number; packs: number; unchangedFiles: number; readBytes: number };
+  /**
+   * Format 2, when CiviCRM's code (label `code`) was backed up: what changed in it since the
+   * previous set. It names files, so it is only in this result (the site keeps it privately),
+   * never in the manifest.
+   */
+  codeChanges?: TreeChanges;
 }
 
 /** Maps an error from the dump to a stable code, naming what was being written. */

@@ -139,6 +139,14 @@ export const backupCommand: CommandModule = {
         ? `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${formatBytes(summary.dedup.addedBytes)} added (${summary.dedup.newBlobs} new blobs), ${formatBytes(summary.dedup.referencedBytes)} referenced in ${seconds} s`
         : `${summary.set}: ${summary.tables} tables, ${summary.rows} rows, ${summary.directories} directories, ${summary.parts} parts, ${formatBytes(summary.bytes)} (${formatBytes(summary.rawBytes)} before compression) in ${seconds} s`,
     );
+    const code = summary.codeChanges;
+    if (code) {
+      print(
+        code.compared
+          ? `CiviCRM code since ${code.previous?.setId ?? 'the previous set'}: ${code.counts.modified} modified, ${code.counts.added} added, ${code.counts.removed} removed`
+          : 'CiviCRM code: no previous set to compare',
+      );
+    }
     return { set: summary.set, summary: { ...summary } };
   },
 };

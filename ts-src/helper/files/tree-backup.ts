@@ -14,23 +14,31 @@
  * set, so the next run needs neither the key nor the catalog to know what changed. The new
  * tree is written beside it as a temp file and renamed over it only after the set's manifest
  * is written (StagedTrees.commit): a killed run leaves the previous cache in place.
+ *
+ * For the labels in `changesFor` (CiviCRM's code) the run also reports what changed since the
+ * previous tree (tree-changes.ts), from the same lookups, and the cache gets a note beside it
+ * (`tree-<repositoryId>-<label>.origin.json`: which set it is and the SHA-256 of its lines), so
+ * the next run can name the set it compared with; a note that does not match its cache (a run
+ * killed between the two renames) names nothing.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAscii, isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import type { DirectorySpec } from '../../protocol/job.js';
 import { compareTreePaths, FILE_BLOCK_SIZE, type ExclusionRecord, type FilesRecordV2, type TreeEntry } from '../../protocol/manifest.js';
+import type { TreeChanges } from '../../protocol/tree-changes.js';
 import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import type { BlobWriter } from '../repo/repository.js';
-import { fsyncDirectory } from '../set/durable.js';
+import { fsyncDirectory, writeFileAtomic } from '../set/durable.js';
 import { CappedList, destinationSkip, resolveBackupDirectory, validateDirectorySpecs } from './archive.js';
 import { isCompressible } from './compressibility.js';
 import { linkEscapes } from './entry-paths.js';
 import { Exclusions, validateExcludePatterns } from './exclusions.js';
+import { TreeChangeCollector } from './tree-changes.js';
 import { parseTreeLine, TreeBlobCutter, treeLine } from './tree-format.js';
 import { walkTree, type WalkEntry } from './walker.js';
 
@@ -66,6 +74,15 @@ export interface TreeBackupOptions {
    * no cache of it (e.g. read from the previous v2 set's catalog). Must yield in walk order.
    */
   previous?: (label: string) => AsyncIterable<TreeEntry> | undefined;
+  /** Directory labels whose changes since the previous tree are reported (TreeBackupResult.changes). */
+  changesFor?: readonly string[];
+  /** The set these trees are for: named in the changes and in the cache's origin note. */
+  set?: SetRef;
+  /**
+   * The newest earlier set of this source in the repository, if any: the set `previous`
+   * reads from, and what tells "first backup" from "previous tree unreadable".
+   */
+  previousSet?: SetRef;
   /** Where tree caches live; without it trees are staged in a temp dir and not kept. */
   stateDir?: string;
   reporter: Reporter;
@@ -99,11 +116,38 @@ export interface TreeBackupResult {
   unchangedFiles: number;
   /** Bytes read from files that were new or changed. */
   readBytes: number;
+  /** One per directory of `changesFor` that was backed up. */
+  changes: TreeChanges[];
+}
+
+export interface SetRef {
+  setId: string;
+  civicrmVersion?: string;
+}
+
+/** The note beside a tree cache: which set it is, and the SHA-256 of its lines to prove the note belongs to it. */
+interface CacheOrigin extends SetRef {
+  sha256: string;
 }
 
 /** The state-dir cache of a directory's tree. */
 export function treeCachePath(stateDir: string, repositoryId: string, label: string): string {
   return join(stateDir, `tree-${repositoryId}-${label}.ndjson`);
+}
+
+/** The origin note of a state-dir tree cache (which set the cache is). */
+export function treeOriginPath(stateDir: string, repositoryId: string, label: string): string {
+  return join(stateDir, `tree-${repositoryId}-${label}.origin.json`);
+}
+
+async function readCacheOrigin(path: string): Promise<CacheOrigin | undefined> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as Partial<CacheOrigin> | null;
+    if (!value || typeof value.setId !== 'string' || typeof value.sha256 !== 'string') return undefined;
+    return { setId: value.setId, sha256: value.sha256, ...(typeof value.civicrmVersion === 'string' ? { civicrmVersion: value.civicrmVersion } : {}) };
+  } catch {
+    return undefined; // none (a cache of an older helper), or unreadable: the set is not named
+  }
 }
 
 /** Milliseconds since the epoch from nanoseconds, as close as a double gets (about 0.24 µs today). */
@@ -129,12 +173,17 @@ export class TreeFileCursor {
   private eof = false;
   private fd: number | undefined;
 
-  private constructor(private readonly path: string, fd: number) {
+  private constructor(
+    private readonly path: string,
+    fd: number,
+    private readonly lineHash: Hash | undefined,
+  ) {
     this.fd = fd;
   }
 
-  static open(path: string): TreeFileCursor {
-    return new TreeFileCursor(path, openSync(path, fsc.O_RDONLY));
+  /** `lineHash` sees each line read, with its '\n' (what the origin note of a cache is checked by). */
+  static open(path: string, lineHash?: Hash): TreeFileCursor {
+    return new TreeFileCursor(path, openSync(path, fsc.O_RDONLY), lineHash);
   }
 
   /** The next entry, or undefined after the last; SET_DAMAGED (or a TypeError for bytes that are not UTF-8) on damage. */
@@ -146,6 +195,10 @@ export class TreeFileCursor {
         const from = this.start;
         this.start = newline + 1;
         if (newline === from) continue; // an empty line
+        if (this.lineHash) {
+          this.lineHash.update(this.buffer.subarray(from, newline));
+          this.lineHash.update(NEWLINE);
+        }
         return parseTreeLine(this.buffer.toString(this.ascii ? 'latin1' : 'utf8', from, newline), this.path);
       }
       if (!this.fill()) return undefined;
@@ -192,6 +245,8 @@ export class TreeFileCursor {
   }
 }
 
+const NEWLINE = Buffer.from('\n');
+
 /** Streams a tree NDJSON file (a cache or a staged tree). */
 export async function* readTreeFile(path: string): AsyncGenerator<TreeEntry> {
   const cursor = TreeFileCursor.open(path);
@@ -208,14 +263,23 @@ type PreviousSource = { kind: 'file'; cursor: TreeFileCursor } | { kind: 'stream
 /**
  * The previous tree, advanced in step with the walk: a merge of two sorted streams. find()
  * answers synchronously from the state-dir cache; it returns a promise only for a tree read
- * from a set's blobs.
+ * from a set's blobs. Entries the walk passes without meeting (no longer there, or excluded
+ * now) go to `onPassed`.
  */
 class PreviousTree {
   private head: TreeEntry | undefined;
+  /** The head was returned by find(): the walk met it. */
+  private headMet = false;
   private started = false;
   private source: PreviousSource | undefined;
+  /** Reading it failed part way: what it said so far cannot be compared with. */
+  failed = false;
 
-  constructor(source: PreviousSource | undefined, private readonly onProblem: (message: string) => void) {
+  constructor(
+    source: PreviousSource | undefined,
+    private readonly onProblem: (message: string) => void,
+    private readonly onPassed?: (entry: TreeEntry) => void,
+  ) {
     this.source = source;
   }
 
@@ -226,37 +290,66 @@ class PreviousTree {
     try {
       if (!this.started) {
         this.started = true;
-        this.head = source.cursor.next();
+        this.advance(source.cursor.next());
       }
-      while (this.head && compareTreePaths(this.head.p, path) < 0) this.head = source.cursor.next();
+      while (this.head && compareTreePaths(this.head.p, path) < 0) this.pass(source.cursor.next());
     } catch (error) {
       this.fail(error);
       return undefined;
     }
-    return this.head?.p === path ? this.head : undefined;
+    return this.met(path);
   }
 
   private async findAsync(iterator: AsyncIterator<TreeEntry>, path: string): Promise<TreeEntry | undefined> {
-    const advance = async (): Promise<void> => {
-      const next = await iterator.next();
-      this.head = next.done ? undefined : next.value;
-    };
     try {
       if (!this.started) {
         this.started = true;
-        await advance();
+        this.advance(await nextOf(iterator));
       }
-      while (this.head && compareTreePaths(this.head.p, path) < 0) await advance();
+      while (this.head && compareTreePaths(this.head.p, path) < 0) this.pass(await nextOf(iterator));
     } catch (error) {
       this.fail(error);
       return undefined;
     }
-    return this.head?.p === path ? this.head : undefined;
+    return this.met(path);
+  }
+
+  private met(path: string): TreeEntry | undefined {
+    if (this.head?.p !== path) return undefined;
+    this.headMet = true;
+    return this.head;
+  }
+
+  /** After the walk: everything left was not met. */
+  async drain(): Promise<void> {
+    const source = this.source;
+    if (!source) return;
+    const next = source.kind === 'file' ? () => source.cursor.next() : () => nextOf(source.iterator);
+    try {
+      if (!this.started) {
+        this.started = true;
+        this.advance(await next());
+      }
+      while (this.head) this.pass(await next());
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private pass(next: TreeEntry | undefined): void {
+    if (!this.headMet && this.head) this.onPassed?.(this.head);
+    this.advance(next);
+  }
+
+  private advance(next: TreeEntry | undefined): void {
+    this.head = next;
+    this.headMet = false;
   }
 
   /** A damaged previous tree costs only reading: carry on as if there were none. */
   private fail(error: unknown): void {
     this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
+    this.failed = true;
     void this.close();
     this.head = undefined;
   }
@@ -269,11 +362,17 @@ class PreviousTree {
   }
 }
 
+async function nextOf(iterator: AsyncIterator<TreeEntry>): Promise<TreeEntry | undefined> {
+  const next = await iterator.next();
+  return next.done ? undefined : next.value;
+}
+
 /** A file being read and stored: its entry (null: skipped with a warning) once done. */
 class FileRead {
   done = false;
   entry: TreeEntry | null = null;
-  constructor(readonly promise: Promise<TreeEntry | null>) {
+  /** `before`: the previous tree's entry at this path (for the changes). */
+  constructor(readonly promise: Promise<TreeEntry | null>, readonly before: TreeEntry | undefined) {
     promise.then(
       (entry) => {
         this.done = true;
@@ -322,9 +421,13 @@ class TreeFileWriter {
   private used = 0;
   private position = 0;
   private writing = false;
-  private constructor(private readonly handle: FileHandle) {}
-  static async create(path: string): Promise<TreeFileWriter> {
-    return new TreeFileWriter(await open(path, 'wx', 0o600));
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly hash: Hash | undefined,
+  ) {}
+  /** `hash` sees every byte written (the SHA-256 of the tree's lines, for its origin note). */
+  static async create(path: string, hash?: Hash): Promise<TreeFileWriter> {
+    return new TreeFileWriter(await open(path, 'wx', 0o600), hash);
   }
   /** A promise only when a batch is written (every CACHE_WRITE_BATCH bytes): the next add() must wait for it. */
   add(line: string): Promise<void> | undefined {
@@ -350,6 +453,7 @@ class TreeFileWriter {
     await this.write(this.buffer.subarray(0, used));
   }
   private async write(bytes: Buffer): Promise<void> {
+    this.hash?.update(bytes);
     this.writing = true;
     try {
       let done = 0;
@@ -538,15 +642,46 @@ function unchanged(previous: TreeEntry | undefined, entry: WalkEntry, writer: Bl
   return previous.b.every((id) => writer.has(id));
 }
 
+interface ChangesContext {
+  /** SHA-256 of the cache's lines as read (when the previous tree was the state-dir cache). */
+  cacheHash?: string;
+  cacheOrigin?: () => Promise<CacheOrigin | undefined>;
+  /** The previous tree came from the previous set's catalog. */
+  fromCatalog: boolean;
+  /** The run could read the previous set's catalog (an unencrypted repository). */
+  previousReadable: boolean;
+  set?: SetRef;
+  previousSet?: SetRef;
+}
+
+/** The changes of one directory, or why there is nothing to compare with. */
+async function changesRecord(label: string, changes: TreeChangeCollector, failed: boolean, context: ChangesContext): Promise<TreeChanges> {
+  const base = { label, ...(context.set?.civicrmVersion !== undefined ? { civicrmVersion: context.set.civicrmVersion } : {}) };
+  const notCompared = (reason: NonNullable<TreeChanges['reason']>): TreeChanges => ({ ...base, compared: false, reason, counts: { added: 0, modified: 0, removed: 0 }, paths: [], omitted: 0 });
+  if (failed) return notCompared('previous-unreadable');
+  let previous: SetRef | undefined;
+  if (context.cacheHash !== undefined) {
+    const origin = await context.cacheOrigin?.();
+    if (origin && origin.sha256 === context.cacheHash) previous = { setId: origin.setId, ...(origin.civicrmVersion !== undefined ? { civicrmVersion: origin.civicrmVersion } : {}) };
+  } else if (context.fromCatalog) {
+    previous = context.previousSet;
+  } else if (!context.previousSet) {
+    return notCompared('no-previous-set');
+  } else {
+    return notCompared(context.previousReadable ? 'not-in-previous-set' : 'previous-unreadable');
+  }
+  return { ...base, ...(previous ? { previous } : {}), ...changes.result() };
+}
+
 /** Staged trees older than this were left by a killed run (a run never takes this long). */
 const STALE_STAGED_MS = 48 * 60 * 60 * 1000;
 
 async function stagingDirectory(stateDir: string | undefined): Promise<{ dir: string; temporary: boolean }> {
   if (stateDir) {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    // A killed run leaves its staged trees; remove old ones (a running backup's are recent).
+    // A killed run leaves its staged trees (and origin notes); remove old ones (a running backup's are recent).
     for (const name of await readdir(stateDir).catch(() => [] as string[])) {
-      if (!/^tree-.*\.ndjson\.[0-9a-f]{8}\.tmp$/.test(name)) continue;
+      if (!/^\.?tree-.*\.(ndjson|origin\.json)\.[0-9a-f]{8}\.tmp$/.test(name)) continue;
       const info = await stat(join(stateDir, name)).catch(() => null);
       if (info && Date.now() - info.mtimeMs > STALE_STAGED_MS) await unlink(join(stateDir, name)).catch(() => undefined);
     }
@@ -565,11 +700,18 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
   const token = randomBytes(4).toString('hex');
   const stagedFiles = new Map<string, string>();
   const finals = new Map<string, string>();
+  /** Origin notes to write beside the caches of the labels whose changes are reported. */
+  const origins = new Map<string, CacheOrigin>();
   const staged: StagedTrees = {
     files: stagedFiles,
     async commit() {
       if (staging.temporary) return this.discard();
-      for (const [label, path] of stagedFiles) await rename(path, finals.get(label)!);
+      for (const [label, path] of stagedFiles) {
+        const origin = origins.get(label);
+        // Its SHA-256 ties the note to this cache: a kill between the two leaves a note that names no set.
+        if (origin && options.stateDir) await writeFileAtomic(treeOriginPath(options.stateDir, options.repositoryId, label), `${JSON.stringify(origin)}\n`, 0o600);
+        await rename(path, finals.get(label)!);
+      }
       await fsyncDirectory(staging.dir);
       stagedFiles.clear();
     },
@@ -580,7 +722,8 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
     },
   };
 
-  const result: TreeBackupResult = { files: [], warnings: [], staged, unchangedFiles: 0, readBytes: 0 };
+  const result: TreeBackupResult = { files: [], warnings: [], staged, unchangedFiles: 0, readBytes: 0, changes: [] };
+  const changesFor = new Set(options.changesFor ?? []);
   if (directories.length === 0) {
     await staged.discard();
     return result;
@@ -624,21 +767,28 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       const onPreviousProblem = (message: string): void => {
         reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label });
       };
+      const tracked = changesFor.has(spec.label);
+      const changes = tracked ? new TreeChangeCollector() : undefined;
+      // The cache's lines are hashed as they are read, to check its origin note at the end.
+      const cacheHash = tracked && cached ? createHash('sha256') : undefined;
       let source: PreviousSource | undefined;
+      let openFailed = false;
       if (cached && cachePath) {
         try {
-          source = { kind: 'file', cursor: TreeFileCursor.open(cachePath) };
+          source = { kind: 'file', cursor: TreeFileCursor.open(cachePath, cacheHash) };
         } catch (error) {
+          openFailed = true;
           onPreviousProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
         }
       } else {
         const fromCatalog = options.previous?.(spec.label);
         if (fromCatalog) source = { kind: 'stream', iterator: fromCatalog[Symbol.asyncIterator]() };
       }
-      const previous = new PreviousTree(source, onPreviousProblem);
+      const previous = new PreviousTree(source, onPreviousProblem, changes && ((entry) => changes.removed(entry)));
+      const newTreeHash = tracked ? createHash('sha256') : undefined;
       const stagedPath = join(staging.dir, `tree-${options.repositoryId}-${spec.label}.ndjson.${token}.tmp`);
       finals.set(spec.label, cachePath ?? stagedPath);
-      const cacheWriter = await TreeFileWriter.create(stagedPath);
+      const cacheWriter = await TreeFileWriter.create(stagedPath, newTreeHash);
       stagedFiles.set(spec.label, stagedPath);
       const cutter = new TreeBlobCutter(writer);
 
@@ -669,13 +819,20 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       const queue: Array<TreeEntry | FileRead> = [];
       const take = async (): Promise<void> => {
         const head = queue[0];
-        const entry = head instanceof FileRead ? (head.done ? head.entry : await head.promise) : head;
+        let entry: TreeEntry | null;
+        if (head instanceof FileRead) {
+          entry = head.done ? head.entry : await head.promise;
+          // The pairs of entries known at once were compared when they were added.
+          changes?.compare(head.before, entry ?? undefined);
+        } else entry = head;
         queue.shift();
         if (entry === null) return;
         const pending = record(entry);
         if (pending) await pending;
       };
-      const add = async (item: TreeEntry | FileRead): Promise<void> => {
+      /** `before`: the previous tree's entry at the same path, for the changes (a FileRead carries its own). */
+      const add = async (item: TreeEntry | FileRead, before?: TreeEntry): Promise<void> => {
+        if (changes && !(item instanceof FileRead)) changes.compare(before, item);
         if (queue.length === 0 && !(item instanceof FileRead)) {
           const pending = record(item);
           if (pending) await pending;
@@ -694,9 +851,12 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
           { onExcluded: (path, reason) => excluded.add({ path, reason }), onWarning: (code, path, message) => warn(code, path, message) },
         );
         for await (const walked of walk) {
+          // Every path is looked up, so the previous entries the walk passes are the removed ones.
+          let before = previous.find(walked.relPath);
+          if (before instanceof Promise) before = await before;
           switch (walked.kind) {
             case 'directory':
-              await add(baseEntry(walked, 'd'));
+              await add(baseEntry(walked, 'd'), before);
               break;
             case 'symlink': {
               let target: string;
@@ -704,22 +864,22 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
                 target = readlinkSync(walked.absPath);
               } catch (error) {
                 warnUnreadable(warn, walked.relPath, error);
+                changes?.compare(before, undefined);
                 continue;
               }
               const link = baseEntry(walked, 'l');
               link.l = target;
-              await add(link);
+              await add(link, before);
               break;
             }
             case 'special':
               warn('SPECIAL_SKIPPED', walked.relPath, `${walked.relPath} is a ${specialKind(walked.stats)}, not backed up`);
+              changes?.compare(before, undefined);
               continue;
             case 'file': {
-              let before = previous.find(walked.relPath);
-              if (before instanceof Promise) before = await before;
               if (unchanged(before, walked, writer)) {
                 result.unchangedFiles += 1;
-                await add(fileEntry(walked, before.s, before.b, before.h));
+                await add(fileEntry(walked, before.s, before.b, before.h), before);
               } else {
                 for (let room = limiter.room(MAX_WAITING_READS); room; room = limiter.room(MAX_WAITING_READS)) await room;
                 await add(
@@ -731,6 +891,7 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
                       });
                       return stored === null ? null : fileEntry(walked, stored.s, stored.b, stored.h);
                     }),
+                    before,
                   ),
                 );
               }
@@ -739,6 +900,7 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
           }
         }
         while (queue.length > 0) await take();
+        if (changes) await previous.drain();
       } catch (error) {
         await Promise.allSettled(queue.map((item) => (item instanceof FileRead ? item.promise : item)));
         await cacheWriter.abandon();
@@ -748,6 +910,19 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       }
       const tree = await cutter.finish();
       await cacheWriter.close(!staging.temporary);
+      if (changes && newTreeHash) {
+        if (options.set) origins.set(spec.label, { ...options.set, sha256: newTreeHash.digest('hex') });
+        result.changes.push(
+          await changesRecord(spec.label, changes, previous.failed || openFailed, {
+            cacheHash: cacheHash?.digest('hex'),
+            cacheOrigin: cached && options.stateDir ? () => readCacheOrigin(treeOriginPath(options.stateDir!, options.repositoryId, spec.label)) : undefined,
+            fromCatalog: !cached && source !== undefined,
+            previousReadable: options.previous !== undefined,
+            set: options.set,
+            previousSet: options.previousSet,
+          }),
+        );
+      }
       phaseBytes += streamed;
       streamed = 0;
       progress(true);

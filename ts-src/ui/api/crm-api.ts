@@ -8,6 +8,8 @@
 import type {
   BackupConfig,
   CancelParams,
+  CodeChangesParams,
+  CodeChangesRecord,
   DeleteParams,
   GetRecord,
   OffsiteConfig,
@@ -118,6 +120,9 @@ export class BackupApi {
   /** With {async: true} resolves to {runId} at once; otherwise waits and carries the final event. */
   verify(params: VerifyParams): Promise<RunRecord> {
     return this.one<RunRecord>('verify', params);
+  }
+  codeChanges(params: CodeChangesParams): Promise<CodeChangesRecord> {
+    return this.one<CodeChangesRecord>('codeChanges', params);
   }
   delete(params: DeleteParams): Promise<unknown[]> {
     return this.call('delete', params);

@@ -334,7 +334,7 @@ export class CivibackupSetList extends LitElement {
       </tr>
       ${open
         ? html`<tr class="detail" id="detail-${set.setId}">
-            <td colspan=${showSource ? 7 : 6}><civibackup-set-detail .set=${set}></civibackup-set-detail></td>
+            <td colspan=${showSource ? 8 : 7}><civibackup-set-detail .set=${set} .api=${this.api}></civibackup-set-detail></td>
           </tr>`
         : nothing}`;
   }
