@@ -270,8 +270,10 @@ describe('directory trees in deduplicated sets', () => {
   test('the tree file cursor reads what was written: chunk boundaries, long lines, no final newline; refuses bytes that are not UTF-8', async () => {
     const entries: TreeEntry[] = Array.from({ length: 5000 }, (_, i) => ({ p: `d/${i % 7 === 0 ? 'é😀' : 'f'}-${i}`, t: 'f' as const, m: 0o644, mt: i, s: i, b: [] }));
     entries.splice(2500, 0, { p: 'long', t: 'l', m: 0o777, mt: 0, l: 'x'.repeat(600 * 1024) });
+    let lineHash = createHash('sha256');
     const read = (path: string): TreeEntry[] => {
-      const cursor = TreeFileCursor.open(path);
+      lineHash = createHash('sha256');
+      const cursor = TreeFileCursor.open(path, lineHash);
       const out: TreeEntry[] = [];
       try {
         for (let e = cursor.next(); e !== undefined; e = cursor.next()) out.push(e);
@@ -280,6 +282,13 @@ describe('directory trees in deduplicated sets', () => {
       }
       return out;
     };
+    // What the origin note of a cache is checked by: every non-empty line, each with a '\n'.
+    const hashOfLines = (content: string): string =>
+      content
+        .split('\n')
+        .filter((line) => line !== '')
+        .reduce((hash, line) => hash.update(`${line}\n`), createHash('sha256'))
+        .digest('hex');
     const text = entries.map(treeLine).join('');
     const cases: Array<[string, string | Buffer, TreeEntry[]]> = [
       ['plain', text, entries],
@@ -291,6 +300,7 @@ describe('directory trees in deduplicated sets', () => {
       const path = join(work.dir, `cursor-${name.replace(/\W/g, '-')}.ndjson`);
       await writeFile(path, content);
       assert.deepEqual(read(path), expected, name);
+      assert.equal(lineHash.digest('hex'), hashOfLines(content.toString()), `${name}: the hash of the lines read`);
     }
     const bad = join(work.dir, 'cursor-bad.ndjson');
     await writeFile(bad, Buffer.concat([Buffer.from(text.slice(0, 1000)), Buffer.from([0xc3, 0x28, 0x0a])]));

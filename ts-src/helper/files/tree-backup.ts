@@ -172,6 +172,8 @@ export class TreeFileCursor {
   private position = 0;
   private eof = false;
   private fd: number | undefined;
+  /** Bytes of the buffer before this are in the line hash. */
+  private hashedTo = 0;
 
   private constructor(
     private readonly path: string,
@@ -194,10 +196,17 @@ export class TreeFileCursor {
         if (newline < 0 || newline >= this.checked) newline = this.checked; // the last line, without a newline
         const from = this.start;
         this.start = newline + 1;
-        if (newline === from) continue; // an empty line
-        if (this.lineHash) {
-          this.lineHash.update(this.buffer.subarray(from, newline));
-          this.lineHash.update(NEWLINE);
+        if (newline === from) {
+          // An empty line: not a line of the tree, so not hashed either.
+          this.hashLines(from);
+          this.hashedTo = this.start;
+          continue;
+        }
+        if (newline === this.end) {
+          // The last line, without a newline: hashed as if it had one.
+          this.hashLines(this.end);
+          this.lineHash?.update(NEWLINE);
+          this.hashedTo = this.start;
         }
         return parseTreeLine(this.buffer.toString(this.ascii ? 'latin1' : 'utf8', from, newline), this.path);
       }
@@ -205,8 +214,16 @@ export class TreeFileCursor {
     }
   }
 
+  /** The lines read since the last call, up to `to`, into the line hash: one update per stretch, not per line. */
+  private hashLines(to: number): void {
+    if (this.lineHash && to > this.hashedTo) this.lineHash.update(this.buffer.subarray(this.hashedTo, to));
+    this.hashedTo = to;
+  }
+
   /** Reads on until the buffer holds at least one whole line (or the last line); false at the end. */
   private fill(): boolean {
+    this.hashLines(Math.min(this.start, this.end));
+    this.hashedTo = 0;
     if (this.start >= this.end && this.eof) return false;
     // Keep the unread bytes, at the front.
     if (this.start > 0) {

@@ -122,7 +122,11 @@ const ENCODINGS: ReadonlyArray<{ code: number; bytes: Uint8Array }> = (['none', 
  */
 class CanonicalIndexScan {
   at = 0;
-  constructor(private readonly bytes: Uint8Array) {}
+  /** `trusted`: the bytes passed a full scan already; hex digits are skipped, not checked again. */
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly trusted = false,
+  ) {}
 
   literal(expected: Uint8Array): boolean {
     const { bytes } = this;
@@ -143,6 +147,10 @@ class CanonicalIndexScan {
     const { bytes } = this;
     const start = this.at;
     if (start + 64 > bytes.length) return -1;
+    if (this.trusted) {
+      this.at += 64;
+      return start;
+    }
     for (let i = start; i < start + 64; i += 1) {
       const c = bytes[i];
       if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return -1;
@@ -187,8 +195,9 @@ function scanCanonicalIndex(
   expectedPack: string,
   onHeader: (header: number) => void,
   each: (idStart: number, offset: number, length: number, encoding: number, rawLength: number) => void,
+  trusted = false,
 ): boolean {
-  const scan = new CanonicalIndexScan(bytes);
+  const scan = new CanonicalIndexScan(bytes, trusted);
   if (!scan.literal(PACK_PREFIX)) return false;
   const packStart = scan.hex64();
   if (packStart < 0) return false;
@@ -243,7 +252,7 @@ export function addPackIndex(table: BlobIndexTable, bytes: Buffer, pack: string)
   );
   if (canonical) {
     const slot = table.addPack(pack, { bytes: end, header });
-    scanCanonicalIndex(bytes, pack, () => undefined, (idStart, offset, length, encoding, rawLength) => table.addHex(bytes, idStart, slot, offset, length, rawLength, encoding));
+    scanCanonicalIndex(bytes, pack, () => undefined, (idStart, offset, length, encoding, rawLength) => table.addHex(bytes, idStart, slot, offset, length, rawLength, encoding), true);
     return;
   }
   const index = parsePackIndex(bytes.toString('utf8'), pack);
