@@ -7,15 +7,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, rename, symlink, utimes, writeFile } from 'node:fs/promises';
+import type { BlobWriter } from '../../ts-src/helper/repo/repository.js';
 import { join } from 'node:path';
 import type { FilesRecordV2, TreeEntry } from '../../ts-src/protocol/manifest.js';
 import { BackupError } from '../../ts-src/helper/core/errors.js';
 import { openRepository, type Repository } from '../../ts-src/helper/repo/repository.js';
-import { backupTrees, readTreeFile, treeCachePath, type TreeBackupOptions } from '../../ts-src/helper/files/tree-backup.js';
+import { backupTrees, readTreeFile, TreeFileCursor, treeCachePath, type TreeBackupOptions } from '../../ts-src/helper/files/tree-backup.js';
 import { readTree, restoreTree } from '../../ts-src/helper/files/tree-reader.js';
-import { TreeBlobCutter, TREE_BLOB_MAX_BYTES, treeLine } from '../../ts-src/helper/files/tree-format.js';
+import { TREE_BLOB_MIN_BYTES, TREE_TARGET_LINES, TreeBlobCutter, TREE_BLOB_MAX_BYTES, treeLine } from '../../ts-src/helper/files/tree-format.js';
 import { diffSnapshots, scratchDir, silentReporter, snapshotTree } from './support/files-fixtures.js';
 
 let work: { dir: string; cleanup: () => Promise<void> };
@@ -218,5 +219,91 @@ describe('directory trees in deduplicated sets', () => {
     assert.ok(shared >= a.length - 2, `after an insert ${shared} of ${a.length} blobs are the same`);
     const huge = await cut([treeLine({ p: 'x', t: 'l', m: 0, mt: 0, l: 'y'.repeat(TREE_BLOB_MAX_BYTES * 2) })]);
     assert.equal(huge.length, 3);
+  });
+  test('tree lines: the same bytes as JSON.stringify with the keys in order', () => {
+    const entries: TreeEntry[] = [
+      { p: '.', t: 'd', m: 0o755, mt: 1_600_000_000_123.4567, u: 0, g: 0 },
+      { p: 'Rapport annuel "2024"\\é/😀\u0001', t: 'f', m: 0o644, mt: 1e21, s: 2 ** 40, b: ['a'.repeat(64), 'b'.repeat(64)], h: 'c'.repeat(64), u: 33, g: 33, i: 2 ** 53 - 1, c: 0.1 + 0.2 },
+      { p: 'l', t: 'l', m: 0o777, mt: -1.5e-7, l: '../x\n"y"' },
+      { p: 'e', t: 'f', m: 0, mt: 0, s: 0, b: [] },
+    ];
+    for (const e of entries) {
+      const ordered = { p: e.p, t: e.t, m: e.m, mt: e.mt, s: e.s, b: e.b, h: e.h, l: e.l, u: e.u, g: e.g, i: e.i, c: e.c };
+      assert.equal(treeLine(e), `${JSON.stringify(ordered)}\n`);
+    }
+  });
+
+  test('tree blobs are cut where the documented rule says (the same blobs as before this writer kept lines in a buffer)', async () => {
+    const stored: Buffer[] = [];
+    const writer = { put: async (content: Buffer) => (stored.push(Buffer.from(content)), String(stored.length)) } as unknown as BlobWriter;
+    const lines = Array.from({ length: 30_000 }, (_, i) => treeLine({ p: `dir/é-${i}`, t: 'f', m: 0o644, mt: i * 1.5, s: i, b: [] }));
+    lines.splice(12_345, 0, treeLine({ p: 'long', t: 'l', m: 0, mt: 0, l: 'z'.repeat(TREE_BLOB_MAX_BYTES + 1000) }));
+    const cutter = new TreeBlobCutter(writer);
+    for (const l of lines) await cutter.add(l);
+    await cutter.finish();
+    // The rule of docs/format.md, written out plainly.
+    const expected: Buffer[] = [];
+    let parts: Buffer[] = [];
+    let size = 0;
+    const cut = (): void => {
+      expected.push(Buffer.concat(parts));
+      parts = [];
+      size = 0;
+    };
+    for (const line of lines) {
+      let bytes = Buffer.from(line);
+      while (size + bytes.length > TREE_BLOB_MAX_BYTES) {
+        parts.push(bytes.subarray(0, TREE_BLOB_MAX_BYTES - size));
+        bytes = bytes.subarray(TREE_BLOB_MAX_BYTES - size);
+        size = TREE_BLOB_MAX_BYTES;
+        cut();
+      }
+      parts.push(bytes);
+      size += bytes.length;
+      if (size >= TREE_BLOB_MIN_BYTES && createHash('sha256').update(bytes).digest().readUInt32BE(0) < 2 ** 32 / TREE_TARGET_LINES) cut();
+    }
+    if (size > 0) cut();
+    assert.ok(expected.length > 10);
+    assert.deepEqual(stored, expected);
+  });
+
+  test('the tree file cursor reads what was written: chunk boundaries, long lines, no final newline; refuses bytes that are not UTF-8', async () => {
+    const entries: TreeEntry[] = Array.from({ length: 5000 }, (_, i) => ({ p: `d/${i % 7 === 0 ? 'é😀' : 'f'}-${i}`, t: 'f' as const, m: 0o644, mt: i, s: i, b: [] }));
+    entries.splice(2500, 0, { p: 'long', t: 'l', m: 0o777, mt: 0, l: 'x'.repeat(600 * 1024) });
+    let lineHash = createHash('sha256');
+    const read = (path: string): TreeEntry[] => {
+      lineHash = createHash('sha256');
+      const cursor = TreeFileCursor.open(path, lineHash);
+      const out: TreeEntry[] = [];
+      try {
+        for (let e = cursor.next(); e !== undefined; e = cursor.next()) out.push(e);
+      } finally {
+        cursor.close();
+      }
+      return out;
+    };
+    // What the origin note of a cache is checked by: every non-empty line, each with a '\n'.
+    const hashOfLines = (content: string): string =>
+      content
+        .split('\n')
+        .filter((line) => line !== '')
+        .reduce((hash, line) => hash.update(`${line}\n`), createHash('sha256'))
+        .digest('hex');
+    const text = entries.map(treeLine).join('');
+    const cases: Array<[string, string | Buffer, TreeEntry[]]> = [
+      ['plain', text, entries],
+      ['no final newline, blank lines', `\n${text.slice(0, -1).replace('\n', '\n\n')}`, entries],
+      ['empty', '', []],
+      ['one line', treeLine(entries[0]).trim(), [entries[0]]],
+    ];
+    for (const [name, content, expected] of cases) {
+      const path = join(work.dir, `cursor-${name.replace(/\W/g, '-')}.ndjson`);
+      await writeFile(path, content);
+      assert.deepEqual(read(path), expected, name);
+      assert.equal(lineHash.digest('hex'), hashOfLines(content.toString()), `${name}: the hash of the lines read`);
+    }
+    const bad = join(work.dir, 'cursor-bad.ndjson');
+    await writeFile(bad, Buffer.concat([Buffer.from(text.slice(0, 1000)), Buffer.from([0xc3, 0x28, 0x0a])]));
+    assert.throws(() => read(bad), TypeError);
   });
 });

@@ -423,11 +423,19 @@ export function compareTreePaths(a: string, b: string): number {
   if (a === b) return 0;
   if (a === '.') return -1;
   if (b === '.') return 1;
-  const as = a.split('/');
-  const bs = b.split('/');
-  const n = Math.min(as.length, bs.length);
+  // Code unit by code unit, '/' below every other unit: the first difference inside two
+  // segments orders them as string comparison would, and a segment that ends first ('/' or
+  // the end of the path) is the smaller. No split(): this runs once per file of a backup.
+  const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i += 1) {
-    if (as[i] !== bs[i]) return as[i] < bs[i] ? -1 : 1;
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x === SLASH) return -1;
+    if (y === SLASH) return 1;
+    return x < y ? -1 : 1;
   }
-  return as.length - bs.length;
+  return a.length - b.length;
 }
+
+const SLASH = 0x2f;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
 import { isRepository, openRepository, type Repository } from '../../../ts-src/helper/repo/repository.js';
 import { indexPath, packPath, parsePackIndex } from '../../../ts-src/helper/repo/layout.js';
+import { PACK_MAX_BLOBS } from '../../../ts-src/helper/repo/pack-writer.js';
 import { zstdAvailable } from '../../../ts-src/helper/set/codec.js';
 
 let dir: string;
@@ -206,5 +207,23 @@ describe('repository storage (unencrypted)', () => {
     await open(root);
     const repo = await openRepository(root, { create: true, compression: 'gzip', level: 6, encryption: { recipients: ['age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq'] } });
     await assert.rejects(repo.writer(), (e: unknown) => e instanceof BackupError && e.code === 'CONFIG' && /not encrypted/.test(e.message));
+  });
+  test('a pack also closes at PACK_MAX_BLOBS blobs (its entries are held in memory until it closes); the set accounting counts each blob once', async () => {
+    const root = join(dir, 'many-small');
+    const repo = await open(root); // 16 MiB target: only the blob count closes these packs
+    const writer = await repo.writer();
+    const count = PACK_MAX_BLOBS * 2 + 100;
+    const ids: string[] = [];
+    for (let i = 0; i < count; i += 1) ids.push(await writer.put(Buffer.from(`small file ${i}`)));
+    const packs = await writer.finish();
+    assert.equal(packs.length, 3);
+    const sizes = packs.map((pack) => parsePackIndex(readFileSync(indexPath(root, pack), 'utf8'), pack).blobs.length).sort((a, b) => a - b);
+    assert.deepEqual(sizes, [100, PACK_MAX_BLOBS, PACK_MAX_BLOBS]);
+    const references = repo.references();
+    for (const id of [...ids, ...ids.slice(0, 500)]) assert.equal(references.add(id), true);
+    assert.equal(references.add('0'.repeat(64)), false, 'an id in no pack');
+    assert.equal(references.blobs, count);
+    assert.deepEqual([...references.packs.keys()].sort(), [...packs].sort());
+    assert.equal(references.referencedBytes, writer.stats.addedBytes);
   });
 });

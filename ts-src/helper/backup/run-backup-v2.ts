@@ -29,10 +29,11 @@ import {
 } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import { dumpDatabaseToBlobsDetailed } from '../db/dump-to-blobs.js';
-import { backupTrees, readTreeFile, type SetRef, type TreeBackupResult } from '../files/tree-backup.js';
+import { backupTrees, TreeFileCursor, type SetRef, type TreeBackupResult } from '../files/tree-backup.js';
 import { CODE_LABEL } from '../../protocol/tree-changes.js';
 import { readTree } from '../files/tree-reader.js';
 import { openRepository, type BlobReader, type BlobWriter, type Repository } from '../repo/repository.js';
+import type { SetReferences } from '../repo/set-references.js';
 import { fsyncDirectory, writeFileAtomic } from '../set/durable.js';
 import { TOOL_VERSION } from '../version.js';
 import type { BackupOptions, BackupSummary } from './run-backup.js';
@@ -115,31 +116,25 @@ async function previousTrees(
   };
 }
 
-/** The packs a set needs and the bytes it references, from every blob id it names. */
-class SetAccounting {
-  readonly packs = new Map<string, number>();
-  /** Distinct blobs, by the first 52 bits of their id (a collision only miscounts a statistic). */
-  private readonly seen = new Set<number>();
-  referencedBytes = 0;
-  missing: string | undefined;
+/** Ids of new blobs kept until the writer's finish() indexes them; beyond this many, the staged trees are read again instead. */
+const DEFERRED_IDS_MAX = 16_384;
 
-  constructor(private readonly reader: BlobReader, private readonly repo: Repository) {}
+/** File blob ids for the set's accounting: counted at once when indexed, else kept (bounded) for later. */
+class DeferredIds {
+  readonly deferred: string[] = [];
+  overflowed = false;
 
-  add(id: string): void {
-    const key = parseInt(id.slice(0, 13), 16);
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    const pack = this.reader.packOf(id);
-    if (pack === undefined) {
-      this.missing ??= id;
-      return;
+  constructor(private readonly accounting: SetReferences) {}
+
+  add(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (this.accounting.add(id) || this.overflowed) continue;
+      if (this.deferred.length < DEFERRED_IDS_MAX) this.deferred.push(id);
+      else {
+        this.overflowed = true;
+        this.deferred.length = 0;
+      }
     }
-    if (!this.packs.has(pack)) this.packs.set(pack, this.repo.packs().get(pack)?.bytes ?? 0);
-    this.referencedBytes += this.reader.storedLength(id) ?? 0;
-  }
-
-  get blobs(): number {
-    return this.seen.size;
   }
 }
 
@@ -200,6 +195,10 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
     const identity = sourceIdentity({ source, summary: { databases: summaryDatabases } });
     const filesStarted = Date.now();
     let files: FilesRecordV2[] = [];
+    // What the set references, counted as its trees are walked (files reused from the previous
+    // tree are indexed already); the rest once the last pack is indexed, below.
+    const accounting = repo.references();
+    const fileBlobs = new DeferredIds(accounting);
     if (options.files && options.files.length > 0) {
       const previous = await previousTrees(repo, identity);
       trees = await backupTrees({
@@ -218,6 +217,7 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
         exclude: options.filesExclude,
         includeLogs: options.filesIncludeLogs,
         excludeUploadDir: options.filesExcludeUploadDir,
+        onFileBlobs: (ids) => fileBlobs.add(ids),
       });
       files = trees.files;
       warnings.push(...trees.warnings);
@@ -231,19 +231,31 @@ export async function runBackupV2(options: BackupOptions): Promise<BackupSummary
     await writer.finish();
 
     // Every blob the set names must be in a durable pack with an index before the manifest exists.
-    const accounting = new SetAccounting(repo.reader(), repo);
-    for (const id of catalogIds) accounting.add(id);
+    let missing: string | undefined;
+    const account = (id: string): void => {
+      if (!accounting.add(id)) missing ??= id;
+    };
+    for (const id of catalogIds) account(id);
     for (const d of databases) {
-      for (const id of d.schemaBlobs) accounting.add(id);
-      for (const id of d.objectBlobs) accounting.add(id);
-      for (const t of d.tables) for (const id of t.blobs) accounting.add(id);
+      for (const id of d.schemaBlobs) account(id);
+      for (const id of d.objectBlobs) account(id);
+      for (const t of d.tables) for (const id of t.blobs) account(id);
     }
-    for (const f of files) for (const id of f.tree) accounting.add(id);
-    for (const path of trees?.staged.files.values() ?? []) {
-      for await (const entry of readTreeFile(path)) for (const id of entry.b ?? []) accounting.add(id);
+    for (const f of files) for (const id of f.tree) account(id);
+    for (const id of fileBlobs.deferred) account(id);
+    if (fileBlobs.overflowed) {
+      // Too many new blobs to keep their ids: read the staged trees again for them.
+      for (const path of trees?.staged.files.values() ?? []) {
+        const cursor = TreeFileCursor.open(path);
+        try {
+          for (let entry = cursor.next(); entry !== undefined; entry = cursor.next()) for (const id of entry.b ?? []) account(id);
+        } finally {
+          cursor.close();
+        }
+      }
     }
-    if (accounting.missing) {
-      throw new BackupError('INTERNAL', `Blob ${accounting.missing} of the new set is in no pack of ${repo.root}; the set was not written.`);
+    if (missing) {
+      throw new BackupError('INTERNAL', `Blob ${missing} of the new set is in no pack of ${repo.root}; the set was not written.`);
     }
 
     const tables = databases.reduce((sum, d) => sum + d.tables.length, 0);

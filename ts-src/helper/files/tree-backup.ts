@@ -21,10 +21,11 @@
  * the next run can name the set it compared with; a note that does not match its cache (a run
  * killed between the two renames) names nothing.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import type { DirectorySpec } from '../../protocol/job.js';
 import { compareTreePaths, FILE_BLOCK_SIZE, type ExclusionRecord, type FilesRecordV2, type TreeEntry } from '../../protocol/manifest.js';
@@ -38,20 +39,30 @@ import { isCompressible } from './compressibility.js';
 import { linkEscapes } from './entry-paths.js';
 import { Exclusions, validateExcludePatterns } from './exclusions.js';
 import { TreeChangeCollector } from './tree-changes.js';
-import { parseTreeLine, splitLines, TreeBlobCutter, treeLine } from './tree-format.js';
+import { parseTreeLine, TreeBlobCutter, treeLine } from './tree-format.js';
 import { walkTree, type WalkEntry } from './walker.js';
 
 /** Files read (and stored) at the same time. */
 export const READ_CONCURRENCY = 4;
 /** Walk entries waiting for earlier files to finish, so the tree stays in walk order. */
 const MAX_QUEUED_ENTRIES = 512;
+/**
+ * Files waiting for a turn to be read: beyond this many the walk waits. Each waiting file
+ * holds its walk entry and stats; with every file of a big first run queued up to
+ * MAX_QUEUED_ENTRIES, those lived long enough to be promoted, and old space filled with them.
+ */
+const MAX_WAITING_READS = 8;
 /** Files up to this size are read with synchronous calls: microseconds, against thread-pool round trips. */
 const SYNC_READ_MAX = 256 * 1024;
 /** Blocks of one file being stored while the next is read. */
 const PUTS_IN_FLIGHT_PER_FILE = 2;
-/** The state-dir copy of a tree is written in batches of this size. */
+/** The state-dir copy of a tree is written in batches of this size... */
 const CACHE_WRITE_BATCH = 256 * 1024;
+/** ...and read back in steps of this size. */
+const TREE_READ_CHUNK = 256 * 1024;
 const READ_FLAGS = fsc.O_RDONLY | fsc.O_NOFOLLOW;
+/** Progress is offered to the reporter (which sends it every 200-500 ms) at most this often. */
+const PROGRESS_CHECK_MS = 100;
 
 export interface TreeBackupOptions {
   directories: readonly DirectorySpec[];
@@ -83,6 +94,8 @@ export interface TreeBackupOptions {
   excludeUploadDir?: boolean;
   /** Tests and bench: files read at once. */
   readConcurrency?: number;
+  /** The blob ids of each file as it goes into the tree (the set's accounting). */
+  onFileBlobs?: (ids: readonly string[]) => void;
 }
 
 export interface StagedTrees {
@@ -142,52 +155,183 @@ function msOf(ns: bigint): number {
   return Number(ns) / 1e6;
 }
 
-/** Streams a tree NDJSON file (a cache or a staged tree); `onLine` sees each line's text (without its '\n'). */
-export async function* readTreeFile(path: string, onLine?: (line: string) => void): AsyncGenerator<TreeEntry> {
-  const handle = await open(path, 'r');
-  try {
-    for await (const line of splitLines(handle.createReadStream({ highWaterMark: 256 * 1024, autoClose: false }))) {
-      onLine?.(line);
-      yield parseTreeLine(line, path);
+/**
+ * Reads a tree NDJSON file (a state-dir cache or a staged tree) an entry at a time, with
+ * synchronous reads into one reused buffer (a local file, read in 256 KiB steps, like the
+ * walker's lstat). Each line is decoded and parsed only when it is asked for, so nothing of
+ * the file stays on the heap past its use: with a million lines, chunks of parsed entries
+ * lived long enough to be promoted, and old space filled with them between collections.
+ */
+export class TreeFileCursor {
+  private buffer = Buffer.allocUnsafe(TREE_READ_CHUNK);
+  /** Next unread byte; bytes up to `end` are in the buffer; [start, checked) holds whole lines (with their newlines), checked as UTF-8. */
+  private start = 0;
+  private end = 0;
+  private checked = 0;
+  private ascii = true;
+  private position = 0;
+  private eof = false;
+  private fd: number | undefined;
+  /** Bytes of the buffer before this are in the line hash. */
+  private hashedTo = 0;
+
+  private constructor(
+    private readonly path: string,
+    fd: number,
+    private readonly lineHash: Hash | undefined,
+  ) {
+    this.fd = fd;
+  }
+
+  /** `lineHash` sees each line read, with its '\n' (what the origin note of a cache is checked by). */
+  static open(path: string, lineHash?: Hash): TreeFileCursor {
+    return new TreeFileCursor(path, openSync(path, fsc.O_RDONLY), lineHash);
+  }
+
+  /** The next entry, or undefined after the last; SET_DAMAGED (or a TypeError for bytes that are not UTF-8) on damage. */
+  next(): TreeEntry | undefined {
+    for (;;) {
+      if (this.start < this.checked) {
+        let newline = this.buffer.indexOf(0x0a, this.start);
+        if (newline < 0 || newline >= this.checked) newline = this.checked; // the last line, without a newline
+        const from = this.start;
+        this.start = newline + 1;
+        if (newline === from) {
+          // An empty line: not a line of the tree, so not hashed either.
+          this.hashLines(from);
+          this.hashedTo = this.start;
+          continue;
+        }
+        if (newline === this.end) {
+          // The last line, without a newline: hashed as if it had one.
+          this.hashLines(this.end);
+          this.lineHash?.update(NEWLINE);
+          this.hashedTo = this.start;
+        }
+        return parseTreeLine(this.buffer.toString(this.ascii ? 'latin1' : 'utf8', from, newline), this.path);
+      }
+      if (!this.fill()) return undefined;
     }
-  } finally {
-    await handle.close();
+  }
+
+  /** The lines read since the last call, up to `to`, into the line hash: one update per stretch, not per line. */
+  private hashLines(to: number): void {
+    if (this.lineHash && to > this.hashedTo) this.lineHash.update(this.buffer.subarray(this.hashedTo, to));
+    this.hashedTo = to;
+  }
+
+  /** Reads on until the buffer holds at least one whole line (or the last line); false at the end. */
+  private fill(): boolean {
+    this.hashLines(Math.min(this.start, this.end));
+    this.hashedTo = 0;
+    if (this.start >= this.end && this.eof) return false;
+    // Keep the unread bytes, at the front.
+    if (this.start > 0) {
+      this.buffer.copy(this.buffer, 0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    let lastNewline = this.buffer.subarray(0, this.end).lastIndexOf(0x0a);
+    while (lastNewline < 0 && !this.eof) {
+      if (this.end === this.buffer.length) {
+        // A line longer than the buffer (a long symlink target): make room for it.
+        const grown = Buffer.allocUnsafe(this.buffer.length * 2);
+        this.buffer.copy(grown, 0, 0, this.end);
+        this.buffer = grown;
+      }
+      const got = readSync(this.fd!, this.buffer, this.end, this.buffer.length - this.end, this.position);
+      if (got === 0) this.eof = true;
+      this.position += got;
+      const before = this.end;
+      this.end += got;
+      const found = this.buffer.subarray(before, this.end).lastIndexOf(0x0a);
+      if (found >= 0) lastNewline = before + found;
+    }
+    if (this.end === 0) return false;
+    // Whole lines, each with its newline; at the end of the file, what is left is the last line.
+    this.checked = lastNewline >= 0 ? lastNewline + 1 : this.end;
+    const region = this.buffer.subarray(0, this.checked);
+    this.ascii = isAscii(region);
+    if (!this.ascii && !isUtf8(region)) throw new TypeError(`${this.path} is not valid UTF-8 text`);
+    return true;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 
+const NEWLINE = Buffer.from('\n');
+
+/** Streams a tree NDJSON file (a cache or a staged tree). */
+export async function* readTreeFile(path: string): AsyncGenerator<TreeEntry> {
+  const cursor = TreeFileCursor.open(path);
+  try {
+    for (let entry = cursor.next(); entry !== undefined; entry = cursor.next()) yield entry;
+  } finally {
+    cursor.close();
+  }
+}
+
+/** Where the previous tree comes from: the state-dir cache (read synchronously) or a set's catalog (blobs, read asynchronously). */
+type PreviousSource = { kind: 'file'; cursor: TreeFileCursor } | { kind: 'stream'; iterator: AsyncIterator<TreeEntry> };
+
 /**
- * The previous tree, advanced in step with the walk: a merge of two sorted streams. Entries the
- * walk passes without meeting (no longer there, or excluded now) go to `onPassed`.
+ * The previous tree, advanced in step with the walk: a merge of two sorted streams. find()
+ * answers synchronously from the state-dir cache; it returns a promise only for a tree read
+ * from a set's blobs. Entries the walk passes without meeting (no longer there, or excluded
+ * now) go to `onPassed`.
  */
 class PreviousTree {
   private head: TreeEntry | undefined;
   /** The head was returned by find(): the walk met it. */
   private headMet = false;
   private started = false;
-  private iterator: AsyncIterator<TreeEntry> | undefined;
+  private source: PreviousSource | undefined;
   /** Reading it failed part way: what it said so far cannot be compared with. */
   failed = false;
 
   constructor(
-    source: AsyncIterable<TreeEntry> | undefined,
+    source: PreviousSource | undefined,
     private readonly onProblem: (message: string) => void,
     private readonly onPassed?: (entry: TreeEntry) => void,
   ) {
-    this.iterator = source?.[Symbol.asyncIterator]();
+    this.source = source;
   }
 
-  async find(path: string): Promise<TreeEntry | undefined> {
-    if (!this.iterator) return undefined;
+  find(path: string): TreeEntry | undefined | Promise<TreeEntry | undefined> {
+    const source = this.source;
+    if (!source) return undefined;
+    if (source.kind === 'stream') return this.findAsync(source.iterator, path);
     try {
       if (!this.started) {
         this.started = true;
-        await this.advance();
+        this.advance(source.cursor.next());
       }
-      while (this.head && compareTreePaths(this.head.p, path) < 0) await this.pass();
+      while (this.head && compareTreePaths(this.head.p, path) < 0) this.pass(source.cursor.next());
     } catch (error) {
       this.fail(error);
       return undefined;
     }
+    return this.met(path);
+  }
+
+  private async findAsync(iterator: AsyncIterator<TreeEntry>, path: string): Promise<TreeEntry | undefined> {
+    try {
+      if (!this.started) {
+        this.started = true;
+        this.advance(await nextOf(iterator));
+      }
+      while (this.head && compareTreePaths(this.head.p, path) < 0) this.pass(await nextOf(iterator));
+    } catch (error) {
+      this.fail(error);
+      return undefined;
+    }
+    return this.met(path);
+  }
+
+  private met(path: string): TreeEntry | undefined {
     if (this.head?.p !== path) return undefined;
     this.headMet = true;
     return this.head;
@@ -195,39 +339,64 @@ class PreviousTree {
 
   /** After the walk: everything left was not met. */
   async drain(): Promise<void> {
-    if (!this.iterator) return;
+    const source = this.source;
+    if (!source) return;
+    const next = source.kind === 'file' ? () => source.cursor.next() : () => nextOf(source.iterator);
     try {
       if (!this.started) {
         this.started = true;
-        await this.advance();
+        this.advance(await next());
       }
-      while (this.head) await this.pass();
+      while (this.head) this.pass(await next());
     } catch (error) {
       this.fail(error);
     }
   }
 
-  private async pass(): Promise<void> {
+  private pass(next: TreeEntry | undefined): void {
     if (!this.headMet && this.head) this.onPassed?.(this.head);
-    await this.advance();
+    this.advance(next);
   }
 
-  private fail(error: unknown): void {
-    // A damaged cache costs only reading: carry on as if there were no previous tree.
-    this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
-    this.failed = true;
-    this.iterator = undefined;
-    this.head = undefined;
-  }
-
-  private async advance(): Promise<void> {
-    const next = await this.iterator!.next();
-    this.head = next.done ? undefined : next.value;
+  private advance(next: TreeEntry | undefined): void {
+    this.head = next;
     this.headMet = false;
   }
 
+  /** A damaged previous tree costs only reading: carry on as if there were none. */
+  private fail(error: unknown): void {
+    this.onProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
+    this.failed = true;
+    void this.close();
+    this.head = undefined;
+  }
+
   async close(): Promise<void> {
-    await this.iterator?.return?.().catch(() => undefined);
+    const source = this.source;
+    this.source = undefined;
+    if (source?.kind === 'file') source.cursor.close();
+    else await source?.iterator.return?.(undefined).catch(() => undefined);
+  }
+}
+
+async function nextOf(iterator: AsyncIterator<TreeEntry>): Promise<TreeEntry | undefined> {
+  const next = await iterator.next();
+  return next.done ? undefined : next.value;
+}
+
+/** A file being read and stored: its entry (null: skipped with a warning) once done. */
+class FileRead {
+  done = false;
+  entry: TreeEntry | null = null;
+  /** `before`: the previous tree's entry at this path (for the changes). */
+  constructor(readonly promise: Promise<TreeEntry | null>, readonly before: TreeEntry | undefined) {
+    promise.then(
+      (entry) => {
+        this.done = true;
+        this.entry = entry;
+      },
+      () => undefined, // awaited in walk order; the failure is thrown from there
+    );
   }
 }
 
@@ -235,6 +404,7 @@ class PreviousTree {
 class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  private roomWaiters: Array<() => void> = [];
   constructor(private readonly limit: number) {}
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -244,32 +414,71 @@ class Limiter {
     } finally {
       this.active -= 1;
       this.waiting.shift()?.();
+      const roomWaiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const wake of roomWaiters) wake();
     }
+  }
+  /**
+   * Undefined while fewer than `max` tasks wait for their turn; otherwise a promise that
+   * settles when a task ends (ask again then).
+   */
+  room(max: number): Promise<void> | undefined {
+    if (this.waiting.length < max) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 }
 
-/** Buffered writes of the staged tree file. */
+/**
+ * Buffered writes of the staged tree file: lines are copied into one reused buffer as they
+ * come (no line string is kept until the batch is written, see TreeBlobCutter).
+ */
 class TreeFileWriter {
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  private readonly buffer = Buffer.allocUnsafe(CACHE_WRITE_BATCH);
+  private used = 0;
   private position = 0;
-  private constructor(private readonly handle: FileHandle) {}
-  static async create(path: string): Promise<TreeFileWriter> {
-    return new TreeFileWriter(await open(path, 'wx', 0o600));
+  private writing = false;
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly hash: Hash | undefined,
+  ) {}
+  /** `hash` sees every byte written (the SHA-256 of the tree's lines, for its origin note). */
+  static async create(path: string, hash?: Hash): Promise<TreeFileWriter> {
+    return new TreeFileWriter(await open(path, 'wx', 0o600), hash);
   }
-  async add(line: string): Promise<void> {
-    this.pending.push(line);
-    this.pendingBytes += line.length;
-    if (this.pendingBytes >= CACHE_WRITE_BATCH) await this.flush();
+  /** A promise only when a batch is written (every CACHE_WRITE_BATCH bytes): the next add() must wait for it. */
+  add(line: string): Promise<void> | undefined {
+    if (this.writing) throw new Error('TreeFileWriter.add() while a batch is written');
+    const length = Buffer.byteLength(line, 'utf8');
+    if (this.used + length <= this.buffer.length) {
+      this.used += this.buffer.write(line, this.used, length, 'utf8');
+      return this.used === this.buffer.length ? this.flush() : undefined;
+    }
+    return this.flushThen(line);
+  }
+  /** The line does not fit: write what is buffered, then the line (into the buffer, or by itself if longer). */
+  private async flushThen(line: string): Promise<void> {
+    await this.flush();
+    const bytes = Buffer.from(line, 'utf8');
+    if (bytes.length < this.buffer.length) this.used = bytes.copy(this.buffer);
+    else await this.write(bytes);
   }
   private async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const bytes = Buffer.from(this.pending.join(''), 'utf8');
-    this.pending = [];
-    this.pendingBytes = 0;
-    let done = 0;
-    while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done, this.position + done)).bytesWritten;
-    this.position += bytes.length;
+    if (this.used === 0) return;
+    const used = this.used;
+    this.used = 0;
+    await this.write(this.buffer.subarray(0, used));
+  }
+  private async write(bytes: Buffer): Promise<void> {
+    this.hash?.update(bytes);
+    this.writing = true;
+    try {
+      let done = 0;
+      while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done, this.position + done)).bytesWritten;
+      this.position += bytes.length;
+    } finally {
+      this.writing = false;
+    }
   }
   async close(sync: boolean): Promise<void> {
     await this.flush();
@@ -335,13 +544,16 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
   let limit = expected;
   let shrunk = false;
   let compressible: boolean | undefined;
-  let after: BigIntStats;
+  let after: BigIntStats | undefined;
   try {
     try {
       for (;;) {
         if (total >= limit) {
           const now = await statNow();
-          if (Number(now.size) <= total) break;
+          if (Number(now.size) <= total) {
+            after = now; // read to the end: this look is also the one after the read
+            break;
+          }
           limit = Number(now.size); // grew while read: take what is there now
         }
         const want = Math.min(FILE_BLOCK_SIZE, limit - total);
@@ -370,7 +582,7 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
           break;
         }
       }
-      after = await statNow();
+      after ??= await statNow();
     } catch (error) {
       await Promise.allSettled(puts);
       if (!(error instanceof FileReadError)) throw error;
@@ -415,6 +627,25 @@ function baseEntry(entry: WalkEntry, type: TreeEntry['t']): TreeEntry {
     u: Number(stats.uid),
     g: Number(stats.gid),
   };
+}
+
+/** A regular file's entry: metadata as walked (before it was read), content as stored. */
+function fileEntry(entry: WalkEntry, size: number, blobs: string[], hash: string | undefined): TreeEntry {
+  const { stats } = entry;
+  const file: TreeEntry = {
+    p: entry.relPath,
+    t: 'f',
+    m: Number(stats.mode & 0o7777n),
+    mt: msOf(stats.mtimeNs),
+    s: size,
+    b: blobs,
+    u: Number(stats.uid),
+    g: Number(stats.gid),
+    i: Number(stats.ino),
+    c: msOf(stats.ctimeNs),
+  };
+  if (hash !== undefined) file.h = hash;
+  return file;
 }
 
 /** True when the previous tree's entry describes this file exactly and every block is still stored. */
@@ -532,11 +763,17 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       const counts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
       let currentPath = '';
       let streamed = 0;
-      const progress = (force = false): void =>
+      // Called per entry: the event is built only when the reporter may send it.
+      let nextProgressAt = 0;
+      const progress = (force = false): void => {
+        const now = Date.now();
+        if (!force && now < nextProgressAt) return;
+        nextProgressAt = now + PROGRESS_CHECK_MS;
         reporter.progress(
           { type: 'progress', phase: 'files', item: spec.label, files: counts.files, bytes: phaseBytes + streamed, path: currentPath, itemsDone: index, itemsTotal: directories.length },
           force,
         );
+      };
       const warn: Warn = (code, relPath, message) => {
         warnings.add(message);
         reporter.emit({ type: 'warning', code, message: `${spec.label}: ${message}`, item: spec.label, path: relPath });
@@ -544,43 +781,84 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
 
       const cachePath = options.stateDir ? treeCachePath(options.stateDir, options.repositoryId, spec.label) : undefined;
       const cached = cachePath ? await stat(cachePath).then(() => true, () => false) : false;
+      const onPreviousProblem = (message: string): void => {
+        reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label });
+      };
       const tracked = changesFor.has(spec.label);
       const changes = tracked ? new TreeChangeCollector() : undefined;
       // The cache's lines are hashed as they are read, to check its origin note at the end.
       const cacheHash = tracked && cached ? createHash('sha256') : undefined;
-      const previousSource = cached && cachePath ? readTreeFile(cachePath, cacheHash && ((line) => cacheHash.update(`${line}\n`))) : options.previous?.(spec.label);
-      const previous = new PreviousTree(
-        previousSource,
-        (message) => reporter.emit({ type: 'warning', code: 'TREE_CACHE', message: `${spec.label}: ${message}`, item: spec.label }),
-        changes && ((entry) => changes.removed(entry)),
-      );
+      let source: PreviousSource | undefined;
+      let openFailed = false;
+      if (cached && cachePath) {
+        try {
+          source = { kind: 'file', cursor: TreeFileCursor.open(cachePath, cacheHash) };
+        } catch (error) {
+          openFailed = true;
+          onPreviousProblem(`the previous tree could not be read (${(error as Error).message}); unchanged files are read again`);
+        }
+      } else {
+        const fromCatalog = options.previous?.(spec.label);
+        if (fromCatalog) source = { kind: 'stream', iterator: fromCatalog[Symbol.asyncIterator]() };
+      }
+      const previous = new PreviousTree(source, onPreviousProblem, changes && ((entry) => changes.removed(entry)));
       const newTreeHash = tracked ? createHash('sha256') : undefined;
       const stagedPath = join(staging.dir, `tree-${options.repositoryId}-${spec.label}.ndjson.${token}.tmp`);
       finals.set(spec.label, cachePath ?? stagedPath);
-      const cacheWriter = await TreeFileWriter.create(stagedPath);
+      const cacheWriter = await TreeFileWriter.create(stagedPath, newTreeHash);
       stagedFiles.set(spec.label, stagedPath);
       const cutter = new TreeBlobCutter(writer);
 
-      /** Entries in walk order, each with its previous entry; a file being read holds its place until it is stored. */
-      const queue: Array<{ entry: Promise<TreeEntry | null>; before: TreeEntry | undefined }> = [];
-      const emit = async (queued: { entry: Promise<TreeEntry | null>; before: TreeEntry | undefined }): Promise<void> => {
-        const entry = await queued.entry;
-        changes?.compare(queued.before, entry ?? undefined);
-        if (entry === null) return;
+      /** Adds an entry to the tree; a promise only when a tree blob or a cache batch is written. */
+      const record = (entry: TreeEntry): Promise<unknown> | undefined => {
         currentPath = entry.p;
         if (entry.t === 'f') {
           counts.files += 1;
           counts.bytes += entry.s ?? 0;
+          if (entry.b && options.onFileBlobs) options.onFileBlobs(entry.b);
         } else if (entry.t === 'd') counts.directories += 1;
         else {
           counts.symlinks += 1;
           if (linkEscapes(entry.p, entry.l ?? '')) outsideLinks.add({ path: entry.p, target: entry.l ?? '' });
         }
         const line = treeLine(entry);
-        newTreeHash?.update(line);
-        await cutter.add(line);
-        await cacheWriter.add(line);
+        const stored = cutter.add(line);
+        const written = cacheWriter.add(line);
         progress();
+        return stored && written ? Promise.all([stored, written]) : stored ?? written;
+      };
+
+      /**
+       * Entries in walk order. An entry known at once (a directory, a link, an unchanged file)
+       * goes straight to the tree when nothing waits before it; a file being read holds its
+       * place here until it is stored, and what follows it waits behind it.
+       */
+      const queue: Array<TreeEntry | FileRead> = [];
+      const take = async (): Promise<void> => {
+        const head = queue[0];
+        let entry: TreeEntry | null;
+        if (head instanceof FileRead) {
+          entry = head.done ? head.entry : await head.promise;
+          // The pairs of entries known at once were compared when they were added.
+          changes?.compare(head.before, entry ?? undefined);
+        } else entry = head;
+        queue.shift();
+        if (entry === null) return;
+        const pending = record(entry);
+        if (pending) await pending;
+      };
+      /** `before`: the previous tree's entry at the same path, for the changes (a FileRead carries its own). */
+      const add = async (item: TreeEntry | FileRead, before?: TreeEntry): Promise<void> => {
+        if (changes && !(item instanceof FileRead)) changes.compare(before, item);
+        if (queue.length === 0 && !(item instanceof FileRead)) {
+          const pending = record(item);
+          if (pending) await pending;
+          return;
+        }
+        queue.push(item);
+        while (queue.length >= MAX_QUEUED_ENTRIES) await take();
+        // Entries behind files that are stored by now go on without a wait.
+        while (queue.length > 0 && !(queue[0] instanceof FileRead && !queue[0].done)) await take();
       };
 
       try {
@@ -590,12 +868,12 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
           { onExcluded: (path, reason) => excluded.add({ path, reason }), onWarning: (code, path, message) => warn(code, path, message) },
         );
         for await (const walked of walk) {
-          let item: Promise<TreeEntry | null>;
           // Every path is looked up, so the previous entries the walk passes are the removed ones.
-          const before = await previous.find(walked.relPath);
+          let before = previous.find(walked.relPath);
+          if (before instanceof Promise) before = await before;
           switch (walked.kind) {
             case 'directory':
-              item = Promise.resolve(baseEntry(walked, 'd'));
+              await add(baseEntry(walked, 'd'), before);
               break;
             case 'symlink': {
               let target: string;
@@ -606,7 +884,9 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
                 changes?.compare(before, undefined);
                 continue;
               }
-              item = Promise.resolve({ ...baseEntry(walked, 'l'), l: target });
+              const link = baseEntry(walked, 'l');
+              link.l = target;
+              await add(link, before);
               break;
             }
             case 'special':
@@ -614,30 +894,32 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
               changes?.compare(before, undefined);
               continue;
             case 'file': {
-              const identity = { ...baseEntry(walked, 'f'), i: Number(walked.stats.ino), c: msOf(walked.stats.ctimeNs) };
               if (unchanged(before, walked, writer)) {
                 result.unchangedFiles += 1;
-                item = Promise.resolve({ ...identity, s: before.s, b: before.b, ...(before.h !== undefined ? { h: before.h } : {}) });
+                await add(fileEntry(walked, before.s, before.b, before.h), before);
               } else {
-                item = limiter.run(async () => {
-                  const stored = await storeFile(walked, writer, warn, (n) => {
-                    streamed += n;
-                    result.readBytes += n;
-                  });
-                  return stored === null ? null : { ...identity, s: stored.s, b: stored.b, h: stored.h };
-                });
+                for (let room = limiter.room(MAX_WAITING_READS); room; room = limiter.room(MAX_WAITING_READS)) await room;
+                await add(
+                  new FileRead(
+                    limiter.run(async () => {
+                      const stored = await storeFile(walked, writer, warn, (n) => {
+                        streamed += n;
+                        result.readBytes += n;
+                      });
+                      return stored === null ? null : fileEntry(walked, stored.s, stored.b, stored.h);
+                    }),
+                    before,
+                  ),
+                );
               }
               break;
             }
           }
-          item.catch(() => undefined); // awaited in order by emit(); a failure is thrown from there
-          queue.push({ entry: item, before });
-          while (queue.length >= MAX_QUEUED_ENTRIES) await emit(queue.shift()!);
         }
-        while (queue.length > 0) await emit(queue.shift()!);
+        while (queue.length > 0) await take();
         if (changes) await previous.drain();
       } catch (error) {
-        await Promise.allSettled(queue.map((q) => q.entry));
+        await Promise.allSettled(queue.map((item) => (item instanceof FileRead ? item.promise : item)));
         await cacheWriter.abandon();
         throw error;
       } finally {
@@ -648,10 +930,10 @@ export async function backupTrees(options: TreeBackupOptions): Promise<TreeBacku
       if (changes && newTreeHash) {
         if (options.set) origins.set(spec.label, { ...options.set, sha256: newTreeHash.digest('hex') });
         result.changes.push(
-          await changesRecord(spec.label, changes, previous.failed, {
+          await changesRecord(spec.label, changes, previous.failed || openFailed, {
             cacheHash: cacheHash?.digest('hex'),
             cacheOrigin: cached && options.stateDir ? () => readCacheOrigin(treeOriginPath(options.stateDir!, options.repositoryId, spec.label)) : undefined,
-            fromCatalog: !cached && previousSource !== undefined,
+            fromCatalog: !cached && source !== undefined,
             previousReadable: options.previous !== undefined,
             set: options.set,
             previousSet: options.previousSet,

@@ -5,7 +5,8 @@
  * stored once. The blobs' plaintexts concatenated are the NDJSON (a line may span two blobs
  * only when it is longer than a blob may be).
  */
-import { createHash } from 'node:crypto';
+import { isAscii, isUtf8 } from 'node:buffer';
+import * as crypto from 'node:crypto';
 import type { TreeEntry } from '../../protocol/manifest.js';
 import { BackupError } from '../core/errors.js';
 import type { BlobWriter } from '../repo/repository.js';
@@ -20,18 +21,28 @@ export const TREE_BLOB_MAX_BYTES = 1024 * 1024;
 export const TREE_TARGET_LINES = 1024;
 const BOUNDARY_BELOW = Math.floor(2 ** 32 / TREE_TARGET_LINES);
 
-/** One NDJSON line (with its '\n'). Keys in a fixed order so equal entries give equal bytes. */
+/**
+ * One NDJSON line (with its '\n'). Keys in a fixed order so equal entries give equal bytes.
+ * Built by concatenation, not JSON.stringify of a fresh object: it runs once per file of every
+ * backup. Numbers print as JSON.stringify prints them (both use Number::toString); strings go
+ * through JSON.stringify for escaping.
+ */
 export function treeLine(entry: TreeEntry): string {
-  const out: Record<string, unknown> = { p: entry.p, t: entry.t, m: entry.m, mt: entry.mt };
-  if (entry.s !== undefined) out.s = entry.s;
-  if (entry.b !== undefined) out.b = entry.b;
-  if (entry.h !== undefined) out.h = entry.h;
-  if (entry.l !== undefined) out.l = entry.l;
-  if (entry.u !== undefined) out.u = entry.u;
-  if (entry.g !== undefined) out.g = entry.g;
-  if (entry.i !== undefined) out.i = entry.i;
-  if (entry.c !== undefined) out.c = entry.c;
-  return `${JSON.stringify(out)}\n`;
+  let line = `{"p":${JSON.stringify(entry.p)},"t":"${entry.t}","m":${jsonNumber(entry.m)},"mt":${jsonNumber(entry.mt)}`;
+  if (entry.s !== undefined) line += `,"s":${jsonNumber(entry.s)}`;
+  if (entry.b !== undefined) line += `,"b":${JSON.stringify(entry.b)}`;
+  if (entry.h !== undefined) line += `,"h":${JSON.stringify(entry.h)}`;
+  if (entry.l !== undefined) line += `,"l":${JSON.stringify(entry.l)}`;
+  if (entry.u !== undefined) line += `,"u":${jsonNumber(entry.u)}`;
+  if (entry.g !== undefined) line += `,"g":${jsonNumber(entry.g)}`;
+  if (entry.i !== undefined) line += `,"i":${jsonNumber(entry.i)}`;
+  if (entry.c !== undefined) line += `,"c":${jsonNumber(entry.c)}`;
+  return `${line}}\n`;
+}
+
+/** A number as JSON writes it (non-finite numbers become null, as in JSON.stringify). */
+function jsonNumber(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
 }
 
 /** Parses and checks one line; `where` names the tree in the error. */
@@ -54,50 +65,90 @@ export function parseTreeLine(line: string, where: string): TreeEntry {
   return e as TreeEntry;
 }
 
-/** Splits a stream of text chunks into lines (without '\n'); memory is one line plus one chunk. */
-export async function* splitLines(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
-  let rest = '';
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  for await (const chunk of chunks) {
-    const text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      if (nl < 0) break;
-      if (nl > start) yield text.slice(start, nl);
-      start = nl + 1;
+/**
+ * Splits bytes into lines (without '\n'), a chunk at a time: push() returns the complete lines
+ * of what was pushed so far, end() what is left. '\n' never occurs inside a UTF-8 sequence, so
+ * the bytes up to the last '\n' of a chunk are whole characters: they are checked (a TypeError,
+ * as TextDecoder's fatal mode throws, for bytes that are not UTF-8) and decoded in one call,
+ * and split in one call. Memory is one chunk plus one line.
+ */
+export class LineSplitter {
+  private rest: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): string[] {
+    const last = chunk.lastIndexOf(0x0a);
+    if (last < 0) {
+      this.rest = this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]);
+      return [];
     }
-    rest = text.slice(start);
+    const whole = this.rest.length === 0 ? chunk.subarray(0, last) : Buffer.concat([this.rest, chunk.subarray(0, last)]);
+    this.rest = chunk.subarray(last + 1);
+    return this.lines(whole);
   }
-  rest += decoder.decode();
-  if (rest !== '') yield rest;
+
+  end(): string[] {
+    const whole = this.rest;
+    this.rest = Buffer.alloc(0);
+    return whole.length === 0 ? [] : this.lines(whole);
+  }
+
+  private lines(bytes: Buffer): string[] {
+    // ASCII (most trees) decodes as one-byte text without a UTF-8 decoder's work.
+    let text: string;
+    if (isAscii(bytes)) text = bytes.toString('latin1');
+    else if (isUtf8(bytes)) text = bytes.toString('utf8');
+    else throw new TypeError('The encoded data was not valid for encoding utf-8');
+    return text.split('\n').filter((line) => line !== '');
+  }
 }
+
+/** Splits a stream of byte chunks into lines (without '\n'); memory is one line plus one chunk. */
+export async function* splitLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
+  const splitter = new LineSplitter();
+  for await (const chunk of chunks) yield* splitter.push(chunk);
+  yield* splitter.end();
+}
+
+/** SHA-256 (of a string's UTF-8 bytes): one call where the runtime has it (Node 20.12+). */
+const sha256 =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (data: string | Buffer): Buffer => crypto.hash('sha256', data, 'buffer')
+    : (data: string | Buffer): Buffer => crypto.createHash('sha256').update(data).digest();
 
 /**
  * Collects tree lines and stores them as blobs, cut where a line's SHA-256 starts below
  * 2^32/TREE_TARGET_LINES once the blob holds TREE_BLOB_MIN_BYTES, or at TREE_BLOB_MAX_BYTES.
- * Each line is also handed to `onLine` (the state-dir copy of the tree).
+ * Lines are copied into one reused buffer as they come: no line string outlives its add(), so
+ * a tree of a million lines leaves no garbage behind for the collector to find in old space.
+ * add() returns a promise only when it stored a blob (once per ~1,000 lines): the next add()
+ * must wait for it.
  */
 export class TreeBlobCutter {
   readonly ids: string[] = [];
-  private lines: Buffer[] = [];
+  private readonly buffer = Buffer.allocUnsafe(TREE_BLOB_MAX_BYTES);
   private bytes = 0;
 
   constructor(private readonly writer: BlobWriter) {}
 
-  async add(line: string): Promise<void> {
-    let bytes = Buffer.from(line, 'utf8');
-    // A line longer than what is left of a blob is split: the reader concatenates blobs.
+  add(line: string): Promise<void> | undefined {
+    const length = Buffer.byteLength(line, 'utf8');
+    if (this.bytes + length > TREE_BLOB_MAX_BYTES) return this.addLong(Buffer.from(line, 'utf8'));
+    this.bytes += this.buffer.write(line, this.bytes, length, 'utf8');
+    if (this.bytes >= TREE_BLOB_MIN_BYTES && sha256(line).readUInt32BE(0) < BOUNDARY_BELOW) return this.cut();
+    return undefined;
+  }
+
+  /** A line longer than what is left of a blob is split: the reader concatenates blobs. */
+  private async addLong(line: Buffer): Promise<void> {
+    let bytes = line;
     while (this.bytes + bytes.length > TREE_BLOB_MAX_BYTES) {
       const room = TREE_BLOB_MAX_BYTES - this.bytes;
-      this.lines.push(bytes.subarray(0, room));
-      this.bytes += room;
+      this.bytes += bytes.copy(this.buffer, this.bytes, 0, room);
       bytes = bytes.subarray(room);
       await this.cut();
     }
-    this.lines.push(bytes);
-    this.bytes += bytes.length;
-    if (this.bytes >= TREE_BLOB_MIN_BYTES && createHash('sha256').update(bytes).digest().readUInt32BE(0) < BOUNDARY_BELOW) await this.cut();
+    this.bytes += bytes.copy(this.buffer, this.bytes);
+    if (this.bytes >= TREE_BLOB_MIN_BYTES && sha256(bytes).readUInt32BE(0) < BOUNDARY_BELOW) await this.cut();
   }
 
   /** Stores what is left; returns the tree's blob ids. */
@@ -107,9 +158,11 @@ export class TreeBlobCutter {
   }
 
   private async cut(): Promise<void> {
-    const blob = Buffer.concat(this.lines, this.bytes);
-    this.lines = [];
+    // A copy: the writer keeps the blob while it compresses it, and the buffer is reused at once.
+    const blob = Buffer.from(this.buffer.subarray(0, this.bytes));
     this.bytes = 0;
-    this.ids.push(await this.writer.put(blob, { compressible: true }));
+    // The id's place is taken now: ids stay in tree order even if a caller adds lines meanwhile.
+    const at = this.ids.push('') - 1;
+    this.ids[at] = await this.writer.put(blob, { compressible: true });
   }
 }

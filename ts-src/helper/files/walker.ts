@@ -7,7 +7,6 @@
 import type { BigIntStats } from 'node:fs';
 import { lstatSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Exclusions } from './exclusions.js';
 
 export type WalkKind = 'file' | 'directory' | 'symlink' | 'special';
@@ -69,7 +68,8 @@ export async function* walkTree(root: string, options: WalkOptions, hooks: WalkH
     const name = frame.names[frame.next];
     frame.next += 1;
     const relPath = frame.relDir === '' ? name : `${frame.relDir}/${name}`;
-    const absPath = join(frame.absDir, name);
+    // Not path.join: the names of a directory listing have no '/', so there is nothing to normalise.
+    const absPath = frame.absDir.endsWith('/') ? frame.absDir + name : `${frame.absDir}/${name}`;
     let stats: BigIntStats;
     try {
       // Synchronous: microseconds, against a thread-pool round trip per entry (see tar-writer.ts).

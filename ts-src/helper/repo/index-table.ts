@@ -12,7 +12,6 @@
  */
 
 export const ID_BYTES = 32;
-const ID_HEX = /^[0-9a-f]{64}$/;
 
 export type BlobEncoding = 'none' | 'gzip' | 'zstd';
 const ENCODINGS: readonly BlobEncoding[] = ['none', 'gzip', 'zstd'];
@@ -27,8 +26,36 @@ export function isBlobEncoding(value: unknown): value is BlobEncoding {
   return typeof value === 'string' && (ENCODINGS as readonly string[]).includes(value);
 }
 
+/** Lower-case hex digit values by char code, -1 for anything else. */
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let c = 0; c < 10; c += 1) HEX_VALUE[48 + c] = c;
+for (let c = 0; c < 6; c += 1) HEX_VALUE[97 + c] = 10 + c;
+
+/** 64 lower-case hex digits. A loop, not a regular expression: it runs for every blob of every index file. */
 export function isBlobId(value: unknown): value is string {
-  return typeof value === 'string' && ID_HEX.test(value);
+  if (typeof value !== 'string' || value.length !== ID_BYTES * 2) return false;
+  for (let i = 0; i < value.length; i += 1) {
+    const c = value.charCodeAt(i);
+    if (c >= 128 || HEX_VALUE[c] < 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Decodes a blob id (64 lower-case hex digits) into `into`; false when it is not one. A loop
+ * over char codes: a lookup runs for every block of every file of a backup, and the regular
+ * expression above, twice per lookup, was the largest single cost of an unchanged re-run.
+ */
+function decodeId(id: string, into: Uint8Array): boolean {
+  if (id.length !== ID_BYTES * 2) return false;
+  for (let i = 0; i < ID_BYTES; i += 1) {
+    const high = id.charCodeAt(2 * i);
+    const low = id.charCodeAt(2 * i + 1);
+    const value = ((high < 128 ? HEX_VALUE[high] : -1) << 4) | (low < 128 ? HEX_VALUE[low] : -1);
+    if (value < 0) return false;
+    into[i] = value;
+  }
+  return true;
 }
 
 export interface BlobLocation {
@@ -128,8 +155,26 @@ export class BlobIndexTable {
   }
 
   add(id: string, packSlot: number, offset: number, length: number, rawLength: number, encoding: BlobEncoding): void {
-    if (!isBlobId(id)) throw new Error(`not a blob id: ${JSON.stringify(id).slice(0, 80)}`);
+    this.addKey(this.toBytes(id), packSlot, offset, length, rawLength, encodingCode(encoding));
+  }
+
+  /**
+   * add() for an id given as 64 lower-case hex digits at `start` of `text` (the bytes of an
+   * index file): no string per blob while an index is loaded. The caller has checked the digits.
+   */
+  addHex(text: Uint8Array, start: number, packSlot: number, offset: number, length: number, rawLength: number, encoding: number): void {
+    const key = this.probe;
+    for (let i = 0; i < ID_BYTES; i += 1) {
+      const high = text[start + 2 * i];
+      const low = text[start + 2 * i + 1];
+      key[i] = (HEX_VALUE[high & 0x7f] << 4) | HEX_VALUE[low & 0x7f];
+    }
+    this.addKey(key, packSlot, offset, length, rawLength, encoding);
+  }
+
+  private addKey(key: Uint8Array, packSlot: number, offset: number, length: number, rawLength: number, encoding: number): void {
     if (this.packNames[packSlot] === undefined) throw new Error(`pack slot ${packSlot} is not live`);
+    if (!(encoding >= 0 && encoding < ENCODINGS.length)) throw new Error(`unknown blob encoding ${encoding}`);
     const entry = this.count;
     if ((entry & PAGE_MASK) === 0) {
       this.pages.push({ ids: new Uint8Array(PAGE_ENTRIES * ID_BYTES), numbers: new Uint32Array(PAGE_ENTRIES * NUMBERS), encodings: new Uint8Array(PAGE_ENTRIES) });
@@ -138,17 +183,35 @@ export class BlobIndexTable {
     this.count += 1;
     const page = this.pages[entry >>> PAGE_BITS];
     const at = entry & PAGE_MASK;
-    page.ids.set(this.toBytes(id), at * ID_BYTES);
+    page.ids.set(key, at * ID_BYTES);
     page.numbers[at * NUMBERS] = packSlot;
     page.numbers[at * NUMBERS + 1] = offset;
     page.numbers[at * NUMBERS + 2] = length;
     page.numbers[at * NUMBERS + 3] = rawLength;
-    page.encodings[at] = encodingCode(encoding);
+    page.encodings[at] = encoding;
     this.insertSlot(entry);
   }
 
   has(id: string): boolean {
     return this.find(id) >= 0;
+  }
+
+  /**
+   * The entry number of the first live copy of `id`, or -1: for callers that keep per-entry
+   * state (a set's accounting marks entries in a bit array instead of a Set of ids).
+   */
+  entryOf(id: string): number {
+    return this.find(id);
+  }
+
+  /** Stored bytes of entry `entry` (from entryOf). */
+  storedLengthAt(entry: number): number {
+    return this.pages[entry >>> PAGE_BITS].numbers[(entry & PAGE_MASK) * NUMBERS + 2];
+  }
+
+  /** The pack of entry `entry` (from entryOf; the pack is live when entryOf returned it). */
+  packAt(entry: number): string {
+    return this.packNames[this.pages[entry >>> PAGE_BITS].numbers[(entry & PAGE_MASK) * NUMBERS]] as string;
   }
 
   lookup(id: string): BlobLocation | undefined {
@@ -173,15 +236,15 @@ export class BlobIndexTable {
   }
 
   private toBytes(id: string): Buffer {
-    if (this.probe.write(id, 'hex') !== ID_BYTES || !isBlobId(id)) throw new Error(`not a blob id: ${JSON.stringify(id).slice(0, 80)}`);
+    if (typeof id !== 'string' || !decodeId(id, this.probe)) throw new Error(`not a blob id: ${JSON.stringify(id).slice(0, 80)}`);
     return this.probe;
   }
 
   /** The first live entry for `id`, or -1. */
   private find(id: string): number {
-    if (!isBlobId(id)) return -1;
-    const key = this.toBytes(id);
-    let slot = key.readUInt32LE(0) & this.slotMask;
+    const key = this.probe;
+    if (typeof id !== 'string' || !decodeId(id, key)) return -1;
+    let slot = (key[0] | (key[1] << 8) | (key[2] << 16) | (key[3] << 24)) & this.slotMask;
     for (;;) {
       const value = this.slots[slot];
       if (value === EMPTY) return -1;

@@ -4,7 +4,7 @@
  * files. Parsing is strict: a file that does not match is damage, never guessed around.
  */
 import { join } from 'node:path';
-import { isBlobEncoding, isBlobId, type BlobEncoding } from './index-table.js';
+import { encodingCode, isBlobEncoding, isBlobId, type BlobEncoding, type BlobIndexTable } from './index-table.js';
 
 export const REPOSITORY_FILE = 'repository.json';
 export const REPOSITORY_FORMAT = 'civibackup-repository';
@@ -65,7 +65,6 @@ export interface PackIndex {
   blobs: IndexEntry[];
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const U32 = 0xffffffff;
 
 function isU32(value: unknown): value is number {
@@ -97,11 +96,167 @@ export function parsePackIndex(text: string, expectedPack: string): PackIndex {
       !isU32(e[2]) ||
       !isBlobEncoding(e[3]) ||
       !isU32(e[4]) ||
-      typeof e[5] !== 'string' ||
-      !SHA256_HEX.test(e[5])
+      !isBlobId(e[5]) // the SHA-256 of the stored bytes: 64 hex digits, as an id
     ) {
       fail(`has a malformed blob entry ${JSON.stringify(entry).slice(0, 120)}`);
     }
   }
   return v as PackIndex;
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const PACK_PREFIX = ascii('{"pack":"');
+const HEADER_KEY = ascii('","header":');
+const BLOBS_KEY = ascii(',"blobs":[');
+const ENTRY_START = ascii('["');
+const ENCODINGS: ReadonlyArray<{ code: number; bytes: Uint8Array }> = (['none', 'gzip', 'zstd'] as const).map((name) => ({ code: encodingCode(name), bytes: ascii(`,"${name}",`) }));
+
+/**
+ * Reads index files exactly as PackWriter writes them (JSON.stringify: no spaces, keys in
+ * order, numbers as plain integers) straight from their bytes: a repository of a million
+ * blobs has ~160 MB of index files, and JSON.parse made two strings and an array per blob of
+ * them, read again on every run. Returns false at the first byte that is not in that shape.
+ */
+class CanonicalIndexScan {
+  at = 0;
+  /** `trusted`: the bytes passed a full scan already; hex digits are skipped, not checked again. */
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly trusted = false,
+  ) {}
+
+  literal(expected: Uint8Array): boolean {
+    const { bytes } = this;
+    if (this.at + expected.length > bytes.length) return false;
+    for (let i = 0; i < expected.length; i += 1) if (bytes[this.at + i] !== expected[i]) return false;
+    this.at += expected.length;
+    return true;
+  }
+
+  byte(expected: number): boolean {
+    if (this.bytes[this.at] !== expected) return false;
+    this.at += 1;
+    return true;
+  }
+
+  /** 64 lower-case hex digits; their start, or -1. */
+  hex64(): number {
+    const { bytes } = this;
+    const start = this.at;
+    if (start + 64 > bytes.length) return -1;
+    if (this.trusted) {
+      this.at += 64;
+      return start;
+    }
+    for (let i = start; i < start + 64; i += 1) {
+      const c = bytes[i];
+      if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return -1;
+    }
+    this.at += 64;
+    return start;
+  }
+
+  /** An unsigned 32-bit integer as JSON.stringify prints it (no sign, no leading zero); -1 if none. */
+  u32(): number {
+    const { bytes } = this;
+    let value = 0;
+    let digits = 0;
+    while (this.at < bytes.length && bytes[this.at] >= 0x30 && bytes[this.at] <= 0x39) {
+      if (digits === 1 && value === 0) return -1;
+      value = value * 10 + (bytes[this.at] - 0x30);
+      digits += 1;
+      this.at += 1;
+      if (value > U32) return -1;
+    }
+    return digits === 0 ? -1 : value;
+  }
+
+  /** `,"<encoding>",`: the encoding's code, or -1. */
+  encoding(): number {
+    for (const { code, bytes } of ENCODINGS) if (this.literal(bytes)) return code;
+    return -1;
+  }
+
+  /** Only a final newline (or nothing) is left. */
+  end(): boolean {
+    return this.at === this.bytes.length || (this.at === this.bytes.length - 1 && this.bytes[this.at] === 0x0a);
+  }
+}
+
+/**
+ * Walks the blob entries of a canonical index file, calling `each` for each (id at `idStart`
+ * of `bytes`); false (having stopped) as soon as the file is not canonical.
+ */
+function scanCanonicalIndex(
+  bytes: Uint8Array,
+  expectedPack: string,
+  onHeader: (header: number) => void,
+  each: (idStart: number, offset: number, length: number, encoding: number, rawLength: number) => void,
+  trusted = false,
+): boolean {
+  const scan = new CanonicalIndexScan(bytes, trusted);
+  if (!scan.literal(PACK_PREFIX)) return false;
+  const packStart = scan.hex64();
+  if (packStart < 0) return false;
+  for (let i = 0; i < 64; i += 1) if (bytes[packStart + i] !== expectedPack.charCodeAt(i)) return false;
+  if (!scan.literal(HEADER_KEY)) return false;
+  const header = scan.u32();
+  if (header < 0 || !scan.literal(BLOBS_KEY)) return false;
+  onHeader(header);
+  if (!scan.byte(CLOSE_BRACKET)) {
+    for (;;) {
+      if (!scan.literal(ENTRY_START)) return false;
+      const idStart = scan.hex64();
+      if (idStart < 0 || !scan.byte(QUOTE) || !scan.byte(COMMA)) return false;
+      const offset = scan.u32();
+      if (offset < 0 || !scan.byte(COMMA)) return false;
+      const length = scan.u32();
+      if (length < 0) return false;
+      const encoding = scan.encoding();
+      if (encoding < 0) return false;
+      const rawLength = scan.u32();
+      if (rawLength < 0 || !scan.byte(COMMA) || !scan.byte(QUOTE) || scan.hex64() < 0 || !scan.byte(QUOTE) || !scan.byte(CLOSE_BRACKET)) return false;
+      each(idStart, offset, length, encoding, rawLength);
+      if (scan.byte(COMMA)) continue;
+      if (scan.byte(CLOSE_BRACKET)) break;
+      return false;
+    }
+  }
+  return scan.byte(0x7d) && scan.end();
+}
+
+/**
+ * Adds the index file `bytes` of pack `pack` to `table`. A file in PackWriter's exact shape is
+ * read from its bytes (checked whole before anything is added); any other file goes through
+ * parsePackIndex, which accepts any valid JSON and names what is wrong. Throws on damage, with
+ * nothing added.
+ */
+export function addPackIndex(table: BlobIndexTable, bytes: Buffer, pack: string): void {
+  let header = 0;
+  let end = 0;
+  let blobs = 0;
+  const canonical = scanCanonicalIndex(
+    bytes,
+    pack,
+    (h) => {
+      header = h;
+      end = h;
+    },
+    (_id, offset, length) => {
+      end = Math.max(end, offset + length);
+      blobs += 1;
+    },
+  );
+  if (canonical) {
+    const slot = table.addPack(pack, { bytes: end, header });
+    scanCanonicalIndex(bytes, pack, () => undefined, (idStart, offset, length, encoding, rawLength) => table.addHex(bytes, idStart, slot, offset, length, rawLength, encoding), true);
+    return;
+  }
+  const index = parsePackIndex(bytes.toString('utf8'), pack);
+  const packBytes = index.blobs.reduce((max, [, offset, length]) => Math.max(max, offset + length), index.header);
+  const slot = table.addPack(pack, { bytes: packBytes, header: index.header });
+  for (const [id, offset, length, encoding, rawLength] of index.blobs) table.add(id, slot, offset, length, rawLength, encoding);
 }

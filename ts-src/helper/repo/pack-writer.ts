@@ -16,8 +16,14 @@ import type { BlobIndexTable } from './index-table.js';
 import { indexPath, packPath, TEMP_DIR, type IndexEntry, type PackIndex } from './layout.js';
 import type { BlobWriteOptions, BlobWriter } from './repository.js';
 
-/** A pack is closed once it holds at least this many bytes. */
+/** A pack is closed once it holds at least this many bytes... */
 export const PACK_TARGET_BYTES = 16 * 1024 * 1024;
+/**
+ * ...or this many blobs: the open pack's index entries are held in memory until it closes
+ * (~300 bytes each, and its index file as one string then), and 16 MiB of small files
+ * compressed to a few hundred bytes each would be ~80,000 of them.
+ */
+export const PACK_MAX_BLOBS = 8192;
 
 /** Seals the stored bytes of the blobs of ONE pack (encrypted repositories). */
 export interface PackSealer {
@@ -146,7 +152,7 @@ export class PackWriter implements BlobWriter {
     pack.ids.add(id);
     this.stats.newBlobs += 1;
     this.stats.addedBytes += stored.length;
-    if (pack.bytes >= this.target) await this.closePack(pack);
+    if (pack.bytes >= this.target || pack.entries.length >= PACK_MAX_BLOBS) await this.closePack(pack);
   }
 
   private async closePack(pack: OpenPack): Promise<void> {
