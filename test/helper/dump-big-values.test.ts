@@ -14,15 +14,24 @@ import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { dumpTable, LANE_BUFFER_BYTES, statementLimit } from '../../ts-src/helper/db/dump-table.js';
 import { listColumns, primaryKey } from '../../ts-src/helper/db/introspect.js';
-import { createDatabase, dropDatabase, mariadbCli, uniqueName, withRoot } from './support/mariadb.js';
+import type { Connection } from 'mysql2';
+import { closeConnection, openConnection } from '../../ts-src/helper/db/connection.js';
+import { createDatabase, dropDatabase, dsnFor, mariadbCli, query, uniqueName, withRoot } from './support/mariadb.js';
 
 const SOURCE = uniqueName('cbt_bigval');
 const VALUE_MIB = 24;
 const PACKET = 64 * 1024 * 1024;
 let dir = '';
 let packetBefore = '';
+/** Holds the server-wide lock under which this file changes max_allowed_packet. */
+let lockHolder: Connection | undefined;
 
 before(async () => {
+  // The packet size is the server's, for every connection: a second run of this file beside
+  // this one (the other Node pass, another developer) waits, so neither puts back the other's value.
+  lockHolder = await openConnection(dsnFor('mysql'));
+  const [lock] = await query<{ got: number | null }>(lockHolder, "SELECT GET_LOCK('civibackup_test_max_allowed_packet', 600) AS got");
+  assert.equal(Number(lock.got), 1, 'the max_allowed_packet lock was not free within 10 minutes');
   packetBefore = mariadbCli('SELECT @@GLOBAL.max_allowed_packet;').trim();
   // A 24 MiB row needs more than the 16 MiB default packet (new connections see it).
   mariadbCli(`SET GLOBAL max_allowed_packet = ${PACKET};`);
@@ -38,8 +47,10 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cbt-bigval-'));
 });
 
-after(() => {
+after(async () => {
   if (packetBefore) mariadbCli(`SET GLOBAL max_allowed_packet = ${packetBefore};`);
+  // Closing the connection releases the lock.
+  if (lockHolder) await closeConnection(lockHolder);
   dropDatabase(SOURCE);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -1,10 +1,11 @@
 /**
- * End to end through the built bundle: a small database and a directory backed up with
- * --recipient (and with --passphrase-file), copied offsite to S3 (s3rver) and SFTP (a private
- * sshd) by the job file, pruned by its retention policy; then EVERY part is decrypted with
- * Debian's `age` CLI and restored with plain `zcat | mariadb` and `tar`. A wrong identity or
- * passphrase gives WRONG_KEY (exit 2), a flipped byte SET_DAMAGED (exit 3), and the target
- * database is untouched either way.
+ * End to end through the built bundle: a small database and a directory backed up in format 1
+ * (0.1.0's set of part files) with --recipient (and with --passphrase-file), copied offsite to
+ * S3 (s3rver) and SFTP (a private sshd) by the job file, pruned by its retention policy; then
+ * EVERY part is decrypted with Debian's `age` CLI and restored with plain `zcat | mariadb` and
+ * `tar`. A wrong identity or passphrase gives WRONG_KEY (exit 2), a flipped byte SET_DAMAGED
+ * (exit 3), and the target database is untouched either way. An offsite copy that fails, in
+ * the default (deduplicated) format, leaves the local set complete and the other copy made.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import type { Manifest } from '../../ts-src/protocol/manifest.js';
 import { S3Destination } from '../../ts-src/helper/destinations/s3.js';
 import { SftpDestination } from '../../ts-src/helper/destinations/sftp.js';
 import { listRemoteSets, verifyRemoteSet } from '../../ts-src/helper/destinations/remote-sets.js';
+import { listRemoteV2Sets } from '../../ts-src/helper/destinations/remote-repository.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
 import { runHelperAsync } from './support/helper-run.js';
 import { startS3, startSshd, S3_BUCKET, type S3Server, type SshServer } from './destinations/servers.js';
@@ -118,9 +120,11 @@ describe('recipient mode, offsite copies and retention', { timeout: 300_000 }, (
     rcptJob = job;
     const sets: string[] = [];
     for (let i = 0; i < 2; i += 1) {
-      // v1 until offsite v2 lands
-      // v1 until offsite v2 lands
-    const run = await civibackup(['backup', '--format', '1', '--job', job], secrets());
+      // Format 1 (0.1.0's, still written by --format 1) on purpose: this block checks what that
+      // format promises, every part its own age file that Debian's age and zcat | mariadb | tar
+      // restore, copied and verified offsite part by part. The deduplicated format's
+      // counterparts: plain-recipe-v2.test.ts and destinations/offsite-dedup.test.ts.
+      const run = await civibackup(['backup', '--format', '1', '--job', job], secrets());
       assert.equal(run.status, 0, run.output);
       assert.equal(run.last.type, 'result');
       sets.push(String(run.last.set));
@@ -297,18 +301,22 @@ describe('an offsite copy that fails', { timeout: 300_000 }, () => {
     spec.offsite[0]!.accessKeyId = 'UNKNOWN_KEY_ID'; // s3rver refuses unknown key ids: an auth failure, not retried
     delete spec.offsite[1]!.hostKey; // unpinned: works, with a warning naming the fingerprint to pin
     writeFileSync(job, JSON.stringify(spec));
-    const run = await civibackup(['backup', '--format', '1', '--job', job], secrets());
+    // The default format (deduplicated sets): what a failed copy does is the same for both.
+    const run = await civibackup(['backup', '--job', job], secrets());
     assert.equal(run.status, 1, run.output);
     assert.equal(run.last.code, 'DESTINATION');
     assert.match(String(run.last.message), /is complete in .*offsite copy failed: objects:/);
     const pinWarning = run.events.find((e) => e.type === 'warning' && e.code === 'SFTP_HOST_KEY_NOT_PINNED');
     assert.ok(pinWarning && String(pinWarning.message).includes(ssh.hostKeyFingerprint), 'the unpinned host key is reported with its fingerprint');
     const local = await civibackup(['list', join(work, 'sets-fail')]);
-    const listed = (local.last.summary as { sets: Array<{ setId: string }> }).sets;
+    const listed = (local.last.summary as { sets: Array<{ setId: string; location: string }> }).sets;
     assert.equal(listed.length, 1, 'the local set is complete and listed');
+    assert.equal(listed[0]!.location, join(work, 'sets-fail', 'sets', listed[0]!.setId), 'a deduplicated set');
     const box = new SftpDestination({ host: '127.0.0.1', port: ssh.port, username: 'root', path: join(ssh.root, 'fail'), privateKey: ssh.privateKey });
     try {
-      assert.deepEqual((await listRemoteSets(box)).map((s) => s.setId), [listed[0]!.setId]);
+      const remote = await listRemoteV2Sets(box);
+      assert.deepEqual(remote.map((s) => s.setId), [listed[0]!.setId]);
+      assert.ok(remote[0]!.manifest, 'the SFTP copy is complete: its manifest is there');
     } finally {
       await box.close();
     }

@@ -263,7 +263,9 @@ describe('docs/disaster-recovery.md, followed literally', () => {
         trigger: 'cron',
       }),
     );
-    // v1 until offsite v2 lands (the runbook fetches a set directory and checks its parts)
+    // Format 1 (0.1.0's, still written by --format 1) on purpose: steps 3-6 of the runbook
+    // fetch one set folder and restore its part files, which is that format. The runbook's
+    // recipe for deduplicated sets is run by plain-recipe-v2.test.ts.
     const backup = await helperFromZip(['backup', '--format', '1', '--job', jobFile, '--json'], {
       CIVIBACKUP_DSN: dsnText(source),
       CBT_RUNBOOK_LOG_DSN: dsnText(sourceLog),

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sourceIdentity, type Manifest } from '../../../ts-src/protocol/manifest.js';
+import { sourceIdentity, type ManifestV2 } from '../../../ts-src/protocol/manifest.js';
 import { S3Destination } from '../../../ts-src/helper/destinations/s3.js';
-import { listAllRemoteSets } from '../../../ts-src/helper/destinations/remote-sets.js';
+import { listRemoteV2Sets } from '../../../ts-src/helper/destinations/remote-repository.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from '../support/mariadb.js';
 import { runHelperAsync, type CliRun } from '../support/helper-run.js';
 import { startS3, S3_BUCKET, type S3Server } from '../destinations/servers.js';
@@ -48,16 +48,18 @@ function writeJob(name: string, site: Site, to: string, extra: Record<string, un
   return file;
 }
 
-async function backup(job: string, site: Site): Promise<CliRun & { setId: string; manifest: Manifest }> {
-  // v1 until offsite v2 lands
-  const run = await civibackup(['backup', '--format', '1', '--job', job], { CIVIBACKUP_DSN: dsnText(sites[site]), [S3_SECRET_ENV]: 'S3RVER' });
+/** A backup in the default format (deduplicated sets: <to>/sets/<setId>/manifest.json); retention by source is the same for both formats. */
+async function backup(job: string, site: Site): Promise<CliRun & { setId: string; manifest: ManifestV2 }> {
+  const run = await civibackup(['backup', '--job', job], { CIVIBACKUP_DSN: dsnText(sites[site]), [S3_SECRET_ENV]: 'S3RVER' });
   assert.equal(run.status, 0, run.output);
   const setDir = String(run.last.set);
-  const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as Manifest;
-  return { ...run, setId: manifest.setId, manifest };
+  const manifest = JSON.parse(readFileSync(join(setDir, 'manifest.json'), 'utf8')) as ManifestV2;
+  assert.equal(manifest.version, 2);
+  return { ...run, setId: manifest.id, manifest };
 }
 
-const setsIn = (dir: string): string[] => readdirSync(dir).filter((n) => /^\d{8}T/.test(n)).sort();
+const setsIn = (dir: string): string[] => readdirSync(join(dir, 'sets')).filter((n) => /^\d{8}T/.test(n)).sort();
+const manifestOf = (dir: string, setId: string): ManifestV2 => JSON.parse(readFileSync(join(dir, 'sets', setId, 'manifest.json'), 'utf8')) as ManifestV2;
 const warningsOf = (run: CliRun, code: string) => run.events.filter((e) => e.type === 'warning' && e.code === code);
 
 describe('two sites, one local destination, keep-last 1 each', { timeout: 300_000 }, () => {
@@ -103,7 +105,7 @@ describe('two sites, one local destination, keep-last 1 each', { timeout: 300_00
       const run = await civibackup(['list', shared], { CIVIBACKUP_DSN: dsnText(sites[site]) });
       assert.equal(run.status, 0, run.output);
       const summary = run.last.summary as { source: string; sets: Array<{ setId: string; thisSite: boolean; source: string }> };
-      assert.equal(summary.source, sourceIdentity(JSON.parse(readFileSync(join(shared, newest[site]!, 'manifest.json'), 'utf8')) as Manifest));
+      assert.equal(summary.source, sourceIdentity(manifestOf(shared, newest[site]!)));
       assert.deepEqual(
         summary.sets.filter((s) => s.thisSite).map((s) => s.setId),
         [newest[site]],
@@ -128,7 +130,7 @@ describe('two sites, one local destination, keep-last 1 each', { timeout: 300_00
     assert.match(dry.output, new RegExp(`other\\s+${newest.b}\\s+source host=.*/${sites.b}: left alone`));
 
     // Site B's source given explicitly: its one set is kept, A's sets are left alone.
-    const b = await civibackup(['prune', shared, '--keep-last', '1', '--source', sourceIdentity(JSON.parse(readFileSync(join(shared, newest.b!, 'manifest.json'), 'utf8')) as Manifest)!]);
+    const b = await civibackup(['prune', shared, '--keep-last', '1', '--source', sourceIdentity(manifestOf(shared, newest.b!))!]);
     assert.equal(b.status, 0, b.output);
     assert.deepEqual((b.last.summary as { removed: string[] }).removed, []);
     assert.equal((b.last.summary as { sourceChosen: string }).sourceChosen, 'given');
@@ -164,7 +166,7 @@ describe('two sites, one local destination, keep-last 1 each', { timeout: 300_00
     const prune = await civibackup(['prune', '--job', job, '--dry-run'], {}, false);
     assert.equal(prune.status, 0, prune.output);
     assert.match(prune.output, /source: site-a-copy \(the job's sourceId\)/);
-    const bad = await civibackup(['backup', '--format', '1', '--job', job, '--source-id', 'not valid'], { CIVIBACKUP_DSN: dsnText(sites.a) });
+    const bad = await civibackup(['backup', '--job', job, '--source-id', 'not valid'], { CIVIBACKUP_DSN: dsnText(sites.a) });
     assert.equal(bad.status, 2, bad.output);
   });
 });
@@ -191,9 +193,9 @@ describe('two sites, one S3 bucket prefix (s3rver), keep-last 1 each', { timeout
 
     const destination = new S3Destination({ endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'civicrm/', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
     try {
-      const remote = await listAllRemoteSets(destination);
+      const remote = await listRemoteV2Sets(destination);
       assert.deepEqual(remote.map((s) => s.setId).sort(), [a2.setId, b2.setId].sort(), 'both sites keep their own newest set offsite');
-      assert.ok(remote.every((s) => s.complete));
+      assert.ok(remote.every((s) => s.manifest && !s.problem));
     } finally {
       await destination.close();
     }
