@@ -56,15 +56,34 @@ function findFiles(dir, pattern) {
 
 const tally = { passed: 0, failed: 0, skipped: 0 };
 const lines = [];
+let suiteStarted = Date.now();
+/** One summary line per suite, with the seconds since its section began. */
 function record(suite, passed, failed, skipped = 0, note = '') {
   tally.passed += passed;
   tally.failed += failed;
   tally.skipped += skipped;
-  lines.push(`${suite}: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${note ? ` (${note})` : ''}`);
+  const seconds = `${Math.round((Date.now() - suiteStarted) / 1000)} s`;
+  lines.push(`${suite}: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} (${note ? `${note}, ` : ''}${seconds})`);
 }
 
 function section(title) {
+  suiteStarted = Date.now();
   process.stdout.write(`\n=== ${title} ===\n`);
+}
+
+/** Seconds per test file over the node:test suites (scripts/timing-reporter.mjs), for the closing table. */
+const fileSeconds = [];
+function timingReporterArgs(name) {
+  return ['--test-reporter=./scripts/timing-reporter.mjs', `--test-reporter-destination=${join(resultsDir, `${name}.timings.json`)}`];
+}
+function collectTimings(name, label) {
+  const path = join(resultsDir, `${name}.timings.json`);
+  if (!existsSync(path)) return;
+  try {
+    for (const [file, seconds] of Object.entries(JSON.parse(readFileSync(path, 'utf8')))) fileSeconds.push({ file, label, seconds });
+  } catch {
+    /* a run that crashed before the reporter finished: no table rows for it */
+  }
 }
 
 if (wanted('typecheck')) {
@@ -88,19 +107,19 @@ if (wanted('build')) {
 async function helperSuite(name, nodeBinary, env = {}) {
   const files = onlyFiles.length ? onlyFiles : findFiles('test/helper', /\.test\.ts$/);
   const tap = join(resultsDir, `${name}.tap`);
-  const started = Date.now();
   const { code } = await run(
     nodeBinary,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files],
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...timingReporterArgs(name), ...files],
     { CIVIBACKUP_TEST_SCRYPT_LOG_N: '10', ...env },
   );
+  const version = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  collectTimings(name, `${name}, Node ${version}`);
   const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
   const count = (what) => Number((new RegExp(`^# ${what} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? 0);
   let passed = count('pass');
   let failed = count('fail') + count('cancelled');
   if (code !== 0 && failed === 0) failed = 1; // a crash before TAP was written still fails the run
-  const version = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  record(name, passed, failed, count('skipped') + count('todo'), `Node ${version}, ${Math.round((Date.now() - started) / 1000)} s`);
+  record(name, passed, failed, count('skipped') + count('todo'), `Node ${version}`);
 }
 
 if (wanted('node')) {
@@ -163,17 +182,25 @@ if (wanted('e2e')) {
   } else if (onlyFiles.length === 0 || onlyFiles.some((f) => f.includes('test/e2e/'))) {
     const files = onlyFiles.length ? onlyFiles.filter((f) => f.includes('test/e2e/')) : findFiles('test/e2e', /\.test\.ts$/);
     const tap = join(resultsDir, 'e2e.tap');
-    const started = Date.now();
     // One site per file, built once and re-used by its checks; the two sites build side by side.
-    const { code } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files]);
+    const { code } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...timingReporterArgs('e2e'), ...files]);
+    collectTimings('e2e', 'e2e');
     const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
     const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? 0);
     let failed = count('fail') + count('cancelled');
     if (code !== 0 && failed === 0) failed = 1;
-    record('e2e', count('pass'), failed, count('skipped') + count('todo'), `${Math.round((Date.now() - started) / 1000)} s`);
+    record('e2e', count('pass'), failed, count('skipped') + count('todo'));
   }
 }
 
+if (fileSeconds.length > 0) {
+  // Where the time goes: the slowest files of the node:test suites (the UI and PHP suites
+  // have their totals in the lines below). Files of the e2e suite run side by side.
+  const slowest = fileSeconds.sort((a, b) => b.seconds - a.seconds).slice(0, 15);
+  const width = Math.max(...slowest.map((t) => t.file.length));
+  process.stdout.write(`\nslowest test files (seconds in their tests, hooks included):\n`);
+  for (const t of slowest) process.stdout.write(`${t.seconds.toFixed(1).padStart(7)} s  ${t.file.padEnd(width)}  (${t.label})\n`);
+}
 process.stdout.write(`\n${lines.join('\n')}\n`);
 process.stdout.write(`${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ''}\n`);
 rmSync(resultsDir, { recursive: true, force: true });
