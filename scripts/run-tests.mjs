@@ -113,13 +113,15 @@ if (typecheck) {
  * The helper's test files under one Node binary. The bundle the tests spawn runs under the
  * same binary (they use process.execPath).
  */
-async function helperSuite(name, nodeBinary, env = {}, leaveOut = new Map()) {
+async function helperSuite(name, nodeBinary, { env = {}, leaveOut = new Map(), quiet = false } = {}) {
+  const started = Date.now();
   const files = onlyFiles.length ? onlyFiles : findFiles('test/helper', /\.test\.ts$/).filter((f) => !leaveOut.has(f));
   const tap = join(resultsDir, `${name}.tap`);
-  const { code } = await run(
+  const { code, out } = await run(
     nodeBinary,
     ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...timingReporterArgs(name), ...files],
     { CIVIBACKUP_TEST_SCRYPT_LOG_N: '10', ...env },
+    { quiet },
   );
   const version = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' }).stdout.trim();
   collectTimings(name, `${name}, Node ${version}`);
@@ -128,12 +130,7 @@ async function helperSuite(name, nodeBinary, env = {}, leaveOut = new Map()) {
   let passed = count('pass');
   let failed = count('fail') + count('cancelled');
   if (code !== 0 && failed === 0) failed = 1; // a crash before TAP was written still fails the run
-  record(name, passed, failed, count('skipped') + count('todo'), `Node ${version}`);
-}
-
-if (wanted('node')) {
-  section(`helper tests (node:test, MariaDB at 127.0.0.1:3306, Node ${process.version})`);
-  await helperSuite('node', process.execPath);
+  return { out, finish: () => record(name, passed, failed, count('skipped') + count('todo'), `Node ${version}`, started) };
 }
 
 // CI runs the helper tests a second time under another Node (.ci/run: Node 24 from
@@ -153,16 +150,33 @@ const FIRST_NODE_ONLY = new Map([
   ['test/helper/plain-recipe-v2.test.ts', 'the recipe runs without node (bash, jq, age, gzip); the helper\'s format-2 sets are made under both Nodes in dedup, db-blobs and dedup-lifecycle'],
   ['test/helper/dump-consistency.test.ts', 'one snapshot under concurrent writes is MariaDB\'s transaction isolation, the same under any Node'],
 ]);
+// The two passes run side by side: each keeps about one core busy (one test file at a time,
+// the helper and MariaDB taking turns), and the tests are made to run beside another run of
+// themselves (unique database names and folders, free ports, a named lock around the one
+// server-wide setting a test changes). The second pass's output is printed after the first's.
 const secondNode = process.env.CIVIBACKUP_SECOND_NODE;
-if (wanted('node') && secondNode) {
-  if (!existsSync(secondNode)) {
-    record('node (second Node)', 0, 1, 0, `CIVIBACKUP_SECOND_NODE=${secondNode}: no such file`);
-  } else {
-    section(`helper tests again under ${secondNode}`);
+if (wanted('node')) {
+  section(`helper tests (node:test, MariaDB at 127.0.0.1:3306, Node ${process.version})`);
+  let second;
+  if (secondNode && existsSync(secondNode)) {
+    second = helperSuite('node-second', secondNode, {
+      env: { CIVIBACKUP_CIVICRM_ARCHIVE: '', CIVIBACKUP_SECOND_NODE_PASS: '1' },
+      leaveOut: onlyFiles.length ? new Map() : FIRST_NODE_ONLY,
+      quiet: true,
+    });
+  }
+  const first = await helperSuite('node', process.execPath);
+  first.finish();
+  if (second) {
+    section(`helper tests again under ${secondNode} (ran beside the first pass)`);
     if (!onlyFiles.length) {
       for (const [file, why] of FIRST_NODE_ONLY) process.stdout.write(`first Node only: ${file} (${why})${existsSync(file) ? '' : ' -- NO SUCH FILE: update FIRST_NODE_ONLY in scripts/run-tests.mjs'}\n`);
     }
-    await helperSuite('node-second', secondNode, { CIVIBACKUP_CIVICRM_ARCHIVE: '', CIVIBACKUP_SECOND_NODE_PASS: '1' }, onlyFiles.length ? new Map() : FIRST_NODE_ONLY);
+    const { out, finish } = await second;
+    process.stdout.write(out);
+    finish();
+  } else if (secondNode) {
+    record('node (second Node)', 0, 1, 0, `CIVIBACKUP_SECOND_NODE=${secondNode}: no such file`);
   }
 }
 
