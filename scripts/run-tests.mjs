@@ -13,7 +13,7 @@
  * CIVIBACKUP_SECOND_NODE=/path/to/node runs the helper tests a second time under that Node
  * (.ci/run gives it Node 24), all but the files FIRST_NODE_ONLY lists with their reasons. Each
  * line of the summary says which Node ran and how long; the run ends with the 15 slowest test
- * files (scripts/timing-reporter.mjs), so whoever speeds the suite up next starts from figures.
+ * files (scripts/summary-reporter.mjs), so whoever speeds the suite up next starts from figures.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
@@ -74,19 +74,26 @@ function section(title) {
   process.stdout.write(`\n=== ${title} ===\n`);
 }
 
-/** Seconds per test file over the node:test suites (scripts/timing-reporter.mjs), for the closing table. */
+/**
+ * The node:test suites report through scripts/summary-reporter.mjs: the runner's closing counts
+ * (pass, fail, cancelled, skipped, todo) and the seconds per test file, which go into the
+ * closing table of the slowest files.
+ */
 const fileSeconds = [];
-function timingReporterArgs(name) {
-  return ['--test-reporter=./scripts/timing-reporter.mjs', `--test-reporter-destination=${join(resultsDir, `${name}.timings.json`)}`];
+function summaryReporterArgs(name) {
+  return ['--test-reporter=./scripts/summary-reporter.mjs', `--test-reporter-destination=${join(resultsDir, `${name}.summary.json`)}`];
 }
-function collectTimings(name, label) {
-  const path = join(resultsDir, `${name}.timings.json`);
-  if (!existsSync(path)) return;
+/** The suite's counts (all 0 when the runner crashed before its summary) and its rows for the table. */
+function readSummary(name, label) {
+  const path = join(resultsDir, `${name}.summary.json`);
+  let summary = { counts: {}, seconds: {} };
   try {
-    for (const [file, seconds] of Object.entries(JSON.parse(readFileSync(path, 'utf8')))) fileSeconds.push({ file, label, seconds });
+    if (existsSync(path)) summary = JSON.parse(readFileSync(path, 'utf8'));
   } catch {
-    /* a run that crashed before the reporter finished: no table rows for it */
+    /* a runner that crashed before the reporter finished: counted as a failure by the caller */
   }
+  for (const [file, seconds] of Object.entries(summary.seconds ?? {})) fileSeconds.push({ file, label, seconds });
+  return (what) => Number(summary.counts?.[what] ?? 0);
 }
 
 // The type check and the build do not depend on each other: they run side by side (tsc and
@@ -116,20 +123,17 @@ if (typecheck) {
 async function helperSuite(name, nodeBinary, { env = {}, leaveOut = new Map(), quiet = false } = {}) {
   const started = Date.now();
   const files = onlyFiles.length ? onlyFiles : findFiles('test/helper', /\.test\.ts$/).filter((f) => !leaveOut.has(f));
-  const tap = join(resultsDir, `${name}.tap`);
   const { code, out } = await run(
     nodeBinary,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...timingReporterArgs(name), ...files],
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-reporter-destination=stdout', ...summaryReporterArgs(name), ...files],
     { CIVIBACKUP_TEST_SCRYPT_LOG_N: '10', ...env },
     { quiet },
   );
   const version = spawnSync(nodeBinary, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  collectTimings(name, `${name}, Node ${version}`);
-  const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
-  const count = (what) => Number((new RegExp(`^# ${what} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? 0);
+  const count = readSummary(name, `${name}, Node ${version}`);
   let passed = count('pass');
   let failed = count('fail') + count('cancelled');
-  if (code !== 0 && failed === 0) failed = 1; // a crash before TAP was written still fails the run
+  if (code !== 0 && failed === 0) failed = 1; // a crash before the summary was written still fails the run
   return { out, finish: () => record(name, passed, failed, count('skipped') + count('todo'), `Node ${version}`, started) };
 }
 
@@ -221,12 +225,9 @@ if (wanted('e2e')) {
     record('e2e', 0, 1, 0, `${archive}: no such file`);
   } else if (onlyFiles.length === 0 || onlyFiles.some((f) => f.includes('test/e2e/'))) {
     const files = onlyFiles.length ? onlyFiles.filter((f) => f.includes('test/e2e/')) : findFiles('test/e2e', /\.test\.ts$/);
-    const tap = join(resultsDir, 'e2e.tap');
     // One site per file, built once and re-used by its checks; the two sites build side by side.
-    const { code } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...timingReporterArgs('e2e'), ...files]);
-    collectTimings('e2e', 'e2e');
-    const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
-    const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(text) ?? [])[1] ?? 0);
+    const { code } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', ...summaryReporterArgs('e2e'), ...files]);
+    const count = readSummary('e2e', 'e2e');
     let failed = count('fail') + count('cancelled');
     if (code !== 0 && failed === 0) failed = 1;
     record('e2e', count('pass'), failed, count('skipped') + count('todo'));
