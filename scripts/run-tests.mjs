@@ -184,21 +184,23 @@ if (wanted('node')) {
   }
 }
 
-if (wanted('ui')) {
-  section('UI tests (@web/test-runner, headless Chromium)');
+/** The UI tests; with `quiet`, their output is returned for printing later. */
+async function uiSuite(quiet) {
+  const started = Date.now();
   const args = ['web-test-runner', '--config', 'web-test-runner.config.mjs', '--static-logging'];
   if (onlyFiles.length) args.push('--files', ...onlyFiles);
-  const { code, out } = await run('npx', args, { CI: 'true' });
+  const { code, out } = await run('npx', args, { CI: 'true' }, { quiet });
   const m = /wtr: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(out);
   let [passed, failed, skipped] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
   if (code !== 0 && failed === 0) failed = 1;
-  record('ui', passed, failed, skipped);
+  return { title: 'UI tests (@web/test-runner, headless Chromium)', out, finish: () => record('ui', passed, failed, skipped, '', started) };
 }
 
-if (wanted('php')) {
-  section('PHP tests (phpunit)');
+/** The PHP tests; with `quiet`, their output is returned for printing later. */
+async function phpSuite(quiet) {
+  const started = Date.now();
   const junit = join(resultsDir, 'phpunit.xml');
-  const { code } = await run('phpunit', ['--configuration', 'phpunit.xml.dist', '--log-junit', junit]);
+  const { code, out } = await run('phpunit', ['--configuration', 'phpunit.xml.dist', '--log-junit', junit], {}, { quiet });
   let passed = 0;
   let failed = 0;
   let skipped = 0;
@@ -210,27 +212,56 @@ if (wanted('php')) {
     passed = attr('tests') - failed - skipped;
   }
   if (code !== 0 && failed === 0) failed = 1;
-  record('php', passed, failed, skipped);
+  return { title: 'PHP tests (phpunit)', out, finish: () => record('php', passed, failed, skipped, '', started) };
+}
+
+const e2eArchive = process.env.CIVIBACKUP_CIVICRM_ARCHIVE;
+const e2eFiles = onlyFiles.length ? onlyFiles.filter((f) => f.includes('test/e2e/')) : findFiles('test/e2e', /\.test\.ts$/);
+const e2eRuns = wanted('e2e') && Boolean(e2eArchive) && existsSync(e2eArchive ?? '') && e2eFiles.length > 0;
+
+// The end-to-end suite mostly waits (on PHP pages, cron, the restore's steps in Chromium): the
+// UI and PHP tests, which share nothing with it (their own Chromium, their own web servers on
+// free ports), run beside it, one after the other, and their output is printed after it.
+let besideE2e;
+if (e2eRuns) {
+  besideE2e = (async () => {
+    const results = [];
+    if (wanted('ui')) results.push(await uiSuite(true));
+    if (wanted('php')) results.push(await phpSuite(true));
+    return results;
+  })();
+} else {
+  for (const [want, suite] of [['ui', uiSuite], ['php', phpSuite]]) {
+    if (!wanted(want)) continue;
+    section(want === 'ui' ? 'UI tests (@web/test-runner, headless Chromium)' : 'PHP tests (phpunit)');
+    (await suite(false)).finish();
+  }
 }
 
 if (wanted('e2e')) {
   section('end-to-end (real Standalone and WordPress + CiviCRM sites, Chromium, cron)');
-  const archive = process.env.CIVIBACKUP_CIVICRM_ARCHIVE;
-  if (!archive) {
+  if (!e2eArchive) {
     const reason = 'skipped: CIVIBACKUP_CIVICRM_ARCHIVE is not set (the CiviCRM 6.17 WordPress plugin archive; .ci/run sets it)';
     process.stdout.write(`e2e ${reason}\n`);
     record('e2e', 0, 0, 1, reason);
-  } else if (!existsSync(archive)) {
-    process.stdout.write(`e2e: CIVIBACKUP_CIVICRM_ARCHIVE=${archive}: no such file\n`);
-    record('e2e', 0, 1, 0, `${archive}: no such file`);
-  } else if (onlyFiles.length === 0 || onlyFiles.some((f) => f.includes('test/e2e/'))) {
-    const files = onlyFiles.length ? onlyFiles.filter((f) => f.includes('test/e2e/')) : findFiles('test/e2e', /\.test\.ts$/);
+  } else if (!existsSync(e2eArchive)) {
+    process.stdout.write(`e2e: CIVIBACKUP_CIVICRM_ARCHIVE=${e2eArchive}: no such file\n`);
+    record('e2e', 0, 1, 0, `${e2eArchive}: no such file`);
+  } else if (e2eRuns) {
     // One site per file, built once and re-used by its checks; the two sites build side by side.
-    const { code } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', ...summaryReporterArgs('e2e'), ...files]);
+    const { code } = await run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', '--test-reporter-destination=stdout', ...summaryReporterArgs('e2e'), ...e2eFiles]);
     const count = readSummary('e2e', 'e2e');
     let failed = count('fail') + count('cancelled');
     if (code !== 0 && failed === 0) failed = 1;
     record('e2e', count('pass'), failed, count('skipped') + count('todo'));
+  }
+}
+
+if (besideE2e) {
+  for (const { title, out, finish } of await besideE2e) {
+    section(`${title} (ran beside the end-to-end suite)`);
+    process.stdout.write(out);
+    finish();
   }
 }
 
