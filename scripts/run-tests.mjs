@@ -150,7 +150,7 @@ const FIRST_NODE_ONLY = new Map([
   ['test/helper/settings-file.test.ts', 'builds real CiviCRM sites with PHP; the settings-file parser runs under both Nodes in dsn.test.ts and dump-options.test.ts'],
   ['test/helper/least-privilege.test.ts', 'builds a real CiviCRM site with PHP; MariaDB privileges do not depend on Node'],
   ['test/helper/bench-smoke.test.ts', 'the benchmark scripts (a developer tool, run by hand under one Node), not the product'],
-  ['test/helper/release-runbook.test.ts', 'the runbook\'s shell blocks with bash, age and zcat; the helper\'s format-1 backup, verify and restore run under both Nodes in encryption-offsite-e2e and restore'],
+  ['test/helper/release-runbook.test.ts', 'the runbook\'s shell blocks (bash, age, zcat, tar) around the release zip\'s helper; that helper runs under both Nodes in release-zip, its format-1 backup, verify and restore in encryption-offsite-e2e and restore'],
   ['test/helper/plain-recipe-v2.test.ts', 'the recipe runs without node (bash, jq, age, gzip); the helper\'s format-2 sets are made under both Nodes in dedup, db-blobs and dedup-lifecycle'],
   ['test/helper/dump-consistency.test.ts', 'one snapshot under concurrent writes is MariaDB\'s transaction isolation, the same under any Node'],
 ]);
