@@ -4,7 +4,8 @@
  *     "seconds": { "<test file>": S, ... } }
  * `counts` are the runner's own closing figures (the ones the spec reporter prints after ℹ);
  * `seconds` are, per test file, the durations of its top-level tests and suites (a suite's
- * duration includes its before/after hooks, so a suite that builds a site counts its build).
+ * duration includes its before/after hooks, so a suite that builds a site counts its build);
+ * a suite defined in a shared module is its own row, "<module>: <suite name>".
  * run-tests.mjs adds the seconds up over the suites and prints the slowest files.
  *
  *   node --test --test-reporter=./scripts/summary-reporter.mjs --test-reporter-destination=summary.json ...
@@ -20,8 +21,11 @@ export default async function* summaryReporter(source) {
       const figure = /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/.exec(data.message);
       if (figure) counts[figure[1]] = Number(figure[2]);
     } else if ((event.type === 'test:pass' || event.type === 'test:fail') && data.nesting === 0 && data.file) {
+      // `file` is where the test is defined: for a suite defined in a shared module (the e2e
+      // scenario, one per site), the suite's name tells the rows apart.
       const file = relative(process.cwd(), data.file);
-      seconds[file] = (seconds[file] ?? 0) + (data.details?.duration_ms ?? 0) / 1000;
+      const row = /\.test\.[cm]?[jt]s$/.test(file) ? file : `${file}: ${data.name}`;
+      seconds[row] = (seconds[row] ?? 0) + (data.details?.duration_ms ?? 0) / 1000;
     }
   }
   yield `${JSON.stringify({ counts, seconds })}\n`;
