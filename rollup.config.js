@@ -5,6 +5,8 @@
  *    module can list it like any other CiviCRM asset; lit is bundled in, minified.
  *  - dist/civibackup.mjs: the Node helper as ONE file with mysql2, age and the offsite SDKs
  *    inside; it runs with no node_modules anywhere (package.json bin.civibackup).
+ *  - dist/civibackup-pack-worker.mjs: the pack writer's worker thread (repo/pack-append-worker.ts),
+ *    which the helper starts from beside itself; node: modules only, so it starts fast.
  * esbuild only strips types here; `npm run typecheck` (tsc --noEmit, strict) checks them.
  */
 import { nodeResolve } from '@rollup/plugin-node-resolve';
@@ -57,5 +59,12 @@ export default [
       json(),
       esbuild({ target: 'node20', tsconfig: 'tsconfig.json', minify: false }),
     ],
+  },
+  {
+    input: 'ts-src/helper/repo/pack-append-worker.ts',
+    output: { file: 'dist/civibackup-pack-worker.mjs', format: 'es', sourcemap: false },
+    external: (id) => id.startsWith('node:'),
+    onwarn,
+    plugins: [esbuild({ target: 'node20', tsconfig: 'tsconfig.json', minify: false })],
   },
 ];

@@ -39,7 +39,7 @@ const SOURCES = [
   'package.json', 'rollup.config.js', 'tsconfig.json',
   'ang', 'api', 'Civi', 'CRM', 'docs', 'managed', 'settings', 'templates', 'xml', 'ts-src',
 ];
-const BUILT = ['dist/civibackup.mjs', 'dist/ui/civibackup-ui.js'];
+const BUILT = ['dist/civibackup.mjs', 'dist/civibackup-pack-worker.mjs', 'dist/ui/civibackup-ui.js'];
 /** Never in a release, wherever they appear. */
 const NEVER = /(^|\/)(node_modules|tests?|fixtures|\.git|\.ci|bench|scripts)(\/|$)|\.map$|(^|\/)\.DS_Store$/;
 

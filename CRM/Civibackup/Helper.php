@@ -38,8 +38,11 @@ final class CRM_Civibackup_Helper {
 
   public function script(): string {
     $script = $this->extensionDir . '/dist/civibackup.mjs';
-    if (!is_file($script)) {
-      throw new CRM_Civibackup_Error('CONFIG', "The helper $script is missing.", 'Install CiviBackup from its release zip, or run `npm run build` in the extension directory.');
+    // The pack writer's worker thread is its own file beside the bundle (rollup.config.js).
+    foreach ([$script, $this->extensionDir . '/dist/civibackup-pack-worker.mjs'] as $file) {
+      if (!is_file($file)) {
+        throw new CRM_Civibackup_Error('CONFIG', "The helper $file is missing.", 'Install CiviBackup from its release zip, or run `npm run build` in the extension directory.');
+      }
     }
     return $script;
   }

@@ -571,7 +571,7 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
         const content = got < want ? block.subarray(0, got) : block;
         compressible ??= isCompressible(relPath, content);
         hash.update(content);
-        const put = writer.put(content, { compressible });
+        const put = writer.put(content, { compressible, handOver: true }); // a fresh block per read, never touched again
         put.catch(() => undefined); // awaited below; a failure is thrown from there
         puts.push(put);
         if (puts.length > PUTS_IN_FLIGHT_PER_FILE) await puts[puts.length - 1 - PUTS_IN_FLIGHT_PER_FILE];

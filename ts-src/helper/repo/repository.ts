@@ -26,6 +26,11 @@ import { SetReferences } from './set-references.js';
 export interface BlobWriteOptions {
   /** false: already-compressed content, stored with encoding 'none' without trying. */
   compressible?: boolean;
+  /**
+   * The caller never reads nor reuses `content` once put() is called: the writer may move
+   * its memory to the pack worker thread instead of copying it (the buffer is then empty).
+   */
+  handOver?: boolean;
 }
 
 /** One per backup run. */
