@@ -38,9 +38,11 @@ final class CRM_Civibackup_Helper {
 
   public function script(): string {
     $script = $this->extensionDir . '/dist/civibackup.mjs';
-    // The pack writer's worker thread is its own file beside the bundle (rollup.config.js).
-    foreach ([$script, $this->extensionDir . '/dist/civibackup-pack-worker.mjs'] as $file) {
-      if (!is_file($file)) {
+    // Beside the entry point (rollup.config.js): the pack writer's worker thread, and the chunks
+    // (mysql2, offsite SDKs) a run loads when it first needs them, which would fail only then.
+    $dist = $this->extensionDir . '/dist';
+    foreach ([$script, "$dist/civibackup-pack-worker.mjs", "$dist/helper-chunks"] as $file) {
+      if (!file_exists($file)) {
         throw new CRM_Civibackup_Error('CONFIG', "The helper $file is missing.", 'Install CiviBackup from its release zip, or run `npm run build` in the extension directory.');
       }
     }

@@ -6,6 +6,7 @@
  * The worker is unref'd whenever no request waits on it: an abandoned writer (a run that
  * failed elsewhere) never keeps the process alive.
  */
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { PackWorkerReply, PackWorkerRequest } from './pack-worker-protocol.js';
 
@@ -19,7 +20,11 @@ type OkReply = Extract<PackWorkerReply, { ok: true }>;
  * registered on the main thread do not reach workers on Node 20).
  */
 function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./civibackup-pack-worker.mjs', import.meta.url));
+  if (!import.meta.url.endsWith('.ts')) {
+    // This code is in dist/civibackup.mjs or, should rollup move it, in dist/helper-chunks/.
+    const beside = new URL('./civibackup-pack-worker.mjs', import.meta.url);
+    return new Worker(existsSync(beside) ? beside : new URL('../civibackup-pack-worker.mjs', import.meta.url));
+  }
   const source = new URL('./pack-append-worker.ts', import.meta.url).href;
   return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`, { eval: true });
 }
