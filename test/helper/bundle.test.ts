@@ -5,12 +5,13 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TOOL_VERSION } from '../../ts-src/helper/version.js';
-import { HELPER_BUNDLE, HELPER_CHUNKS } from './support/paths.js';
+import { HELPER_BUNDLE, HELPER_CHUNKS, HELPER_PACK_WORKER } from './support/paths.js';
 
-test('the helper bundle (entry point and chunks) runs alone in an empty folder with no node_modules above it', () => {
+test('the helper bundle (entry point, chunks, pack worker) runs alone in an empty folder with no node_modules above it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'civibackup-bundle-'));
   try {
     copyFileSync(HELPER_BUNDLE, join(dir, 'civibackup.mjs'));
+    copyFileSync(HELPER_PACK_WORKER, join(dir, 'civibackup-pack-worker.mjs'));
     cpSync(HELPER_CHUNKS, join(dir, 'helper-chunks'), { recursive: true });
     const version = spawnSync(process.execPath, ['civibackup.mjs', '--version'], { cwd: dir, encoding: 'utf8' });
     assert.equal(version.status, 0, version.stderr);
@@ -21,6 +22,19 @@ test('the helper bundle (entry point and chunks) runs alone in an empty folder w
     const result = keygen.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; summary?: { recipient: string } }).at(-1);
     assert.equal(result?.type, 'result');
     assert.match(result?.summary?.recipient ?? '', /^age1[0-9a-z]{58}$/);
+    // an encrypted deduplicated backup starts the pack worker from beside the entry point
+    mkdirSync(join(dir, 'tree'));
+    writeFileSync(join(dir, 'tree', 'note.txt'), 'attachment\n');
+    const backup = spawnSync(process.execPath, ['civibackup.mjs', 'backup', '--no-db', '--to', 'dest', '--files', 'uploads=tree', '--recipient', result!.summary!.recipient, '--state-dir', 'state', '--json'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(backup.status, 0, backup.stdout + backup.stderr);
+    // without it, the first new blob fails with CONFIG saying what to do, not a stack trace
+    rmSync(join(dir, 'civibackup-pack-worker.mjs'));
+    writeFileSync(join(dir, 'tree', 'new.txt'), 'a new attachment\n');
+    const broken = spawnSync(process.execPath, ['civibackup.mjs', 'backup', '--no-db', '--to', 'dest', '--files', 'uploads=tree', '--recipient', result!.summary!.recipient, '--state-dir', 'state', '--json'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(broken.status, 2, broken.stdout + broken.stderr);
+    const error = JSON.parse(broken.stdout.trim().split('\n').at(-1)!) as { type: string; code: string; message: string };
+    assert.equal(error.code, 'CONFIG');
+    assert.match(error.message, /civibackup-pack-worker\.mjs is missing .*release zip/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -32,6 +46,7 @@ test('the entry point loads no chunk before a run needs one: a files-only backup
   const dir = mkdtempSync(join(tmpdir(), 'civibackup-entry-'));
   try {
     copyFileSync(HELPER_BUNDLE, join(dir, 'civibackup.mjs'));
+    copyFileSync(HELPER_PACK_WORKER, join(dir, 'civibackup-pack-worker.mjs'));
     mkdirSync(join(dir, 'tree'));
     writeFileSync(join(dir, 'tree', 'note.txt'), 'attachment\n');
     const run = (args: string[]) => spawnSync(process.execPath, ['civibackup.mjs', ...args, '--json'], { cwd: dir, encoding: 'utf8' });

@@ -7,7 +7,9 @@
  * failed elsewhere) never keeps the process alive.
  */
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { BackupError } from '../core/errors.js';
 import type { PackWorkerReply, PackWorkerRequest } from './pack-worker-protocol.js';
 
 type Request = PackWorkerRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
@@ -22,8 +24,13 @@ type OkReply = Extract<PackWorkerReply, { ok: true }>;
 function startWorker(): Worker {
   if (!import.meta.url.endsWith('.ts')) {
     // This code is in dist/civibackup.mjs or, should rollup move it, in dist/helper-chunks/.
-    const beside = new URL('./civibackup-pack-worker.mjs', import.meta.url);
-    return new Worker(existsSync(beside) ? beside : new URL('../civibackup-pack-worker.mjs', import.meta.url));
+    const places = [new URL('./civibackup-pack-worker.mjs', import.meta.url), new URL('../civibackup-pack-worker.mjs', import.meta.url)];
+    const found = places.find((place) => existsSync(place));
+    if (!found) {
+      const dist = fileURLToPath(places[0]!).replace(/civibackup-pack-worker\.mjs$/, '');
+      throw new BackupError('CONFIG', `The helper's pack worker civibackup-pack-worker.mjs is missing in ${dist}: install CiviBackup again from its release zip, or run \`npm run build\` in the extension directory.`);
+    }
+    return new Worker(found);
   }
   const source = new URL('./pack-append-worker.ts', import.meta.url).href;
   return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`, { eval: true });
