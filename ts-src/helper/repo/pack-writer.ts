@@ -51,6 +51,8 @@ export interface PackWriterOptions {
   root: string;
   table: BlobIndexTable;
   idOf: (content: Buffer) => string;
+  /** The id from the content's SHA-256, when the repository's ids allow it. */
+  idOfDigest?: (contentSha256: Buffer) => string;
   compression: Compression;
   level: number;
   /** One sealer per pack; absent for an unencrypted repository. */
@@ -122,7 +124,7 @@ export class PackWriter implements BlobWriter {
   async put(content: Buffer, options: BlobWriteOptions = {}): Promise<string> {
     if (this.closed) throw new Error('BlobWriter.put after finish() or abort()');
     if (this.failed) throw toBackupError(this.failed);
-    const id = this.idOf(content);
+    const id = options.contentSha256 && this.options.idOfDigest ? this.options.idOfDigest(options.contentSha256) : this.idOf(content);
     const pending = this.pending.get(id);
     if (pending) {
       await pending;
