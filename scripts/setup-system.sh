@@ -7,7 +7,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 # nginx and apache2: the download probe's tests start their own instances (nginx ignores
 # .htaccess, Apache obeys it); php-curl is the probe's HTTP client, as on most CiviCRM hosts.
-packages=(mariadb-server mariadb-client chromium php-cli php-mysql php-curl phpunit age openssh-server mydumper zstd zip unzip time nginx apache2)
+# php-xml ... php-soap, git, curl: what CiviCRM's installer needs for the real-site tests, whose
+# site builds run with apt turned off (CIVI_SKIP_APT: several build at once).
+packages=(mariadb-server mariadb-client chromium php-cli php-mysql php-curl phpunit age openssh-server mydumper zstd zip unzip time nginx apache2
+  php-xml php-mbstring php-intl php-zip php-gd php-bcmath php-soap git curl)
 # `npm run bench` (--bench) also measures against restic, the deduplication yardstick (issue #14).
 if [ "${1:-}" = "--bench" ]; then packages+=(restic); fi
 missing=()
