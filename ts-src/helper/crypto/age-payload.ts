@@ -61,25 +61,27 @@ export function openChunk(key: KeyObject, nonce: Buffer, sealed: Buffer): Buffer
 }
 
 /**
- * A complete age payload of `plaintext` under `fileKey`: a fresh 16-byte nonce (so its own
- * payload key, HKDF(fileKey, nonce)), then its STREAM chunks. Used for each blob of a pack,
- * on the pack writer's worker thread (so it imports nothing but node:crypto).
+ * A complete age payload of `plaintext` under `fileKey`, as its pieces in order: a fresh
+ * 16-byte nonce (so its own payload key, HKDF(fileKey, nonce)), then each STREAM chunk's
+ * ciphertext and tag. The pack writer's worker thread hashes and writes the pieces as they
+ * are (one writev), without copying them into one buffer; it imports nothing but node:crypto.
  */
-export function sealPayload(fileKey: Uint8Array, plaintext: Uint8Array): Buffer {
+export function sealPayloadPieces(fileKey: Uint8Array, plaintext: Uint8Array): Buffer[] {
   const nonce = newPayloadNonce();
   const key = payloadKey(fileKey, nonce);
   const chunks = chunkCount(plaintext.length);
-  const out = Buffer.allocUnsafe(sealedPayloadSize(plaintext.length));
-  nonce.copy(out, 0);
-  let at = nonce.length;
+  const pieces: Buffer[] = [nonce];
   const chunkNonceBuffer = Buffer.alloc(12);
   for (let index = 0; index < chunks; index += 1) {
     const piece = plaintext.subarray(index * CHUNK_BYTES, Math.min(plaintext.length, (index + 1) * CHUNK_BYTES));
-    const [ciphertext, tag] = sealChunk(key, chunkNonce(index, index === chunks - 1, chunkNonceBuffer), piece);
-    at += ciphertext.copy(out, at);
-    at += tag.copy(out, at);
+    pieces.push(...sealChunk(key, chunkNonce(index, index === chunks - 1, chunkNonceBuffer), piece));
   }
-  return out;
+  return pieces;
+}
+
+/** The same payload as one buffer. */
+export function sealPayload(fileKey: Uint8Array, plaintext: Uint8Array): Buffer {
+  return Buffer.concat(sealPayloadPieces(fileKey, plaintext), sealedPayloadSize(plaintext.length));
 }
 
 /** Bytes of the age payload (nonce, chunks, tags) of `plaintextBytes`: what sealPayload returns. */

@@ -11,10 +11,10 @@
  *
  * Imports only node: modules and age-payload.ts, so its bundle stays small to start.
  */
-import { close, closeSync, fsync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { close, closeSync, fsync, openSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import { sealPayload } from '../crypto/age-payload.js';
+import { sealPayloadPieces } from '../crypto/age-payload.js';
 import type { PackWorkerReply, PackWorkerRequest, WorkerErrorShape } from './pack-worker-protocol.js';
 
 interface OpenTempPack {
@@ -32,6 +32,38 @@ function writeAll(target: OpenTempPack, bytes: Uint8Array): void {
   while (done < bytes.length) done += writeSync(target.fd, bytes, done, bytes.length - done, target.position + done);
   target.hash.update(bytes);
   target.position += bytes.length;
+}
+
+/** Writes `pieces` one after the other (one writev unless it comes back short); returns their SHA-256. */
+function writePieces(target: OpenTempPack, pieces: Uint8Array[]): string {
+  const stored = createHash('sha256');
+  let total = 0;
+  for (const piece of pieces) {
+    stored.update(piece);
+    target.hash.update(piece);
+    total += piece.length;
+  }
+  let written = writevSync(target.fd, pieces, target.position);
+  if (written < total) {
+    // A short writev (rare: a signal, a nearly full disk): the rest piece by piece, which
+    // throws ENOSPC if the disk is full.
+    let skip = written;
+    for (const piece of pieces) {
+      if (skip >= piece.length) {
+        skip -= piece.length;
+        continue;
+      }
+      let done = skip;
+      skip = 0;
+      while (done < piece.length) {
+        const n = writeSync(target.fd, piece, done, piece.length - done, target.position + written);
+        done += n;
+        written += n;
+      }
+    }
+  }
+  target.position += total;
+  return stored.digest('hex');
 }
 
 function errorShape(error: unknown): WorkerErrorShape {
@@ -58,11 +90,7 @@ function handle(request: PackWorkerRequest): PackWorkerReply | null {
     case 'append': {
       const pack = openPack(request.pack);
       const storedSha256: string[] = [];
-      for (const bytes of request.blobs) {
-        const stored = pack.fileKey ? sealPayload(pack.fileKey, bytes) : bytes;
-        storedSha256.push(createHash('sha256').update(stored).digest('hex'));
-        writeAll(pack, stored);
-      }
+      for (const bytes of request.blobs) storedSha256.push(writePieces(pack, pack.fileKey ? sealPayloadPieces(pack.fileKey, bytes) : [bytes]));
       return { seq: request.seq, ok: true, storedSha256, position: pack.position };
     }
     case 'close': {
