@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateIdentity } from '../../../ts-src/helper/crypto/age-stream.js';
-import { checkBlobs } from '../../../ts-src/helper/repo/check.js';
+import { checkBlobs, checkBlobsStreamed } from '../../../ts-src/helper/repo/check.js';
 import { indexPath, packPath, parsePackIndex } from '../../../ts-src/helper/repo/layout.js';
 import { openRepository, type OpenRepositoryOptions, type Repository } from '../../../ts-src/helper/repo/repository.js';
 
@@ -71,6 +71,15 @@ describe('checkBlobs', () => {
     assert.equal(problems.length, expected);
     // Only blobs asked about are reported.
     assert.deepEqual(await checkBlobs(repo, blobsOf(repo, ids, packs[4] ?? p0).filter((id) => id !== victim)), []);
+    // The streamed check (a restore's, bits per index entry instead of sets of ids) reports the same.
+    const key = (p: { id: string; pack?: string; problem: string }): string => `${p.id} ${p.pack ?? ''} ${p.problem}`;
+    const streamed = await checkBlobsStreamed(repo, (async function* () {
+      yield* ids;
+      yield* ids;
+      yield unknown;
+    })());
+    assert.deepEqual(streamed.map(key).sort(), problems.map(key).sort());
+    assert.deepEqual(await checkBlobsStreamed(repo, blobsOf(repo, ids, packs[4] ?? p0).filter((id) => id !== victim)), []);
   });
 
   test('a flipped byte in an encrypted pack\'s age header: every blob of that pack, none elsewhere', async () => {

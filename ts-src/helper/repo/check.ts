@@ -61,8 +61,15 @@ async function hashPack(path: string, spans: Span[]): Promise<{ digest: string; 
   return { digest: whole.digest('hex'), bytes: position };
 }
 
-async function checkPack(root: string, pack: string, wanted: Set<string>, problems: BlobProblem[]): Promise<void> {
-  const report = (problem: string, ids: Iterable<string> = wanted): void => {
+/**
+ * The blobs of one pack to check: a set of ids, or (checkBlobsStreamed) a test on the ids its
+ * index file lists plus the ids the caller expected there but the file did not list.
+ */
+type Wanted = Set<string> | { has(id: string): boolean; unlisted(seen: ReadonlySet<string>): Iterable<string>; all(): Iterable<string> };
+
+async function checkPack(root: string, pack: string, wanted: Wanted, problems: BlobProblem[]): Promise<void> {
+  const allWanted = (): Iterable<string> => (wanted instanceof Set ? wanted : wanted.all());
+  const report = (problem: string, ids: Iterable<string> = allWanted()): void => {
     for (const id of ids) problems.push({ id, pack, problem });
   };
   let indexText: string;
@@ -108,7 +115,8 @@ async function checkPack(root: string, pack: string, wanted: Set<string>, proble
       if (problem) problems.push({ id, pack, problem });
     }
   }
-  for (const id of wanted) if (!seen.has(id)) problems.push({ id, pack, problem: `the index file of pack ${pack} does not list the blob` });
+  const unlisted = wanted instanceof Set ? [...wanted].filter((id) => !seen.has(id)) : wanted.unlisted(seen);
+  for (const id of unlisted) problems.push({ id, pack, problem: `the index file of pack ${pack} does not list the blob` });
   if (allBlobsIntact && digest !== pack && header > 0 && size === expectedEnd) {
     report(`the age header of pack ${pack} was altered (every blob matches, the pack's SHA-256 does not): no blob of it can be decrypted`, seen);
   }
@@ -139,6 +147,30 @@ export async function checkBlobs(repo: Repository, ids: Iterable<string>): Promi
     while (next < packs.length) {
       const pack = packs[next++];
       await checkPack(repo.root, pack, byPack.get(pack) as Set<string>, problems);
+    }
+  };
+  await Promise.all(Array.from({ length: PACK_CONCURRENCY }, worker));
+  return problems;
+}
+
+/**
+ * checkBlobs for every blob a whole set needs, streamed by `ids` (a tree of a million files):
+ * the blobs are marked one bit per index entry (SetReferences), not held as a Set of id
+ * strings and again per pack (a restore of a million files grew past 650 MB that way), and
+ * each needed pack's ids are taken from its index file when that pack is checked.
+ */
+export async function checkBlobsStreamed(repo: Repository, ids: AsyncIterable<string> | Iterable<string>): Promise<BlobProblem[]> {
+  const needed = repo.references();
+  const problems: BlobProblem[] = [];
+  const unknown = new Set<string>();
+  for await (const id of ids) if (!needed.add(id)) unknown.add(id);
+  for (const id of unknown) problems.push({ id, problem: 'the blob is in no index file of the repository (its pack was deleted or never finished)' });
+  const packs = [...needed.packs.keys()].sort();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < packs.length) {
+      const pack = packs[next++];
+      await checkPack(repo.root, pack, { has: (id) => needed.counts(id, pack), unlisted: (seen) => needed.idsIn(pack, seen), all: () => needed.idsIn(pack, new Set()) }, problems);
     }
   };
   await Promise.all(Array.from({ length: PACK_CONCURRENCY }, worker));
