@@ -94,4 +94,22 @@ describe('checkBlobs', () => {
     assert.deepEqual(new Set(problems.map((p) => p.id)), new Set(blobsOf(repo, ids, packs[0])));
     assert.ok(problems.every((p) => p.pack === packs[0] && /age header/.test(p.problem)));
   });
+
+  test('blobs that cross the 1 MiB read chunks: intact is clean, a flipped byte in one names only it', async () => {
+    const root = join(dir, 'chunks');
+    const options: OpenRepositoryOptions = { create: true, compression: 'gzip', level: 1 };
+    const writer = await (await openRepository(root, options)).writer();
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i += 1) ids.push(await writer.put(randomBytes(700_000)));
+    const [pack] = await writer.finish();
+    const repo = await openRepository(root, options);
+    assert.deepEqual(await checkBlobs(repo, ids), []);
+    assert.deepEqual(await checkBlobsStreamed(repo, ids), []);
+    const index = parsePackIndex(readFileSync(indexPath(root, pack), 'utf8'), pack);
+    const crossing = index.blobs.find(([, offset, length]) => Math.floor(offset / 1048576) !== Math.floor((offset + length - 1) / 1048576))!;
+    const bytes = readFileSync(packPath(root, pack));
+    bytes[crossing[1] + crossing[2] - 5] ^= 0x01; // past the chunk boundary
+    writeFileSync(packPath(root, pack), bytes);
+    assert.deepEqual((await checkBlobs(repo, ids)).map((p) => p.id), [crossing[0]]);
+  });
 });
