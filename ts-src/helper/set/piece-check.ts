@@ -78,7 +78,7 @@ export async function checkBlobsOf(repository: Repository, ids: Iterable<string>
 }
 
 /** checkBlobsOf for a set's whole list of blobs, streamed (memory: a bit per index entry, one pack's ids at a time). */
-export async function checkBlobsOfStreamed(repository: Repository, ids: AsyncIterable<string>): Promise<PieceProblem[]> {
+export async function checkBlobsOfStreamed(repository: Repository, ids: (need: (id: string) => void) => Promise<void>): Promise<PieceProblem[]> {
   return (await checkBlobsStreamed(repository, ids)).map((p) => ({ piece: p.id, ...(p.pack ? { pack: p.pack } : {}), problem: p.problem }));
 }
 

@@ -314,16 +314,15 @@ async function openV2(path: string, options: OpenSetOptions, shared?: Repository
     },
     async checkNeeded(parts, labels) {
       // Streamed: a directory of a million files names a million blobs (checkBlobsStreamed).
-      async function* needed(): AsyncGenerator<string> {
-        yield* stored.catalog;
-        for (const part of parts) yield* reader.blobsOfPart(part);
+      const problems = await checkBlobsOfStreamed(repository, async (need) => {
+        for (const id of stored.catalog) need(id);
+        for (const part of parts) for (const id of reader.blobsOfPart(part)) need(id);
         for (const label of labels) {
           const record = reader.filesRecord(label);
-          yield* record.tree;
-          for await (const entry of readTree(record, blobs)) if (entry.b) yield* entry.b;
+          for (const id of record.tree) need(id);
+          for await (const entry of readTree(record, blobs)) for (const id of entry.b ?? []) need(id);
         }
-      }
-      const problems = await checkBlobsOfStreamed(repository, needed());
+      });
       if (problems.length === 0) return;
       const affected = await affectedSets(destination, problems, options, repository);
       throw damageError(stored.id, problems, affected, 'nothing was restored');
