@@ -39,7 +39,8 @@ const SOURCES = [
   'package.json', 'rollup.config.js', 'tsconfig.json',
   'ang', 'api', 'Civi', 'CRM', 'docs', 'managed', 'settings', 'templates', 'xml', 'ts-src',
 ];
-const BUILT = ['dist/civibackup.mjs', 'dist/ui/civibackup-ui.js'];
+/** The helper's entry point, the chunks it imports when a run needs them (mysql2, AWS SDK, ssh2, age), the pack writer's worker thread, the UI. */
+const BUILT = ['dist/civibackup.mjs', 'dist/helper-chunks', 'dist/civibackup-pack-worker.mjs', 'dist/ui/civibackup-ui.js'];
 /** Never in a release, wherever they appear. */
 const NEVER = /(^|\/)(node_modules|tests?|fixtures|\.git|\.ci|bench|scripts)(\/|$)|\.map$|(^|\/)\.DS_Store$/;
 

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests and the demo need on a Debian 12 machine; idempotent
-# and quiet. Used by .ci/run and by `npm test` / `npm run demo` when something is missing.
+# and quiet. Used by .ci/run and by `npm test` / `npm run demo` when something is missing,
+# and by `npm run bench` with --bench.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # nginx and apache2: the download probe's tests start their own instances (nginx ignores
 # .htaccess, Apache obeys it); php-curl is the probe's HTTP client, as on most CiviCRM hosts.
-packages=(mariadb-server mariadb-client chromium php-cli php-mysql php-curl phpunit age openssh-server mydumper zstd zip unzip time nginx apache2)
+# php-xml ... php-soap, git, curl: what CiviCRM's installer needs for the real-site tests, whose
+# site builds run with apt turned off (CIVI_SKIP_APT: several build at once).
+packages=(mariadb-server mariadb-client chromium php-cli php-mysql php-curl phpunit age openssh-server mydumper zstd zip unzip time nginx apache2
+  php-xml php-mbstring php-intl php-zip php-gd php-bcmath php-soap git curl)
+# `npm run bench` (--bench) also measures against restic, the deduplication yardstick (issue #14).
+if [ "${1:-}" = "--bench" ]; then packages+=(restic); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

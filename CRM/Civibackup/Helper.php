@@ -38,8 +38,13 @@ final class CRM_Civibackup_Helper {
 
   public function script(): string {
     $script = $this->extensionDir . '/dist/civibackup.mjs';
-    if (!is_file($script)) {
-      throw new CRM_Civibackup_Error('CONFIG', "The helper $script is missing.", 'Install CiviBackup from its release zip, or run `npm run build` in the extension directory.');
+    // Beside the entry point (rollup.config.js): the pack writer's worker thread, and the chunks
+    // (mysql2, offsite SDKs) a run loads when it first needs them, which would fail only then.
+    $dist = $this->extensionDir . '/dist';
+    foreach ([$script, "$dist/civibackup-pack-worker.mjs", "$dist/helper-chunks"] as $file) {
+      if (!file_exists($file)) {
+        throw new CRM_Civibackup_Error('CONFIG', "The helper $file is missing.", 'Install CiviBackup from its release zip, or run `npm run build` in the extension directory.');
+      }
     }
     return $script;
   }

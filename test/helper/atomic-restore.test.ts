@@ -21,6 +21,7 @@ import mysql from 'mysql2/promise';
 import { createSampleDatabase } from '../../bench/civicrm-sample.js';
 import { snapshotDatabase, type DatabaseSnapshot } from './support/db-snapshot.js';
 import { killWhenPaused, runHelperAsync } from './support/helper-run.js';
+import { firstNodeOnly } from './support/node-pass.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
 
 const prefix = uniqueName('cbt_atomic');
@@ -28,6 +29,8 @@ const source = `${prefix}_src`;
 const reference = `${prefix}_ref`;
 const databases: string[] = [source, reference];
 const dirs: string[] = [];
+/** The kill points and the lock waits are the journal's and MariaDB's behaviour; the restore's Node side runs under both Nodes in the first tests. */
+const killAndLockTests = firstNodeOnly('SIGKILL at each step and MariaDB metadata-lock waits do not depend on Node\'s version');
 let setDir = '';
 let admin: mysql.Connection;
 
@@ -184,7 +187,7 @@ test('the same reader does see empty or partial tables with --in-place (the chec
   assert.ok(other.length > 0 || seen.errors.length > 0, 'in place, the reader sees missing, empty or partly loaded tables');
 });
 
-test('killed at every step, the live database is unchanged or restored, and the next restore cleans or finishes', { timeout: 600_000 }, async () => {
+test('killed at every step, the live database is unchanged or restored, and the next restore cleans or finishes', { timeout: 600_000, skip: killAndLockTests }, async () => {
   const points: Array<{ point: string; expect: 'old' | 'old-data' | 'new'; next: string }> = [
     { point: 'loaded', expect: 'old', next: 'RESTORE_LEFTOVER' },
     { point: 'before-swap', expect: 'old', next: 'RESTORE_LEFTOVER' },
@@ -217,7 +220,7 @@ test('killed at every step, the live database is unchanged or restored, and the 
   }
 });
 
-test('killed while its RENAME waits for a reader\'s metadata lock: old or new, never a mix; the next restore finishes', { timeout: 300_000 }, async () => {
+test('killed while its RENAME waits for a reader\'s metadata lock: old or new, never a mix; the next restore finishes', { timeout: 300_000, skip: killAndLockTests }, async () => {
   const live = newDatabase('kill_midswap');
   await makeLive(live);
   const before = await snapshotDatabase(live);
@@ -280,7 +283,7 @@ test('--keep-old keeps the replaced tables and the next restore refuses to drop 
   }
 });
 
-test('a long query holding a table: the swap waits a bounded time, puts the triggers back, retries, and gives up leaving the live database as it was', { timeout: 300_000 }, async () => {
+test('a long query holding a table: the swap waits a bounded time, puts the triggers back, retries, and gives up leaving the live database as it was', { timeout: 300_000, skip: killAndLockTests }, async () => {
   const live = newDatabase('longquery');
   await makeLive(live);
   const before = await snapshotDatabase(live);

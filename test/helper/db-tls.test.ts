@@ -70,7 +70,11 @@ function makeCertificates(): void {
 
 async function startServer(): Promise<void> {
   const asRoot = process.getuid?.() === 0 ? ['--user=root'] : [];
-  sh(INSTALL_DB!, ['--no-defaults', '--auth-root-authentication-method=normal', `--datadir=${join(dir, 'data')}`, '--skip-test-db', ...asRoot]);
+  // Its own tmpdir too: two of these servers bootstrapping at once in the shared /tmp (the other
+  // Node pass beside this one) failed with "Could not remove temporary table '/tmp/#sql-temptable-...'".
+  const serverTmp = join(dir, 'tmp');
+  mkdirSync(serverTmp, { recursive: true });
+  sh(INSTALL_DB!, ['--no-defaults', '--auth-root-authentication-method=normal', `--datadir=${join(dir, 'data')}`, `--tmpdir=${serverTmp}`, '--skip-test-db', ...asRoot]);
   port = await freePort();
   server = spawn(
     MARIADBD!,
@@ -79,6 +83,7 @@ async function startServer(): Promise<void> {
       `--datadir=${join(dir, 'data')}`,
       `--socket=${join(dir, 'sock')}`,
       `--pid-file=${join(dir, 'mariadbd.pid')}`,
+      `--tmpdir=${serverTmp}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       '--skip-name-resolve',

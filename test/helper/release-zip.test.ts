@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { assertBundleBuilt, parseEvents } from './support/helper-run.js';
 import { dropDatabase, dsnText, mariadbCli, uniqueName } from './support/mariadb.js';
 import { TOOL_VERSION } from '../../ts-src/helper/version.js';
+import { HELPER_CHUNKS } from './support/paths.js';
 import { buildReleaseZip, PACKAGE_VERSION } from './support/release-zip.js';
 
 const version = PACKAGE_VERSION;
@@ -86,6 +87,8 @@ describe('release zip', () => {
       'civibackup/settings/civibackup.setting.php',
       'civibackup/managed/Job_CivibackupRun.mgd.php',
       'civibackup/dist/civibackup.mjs',
+      // every chunk the build wrote (the backup below loads mysql2's from there)
+      ...readdirSync(HELPER_CHUNKS).map((chunk) => `civibackup/dist/helper-chunks/${chunk}`),
       'civibackup/dist/ui/civibackup-ui.js',
       'civibackup/ts-src/helper/cli.ts',
       'civibackup/ts-src/protocol/manifest.ts',

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,40 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 const text = (n: number, seed: string): Buffer => Buffer.from(`${seed} `.repeat(Math.ceil(n / (seed.length + 1))).slice(0, n));
 
 describe('encrypted repository', () => {
+  test("blob ids are HMAC-SHA256(idKey, SHA-256(content)) (repository.json ids 'hmac-of-sha256'); a caller's SHA-256 gives the same id; a repository without `ids` keeps HMAC of the content", async () => {
+    const root = join(dir, 'id-scheme');
+    const stateDir = join(dir, 'id-scheme-state');
+    const options: OpenRepositoryOptions = { create: true, compression: 'gzip', level: 6, encryption: { recipients: [key.recipient] }, stateDir };
+    const repo = await openRepository(root, options);
+    assert.equal(JSON.parse(readFileSync(join(root, 'repository.json'), 'utf8')).idScheme, 'hmac-of-sha256');
+    const writer = await repo.writer();
+    const idKey = Buffer.from(readFileSync(join(stateDir, `${repo.id}.idkey`), 'utf8').trim(), 'hex');
+    const letter = text(50_000, 'gift aid declaration');
+    const digest = createHash('sha256').update(letter).digest();
+    const expected = createHmac('sha256', idKey).update(digest).digest('hex');
+    assert.equal(writer.idOf(letter), expected);
+    assert.equal(await writer.put(letter, { contentSha256: digest }), expected);
+    assert.equal(await writer.put(Buffer.from(letter)), expected, 'the same content without the digest: the same id, stored once');
+    assert.equal(writer.stats.newBlobs, 1);
+    await writer.finish();
+    const reader = (await openRepository(root, { compression: 'gzip', level: 6, decryption: { identities: [key.identity], passphrases: [] } })).reader();
+    assert.ok((await reader.get(expected)).equals(letter), 'the reader checks content against its id under the same scheme');
+
+    // A repository of an earlier development build (no `ids`): ids stay HMAC of the content.
+    const oldRoot = join(dir, 'id-scheme-old');
+    const old = await openRepository(oldRoot, { ...options, stateDir: join(dir, 'id-scheme-old-state') });
+    const config = JSON.parse(readFileSync(join(oldRoot, 'repository.json'), 'utf8'));
+    delete config.idScheme;
+    writeFileSync(join(oldRoot, 'repository.json'), JSON.stringify(config));
+    const oldWriter = await (await openRepository(oldRoot, { ...options, stateDir: join(dir, 'id-scheme-old-state') })).writer();
+    const oldKey = Buffer.from(readFileSync(join(dir, 'id-scheme-old-state', `${old.id}.idkey`), 'utf8').trim(), 'hex');
+    const oldId = await oldWriter.put(letter, { contentSha256: digest });
+    assert.equal(oldId, createHmac('sha256', oldKey).update(letter).digest('hex'));
+    await oldWriter.finish();
+    const oldReader = (await openRepository(oldRoot, { compression: 'gzip', level: 6, decryption: { identities: [key.identity], passphrases: [] } })).reader();
+    assert.ok((await oldReader.get(oldId)).equals(letter));
+  });
+
   test('HMAC ids, idKey cache and keys/idkey.age, dedup across runs and machines, readers need the key', async () => {
     const root = join(dir, 'repo');
     const stateDir = join(dir, 'state');

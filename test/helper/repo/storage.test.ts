@@ -6,16 +6,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BackupError } from '../../../ts-src/helper/core/errors.js';
 import { isRepository, openRepository, type Repository } from '../../../ts-src/helper/repo/repository.js';
 import { indexPath, packPath, parsePackIndex } from '../../../ts-src/helper/repo/layout.js';
 import { PACK_MAX_BLOBS } from '../../../ts-src/helper/repo/pack-writer.js';
 import { zstdAvailable } from '../../../ts-src/helper/set/codec.js';
 
+const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 let dir: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cbt_repo_storage_'));
@@ -188,6 +191,44 @@ describe('repository storage (unencrypted)', () => {
     const reader = (await open(join(dir, 'reuse'))).reader();
     assert.ok((await reader.get(firstId)).equals(text(100_000, 'first content')));
     assert.ok((await reader.get(secondId)).equals(Buffer.alloc(100_000, 0x41)));
+  });
+
+  test('the pack worker thread: handed-over buffers stored exactly, packs closing while the next fills, stored hashes right, an abandoned writer never keeps the process alive', async () => {
+    const root = join(dir, 'worker');
+    const repo = await open(root, { packTargetBytes: 64 * 1024 });
+    const writer = await repo.writer();
+    const contents = Array.from({ length: 60 }, (_, i) => randomBytes(9_000 + i * 37));
+    const copies = contents.map((c) => Buffer.from(c));
+    // Puts at once: several packs fill and close while later blobs arrive.
+    const ids = await Promise.all(contents.map((content, i) => writer.put(content, { compressible: false, handOver: i % 2 === 0 })));
+    const packs = await writer.finish();
+    assert.ok(packs.length >= 8, `${packs.length} packs of 64 KiB`);
+    const reader = (await open(root, { create: false })).reader();
+    for (const [i, id] of ids.entries()) assert.ok((await reader.get(id)).equals(copies[i]!), `blob ${i}`);
+    for (const pack of packs) {
+      const bytes = readFileSync(packPath(root, pack));
+      assert.equal(sha256(bytes), pack, 'a pack is named by the SHA-256 of its bytes');
+      for (const [, offset, length, , , stored] of parsePackIndex(readFileSync(indexPath(root, pack), 'utf8'), pack).blobs) {
+        assert.equal(sha256(bytes.subarray(offset, offset + length)), stored, 'each index entry has the SHA-256 of its stored bytes');
+      }
+    }
+    assert.deepEqual(filesUnder(join(root, 'tmp')), []);
+
+    // A run that fails elsewhere and never finishes nor aborts its writer must still end.
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', `
+        const { openRepository } = await import(${JSON.stringify(new URL('../../../ts-src/helper/repo/repository.ts', import.meta.url).href)});
+        const repo = await openRepository(${JSON.stringify(join(dir, 'abandoned'))}, { create: true, compression: 'gzip', level: 6 });
+        const writer = await repo.writer();
+        await writer.put(Buffer.alloc(100_000, 7));
+        console.log('put done');
+      `],
+      { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(child.signal, null, 'the process ended by itself (not killed after 30 s)');
+    assert.equal(child.status, 0, child.stderr);
+    assert.match(child.stdout, /put done/);
   });
 
   test('abort deletes the open temp pack and writes no index', async () => {

@@ -13,7 +13,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { BackupError } from '../core/errors.js';
 import { AgeError, checkHeaderMac, encodeHeader, FILE_KEY_BYTES, PAYLOAD_NONCE_BYTES, parseHeader, type Stanza } from './age-format.js';
-import { CHUNK_BYTES, chunkCount, chunkNonce, newPayloadNonce, openChunk, payloadKey, plaintextSize, SEALED_CHUNK_BYTES, sealChunk } from './age-payload.js';
+import { chunkCount, chunkNonce, openChunk, payloadKey, plaintextSize, SEALED_CHUNK_BYTES, sealPayload } from './age-payload.js';
 import { DEFAULT_SCRYPT_WORK_FACTOR, parseRecipient, unwrapFileKey, wrapForPassphrase, wrapForRecipient } from './age-recipients.js';
 import { mapDecryptError, prepareDecryptionKeys, type AgeDecryptionKeys, type DecryptionKeys, type EncryptionKeys } from './age-stream.js';
 
@@ -50,7 +50,11 @@ export class BlobSealer {
   private constructor(
     /** The age header, MAC line included; no payload nonce (each blob brings its own). */
     readonly header: Buffer,
-    private readonly fileKey: Buffer,
+    /**
+     * The pack's file key: the pack writer's worker thread (same process) seals with it. It
+     * never leaves the process and is never written anywhere but wrapped in the header.
+     */
+    readonly fileKey: Buffer,
   ) {}
 
   /** A fresh file key wrapped for `keys` (recipients, or one passphrase). */
@@ -61,16 +65,7 @@ export class BlobSealer {
 
   /** An age payload of `plaintext`: 16-byte nonce, then its STREAM chunks. */
   seal(plaintext: Uint8Array): Buffer {
-    const nonce = newPayloadNonce();
-    const key = payloadKey(this.fileKey, nonce);
-    const chunks = chunkCount(plaintext.length);
-    const out: Buffer[] = [nonce];
-    const chunkNonceBuffer = Buffer.alloc(12);
-    for (let index = 0; index < chunks; index += 1) {
-      const piece = plaintext.subarray(index * CHUNK_BYTES, Math.min(plaintext.length, (index + 1) * CHUNK_BYTES));
-      out.push(...sealChunk(key, chunkNonce(index, index === chunks - 1, chunkNonceBuffer), piece));
-    }
-    return Buffer.concat(out);
+    return sealPayload(this.fileKey, plaintext);
   }
 
   /** A complete age file of `plaintext` (header, then the payload): what keys/idkey.age holds. */

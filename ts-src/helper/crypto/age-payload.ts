@@ -60,6 +60,33 @@ export function openChunk(key: KeyObject, nonce: Buffer, sealed: Buffer): Buffer
   return plaintext;
 }
 
+/**
+ * A complete age payload of `plaintext` under `fileKey`: a fresh 16-byte nonce (so its own
+ * payload key, HKDF(fileKey, nonce)), then its STREAM chunks. Used for each blob of a pack,
+ * on the pack writer's worker thread (so it imports nothing but node:crypto).
+ */
+export function sealPayload(fileKey: Uint8Array, plaintext: Uint8Array): Buffer {
+  const nonce = newPayloadNonce();
+  const key = payloadKey(fileKey, nonce);
+  const chunks = chunkCount(plaintext.length);
+  const out = Buffer.allocUnsafe(sealedPayloadSize(plaintext.length));
+  nonce.copy(out, 0);
+  let at = nonce.length;
+  const chunkNonceBuffer = Buffer.alloc(12);
+  for (let index = 0; index < chunks; index += 1) {
+    const piece = plaintext.subarray(index * CHUNK_BYTES, Math.min(plaintext.length, (index + 1) * CHUNK_BYTES));
+    const [ciphertext, tag] = sealChunk(key, chunkNonce(index, index === chunks - 1, chunkNonceBuffer), piece);
+    at += ciphertext.copy(out, at);
+    at += tag.copy(out, at);
+  }
+  return out;
+}
+
+/** Bytes of the age payload (nonce, chunks, tags) of `plaintextBytes`: what sealPayload returns. */
+export function sealedPayloadSize(plaintextBytes: number): number {
+  return PAYLOAD_NONCE_BYTES + plaintextBytes + chunkCount(plaintextBytes) * TAG_BYTES;
+}
+
 /** Chunks in a payload of `plaintextBytes`: an empty payload still has one (empty, final) chunk. */
 export function chunkCount(plaintextBytes: number): number {
   return Math.max(1, Math.ceil(plaintextBytes / CHUNK_BYTES));
@@ -67,7 +94,7 @@ export function chunkCount(plaintextBytes: number): number {
 
 /** Bytes of an age file whose header is `headerBytes` long and whose plaintext is `plaintextBytes`. */
 export function encryptedFileSize(plaintextBytes: number, headerBytes: number): number {
-  return headerBytes + PAYLOAD_NONCE_BYTES + plaintextBytes + chunkCount(plaintextBytes) * TAG_BYTES;
+  return headerBytes + sealedPayloadSize(plaintextBytes);
 }
 
 /**

@@ -6,7 +6,6 @@
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { Transform, type Duplex, type TransformCallback } from 'node:stream';
-import * as age from 'age-encryption';
 import { BackupError } from '../core/errors.js';
 import { AgeError, checkHeaderMac, encodeHeader, FILE_KEY_BYTES, MAX_HEADER_BYTES, PAYLOAD_NONCE_BYTES, parseHeader, type Stanza } from './age-format.js';
 import { CHUNK_BYTES, chunkNonce, newPayloadNonce, openChunk, payloadKey, SEALED_CHUNK_BYTES, sealChunk, TAG_BYTES } from './age-payload.js';
@@ -352,6 +351,9 @@ export function mapDecryptError(error: unknown, label: string): BackupError {
 
 export function generateIdentity(): Promise<{ identity: string; recipient: string }> {
   return (async () => {
+    // Only keygen needs the age library (its key encoding); loaded here, the bundle keeps it
+    // (and the curves it brings) out of every other command's start-up.
+    const age = await import('age-encryption');
     const identity = await age.generateIdentity();
     const recipient = await age.identityToRecipient(identity);
     return { identity, recipient };

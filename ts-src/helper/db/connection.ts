@@ -3,13 +3,20 @@
  * UTC, one statement per query. Connection failures become DB_CONNECT errors that name
  * user@host and say what to do; the password never appears.
  */
-import mysql from 'mysql2';
 import type { Connection, ConnectionOptions } from 'mysql2';
 import { BackupError } from '../core/errors.js';
 import { describeDsn, type Dsn } from './dsn.js';
 import { describeTls, loadTlsOptions } from './tls.js';
 
 export type DbConnection = Connection;
+
+/**
+ * mysql2, loaded on the first connection: the bundle keeps it in a chunk of its own, so a
+ * command that opens no database (a files-only backup, list, keygen) never parses it.
+ */
+export async function loadMysql(): Promise<typeof import('mysql2')> {
+  return (await import('mysql2')).default;
+}
 
 export function connectionOptions(dsn: Dsn): ConnectionOptions {
   const where = dsn.socketPath ? { socketPath: dsn.socketPath } : { host: dsn.host ?? 'localhost', port: dsn.port ?? 3306 };
@@ -135,6 +142,7 @@ export function connectError(dsn: Dsn, error: unknown): BackupError {
  * timeouts (a slow compressor pauses the reader; the server must wait, not abort).
  */
 export async function openConnection(dsn: Dsn): Promise<Connection> {
+  const mysql = await loadMysql();
   const connection = mysql.createConnection(connectionOptions(dsn));
   await new Promise<void>((resolve, reject) => {
     connection.connect((error) => (error ? reject(connectError(dsn, error)) : resolve()));

@@ -10,11 +10,10 @@
  * Reading a part overlaps with executing it: a producer decompresses and splits ahead into
  * a small bounded queue while the connection runs the previous statement.
  */
-import mysql from 'mysql2';
 import type { Connection } from 'mysql2';
 import type { Readable } from 'node:stream';
 import { BackupError, toBackupError } from '../core/errors.js';
-import { connectError, connectionOptions } from './connection.js';
+import { connectError, connectionOptions, loadMysql } from './connection.js';
 import type { Dsn } from './dsn.js';
 import { SqlSplitter, type SqlStatement } from './sql-splitter.js';
 
@@ -58,6 +57,7 @@ export function statementPreview(sql: Buffer | string): string {
 
 export async function openRestoreConnection(dsn: Dsn, database: string | null): Promise<RestoreConnection> {
   const options = connectionOptions(dsn);
+  const mysql = await loadMysql();
   const connection = mysql.createConnection({
     ...options,
     database: database ?? undefined,

@@ -4,15 +4,7 @@
  * every object carries our SHA-256 as metadata, and after an upload the object's size and
  * that metadata are read back (HEAD) and compared.
  */
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
@@ -52,15 +44,23 @@ export interface S3Options {
 
 const SHA256_METADATA = 'sha256';
 
+/** The SDK module and the client built from it. */
+interface LoadedS3 {
+  sdk: typeof import('@aws-sdk/client-s3');
+  client: S3Client;
+}
+
 export class S3Destination implements Destination {
   readonly location: string;
-  private readonly client: S3Client;
+  private readonly config: S3ClientConfig;
+  /** The AWS SDK is loaded on first use (see s3()). */
+  private loaded: Promise<LoadedS3> | undefined;
   private readonly prefix: string;
 
   constructor(private readonly options: S3Options) {
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     this.location = `s3://${options.bucket}${this.prefix ? `/${this.prefix}` : ''}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
-    const config: S3ClientConfig = {
+    this.config = {
       region: options.region,
       endpoint: options.endpoint,
       forcePathStyle: options.forcePathStyle ?? false,
@@ -74,7 +74,15 @@ export class S3Destination implements Destination {
     // The SDK warns on stderr that versions published after early 2027 need Node 22; we pin
     // ~3.1175 (package.json), so the warning is noise the PHP side would log as a problem.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    this.client = new S3Client(config);
+  }
+
+  /**
+   * The SDK and its client, loaded on the first request: the bundle keeps the AWS SDK in a
+   * chunk of its own, so runs without an S3 destination never parse it.
+   */
+  private s3(): Promise<LoadedS3> {
+    this.loaded ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client(this.config) }));
+    return this.loaded;
   }
 
   private objectKey(key: string): string {
@@ -85,10 +93,11 @@ export class S3Destination implements Destination {
   async save(key: string, source: SaveSource, options?: SaveOptions): Promise<void> {
     const objectKey = this.objectKey(key);
     const meter = new UploadMeter(this.location, key, options);
+    const [{ client }, { Upload }] = await Promise.all([this.s3(), import('@aws-sdk/lib-storage')]);
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
     const feeding = pipeline(source(), meter, body, { signal: options?.signal });
     const upload = new Upload({
-      client: this.client,
+      client,
       params: {
         Bucket: this.options.bucket,
         Key: objectKey,
@@ -145,7 +154,8 @@ export class S3Destination implements Destination {
 
   private async head(key: string): Promise<{ size: number; sha256?: string } | null> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+      const { sdk, client } = await this.s3();
+      const out = await client.send(new sdk.HeadObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
       return { size: out.ContentLength ?? 0, sha256: out.Metadata?.[SHA256_METADATA] };
     } catch (error) {
       const mapped = this.mapError(error, key);
@@ -156,7 +166,8 @@ export class S3Destination implements Destination {
 
   async load(key: string): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+      const { sdk, client } = await this.s3();
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
       if (!out.Body) throw new DestinationError('transient', `${key} on ${this.location} came back without a body.`);
       return out.Body as Readable;
     } catch (error) {
@@ -170,9 +181,10 @@ export class S3Destination implements Destination {
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     let token: string | undefined;
     try {
+      const { sdk, client } = await this.s3();
       do {
-        const out = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: fullPrefix || undefined, ContinuationToken: token, MaxKeys: this.options.listPageSize }),
+        const out = await client.send(
+          new sdk.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: fullPrefix || undefined, ContinuationToken: token, MaxKeys: this.options.listPageSize }),
         );
         for (const item of out.Contents ?? []) {
           if (item.Key) found.push({ key: item.Key.slice(strip), size: item.Size ?? 0 });
@@ -192,7 +204,8 @@ export class S3Destination implements Destination {
 
   async remove(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
+      const { sdk, client } = await this.s3();
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.objectKey(key) }));
     } catch (error) {
       const mapped = this.mapError(error, key);
       if (!(mapped instanceof DestinationError && mapped.kind === 'not-found')) throw mapped;
@@ -200,7 +213,7 @@ export class S3Destination implements Destination {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.loaded) (await this.loaded).client.destroy();
   }
 
   private mapError(error: unknown, key: string): Error {

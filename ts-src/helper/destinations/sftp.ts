@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
 import { BackupError } from '../core/errors.js';
 import {
   checkKey,
@@ -69,6 +69,16 @@ export class SftpDestination implements Destination {
   private connection(): Promise<SftpClient> {
     if (this.client) return Promise.resolve(this.client);
     if (this.connecting) return this.connecting;
+    this.connecting = this.connect().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<SftpClient> {
+    // ssh2 is loaded on the first connection: the bundle keeps it in a chunk of its own, so
+    // runs without an SFTP destination never parse it.
+    const { default: SftpClientClass } = await import('ssh2-sftp-client');
     const dropped = (): void => {
       if (this.client === client) this.client = null;
       // ssh2's streams do not always end when the connection dies: end them, so a transfer
@@ -78,8 +88,8 @@ export class SftpDestination implements Destination {
     };
     // Our own listeners: the library's defaults print to the console, and a dropped
     // connection must simply be reopened on the next call.
-    const client = new SftpClient('civibackup', { error: dropped, end: dropped, close: dropped });
-    this.connecting = client
+    const client = new SftpClientClass('civibackup', { error: dropped, end: dropped, close: dropped });
+    return client
       .connect({
         host: this.options.host,
         port: this.options.port ?? 22,
@@ -102,11 +112,7 @@ export class SftpDestination implements Destination {
         (error: unknown) => {
           throw this.mapError(error, '(connect)');
         },
-      )
-      .finally(() => {
-        this.connecting = null;
-      });
-    return this.connecting;
+      );
   }
 
   async save(key: string, source: SaveSource, options?: SaveOptions): Promise<void> {

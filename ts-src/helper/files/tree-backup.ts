@@ -539,6 +539,7 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
   };
 
   const hash = createHash('sha256');
+  let fileSha256: string | undefined;
   const puts: Array<Promise<string>> = [];
   let total = 0;
   let limit = expected;
@@ -570,8 +571,20 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
         }
         const content = got < want ? block.subarray(0, got) : block;
         compressible ??= isCompressible(relPath, content);
-        hash.update(content);
-        const put = writer.put(content, { compressible });
+        // A file read whole in its first block (most attachments) is hashed once: that SHA-256
+        // is the file's hash and what its blob id is derived from (BlobWriteOptions.contentSha256).
+        let onlyBlockSha256: Buffer | undefined;
+        if (total === 0 && (got < want || got >= limit)) {
+          if (got >= limit) {
+            const now = await statNow();
+            if (Number(now.size) <= got) after = now; // the look after the read, as at the loop's top
+            else limit = Number(now.size); // grew while read: more blocks follow
+          }
+          if (got < want || after) onlyBlockSha256 = createHash('sha256').update(content).digest();
+        }
+        if (onlyBlockSha256) fileSha256 = onlyBlockSha256.toString('hex');
+        else hash.update(content);
+        const put = writer.put(content, { compressible, handOver: true, contentSha256: onlyBlockSha256 }); // a fresh block per read, never touched again
         put.catch(() => undefined); // awaited below; a failure is thrown from there
         puts.push(put);
         if (puts.length > PUTS_IN_FLIGHT_PER_FILE) await puts[puts.length - 1 - PUTS_IN_FLIGHT_PER_FILE];
@@ -581,6 +594,7 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
           shrunk = true;
           break;
         }
+        if (after) break;
       }
       after ??= await statNow();
     } catch (error) {
@@ -594,7 +608,7 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
     if (shrunk) warn('FILE_CHANGED', relPath, `${relPath} shrank while it was read; the set holds the ${total} bytes that were there`);
     else if (total > expected) warn('FILE_CHANGED', relPath, `${relPath} grew while it was read; the set holds its first ${total} bytes`);
     else if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) warn('FILE_CHANGED', relPath, `${relPath} was modified while it was read; its stored content may be inconsistent`);
-    return { b: ids, h: hash.digest('hex'), s: total };
+    return { b: ids, h: fileSha256 ?? hash.digest('hex'), s: total };
   } finally {
     if (fd !== undefined) closeSync(fd);
     await handle?.close().catch(() => undefined);

@@ -48,11 +48,13 @@ async function compress(content: Buffer, compression: Exclude<Compression, 'none
 
 /**
  * The stored (not yet encrypted) bytes of a blob and their encoding. `compressible: false`
- * (already compressed content, known by its file type) skips compression outright.
+ * (already compressed content, known by its file type) skips compression outright;
+ * `compressible: true` (the caller's sample shrank) skips the sample.
  */
 export async function encodeBlob(content: Buffer, compression: Compression, level: number, compressible?: boolean): Promise<{ encoding: BlobEncoding; bytes: Buffer }> {
   if (compression === 'none' || compressible === false || content.length === 0) return { encoding: 'none', bytes: content };
-  if (content.length > SAMPLE_BYTES && !(await sampleCompresses(content))) return { encoding: 'none', bytes: content };
+  // `compressible: true` means the caller sampled already (the tree backup, per file).
+  if (compressible === undefined && content.length > SAMPLE_BYTES && !(await sampleCompresses(content))) return { encoding: 'none', bytes: content };
   const compressed = await compress(content, compression, level);
   if (compressed.length >= content.length) return { encoding: 'none', bytes: content };
   return { encoding: compression, bytes: compressed };

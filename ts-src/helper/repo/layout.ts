@@ -37,6 +37,11 @@ export interface RepositoryConfig {
   /** 16 hex digits; names the idKey cache in the state dir. */
   id: string;
   encrypted: boolean;
+  /**
+   * Encrypted repositories: blob id = HMAC-SHA-256(idKey, SHA-256(content)). Absent (and in
+   * repositories of earlier development builds): HMAC-SHA-256(idKey, content).
+   */
+  idScheme?: 'hmac-of-sha256';
   createdAt: string;
 }
 
@@ -52,7 +57,8 @@ export function parseRepositoryConfig(text: string, where: string): RepositoryCo
   if (v.version !== REPOSITORY_VERSION) throw new Error(`${where} has repository version ${String(v.version)}; this CiviBackup reads version ${REPOSITORY_VERSION} (a newer CiviBackup wrote it?)`);
   if (typeof v.id !== 'string' || !/^[0-9a-f]{16}$/.test(v.id)) throw new Error(`${where} has no valid id`);
   if (typeof v.encrypted !== 'boolean') throw new Error(`${where} does not say whether the repository is encrypted`);
-  return { format: REPOSITORY_FORMAT, version: v.version, id: v.id, encrypted: v.encrypted, createdAt: String(v.createdAt ?? '') };
+  if (v.idScheme !== undefined && v.idScheme !== 'hmac-of-sha256') throw new Error(`${where} names blob ids "${String(v.idScheme)}" that this CiviBackup does not know (a newer CiviBackup wrote it?)`);
+  return { format: REPOSITORY_FORMAT, version: v.version, id: v.id, encrypted: v.encrypted, ...(v.idScheme ? { idScheme: v.idScheme } : {}), createdAt: String(v.createdAt ?? '') };
 }
 
 /** One blob in an index file: id, offset in the pack, stored length, encoding, raw length, SHA-256 of the stored bytes. */

@@ -26,6 +26,16 @@ import { SetReferences } from './set-references.js';
 export interface BlobWriteOptions {
   /** false: already-compressed content, stored with encoding 'none' without trying. */
   compressible?: boolean;
+  /**
+   * The caller never reads nor reuses `content` once put() is called: the writer may move
+   * its memory to the pack worker thread instead of copying it (the buffer is then empty).
+   */
+  handOver?: boolean;
+  /**
+   * The SHA-256 of `content`, when the caller computed it anyway (a file read in one block):
+   * the id is derived from it without another pass over the content.
+   */
+  contentSha256?: Buffer;
 }
 
 /** One per backup run. */
@@ -118,7 +128,14 @@ async function readConfig(root: string): Promise<RepositoryConfig | undefined> {
 /** Writes repository.json once: temp file, fsync, then link() so an existing one is never replaced. */
 async function createConfig(root: string, encrypted: boolean): Promise<RepositoryConfig> {
   await mkdir(root, { recursive: true, mode: 0o700 });
-  const config: RepositoryConfig = { format: REPOSITORY_FORMAT, version: REPOSITORY_VERSION, id: randomBytes(8).toString('hex'), encrypted, createdAt: new Date().toISOString() };
+  const config: RepositoryConfig = {
+    format: REPOSITORY_FORMAT,
+    version: REPOSITORY_VERSION,
+    id: randomBytes(8).toString('hex'),
+    encrypted,
+    ...(encrypted ? { idScheme: 'hmac-of-sha256' as const } : {}),
+    createdAt: new Date().toISOString(),
+  };
   const tmp = join(root, `.${REPOSITORY_FILE}.${randomBytes(4).toString('hex')}.tmp`);
   await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   const handle = await openFile(tmp, 'r');
@@ -219,10 +236,26 @@ export function holdsExclusiveLock(repo: Repository): boolean {
   return exclusiveHolders.has(repo);
 }
 
+/**
+ * The blob ids of an encrypted repository. 'hmac-of-sha256' (every repository created since
+ * this change): HMAC-SHA-256 under the id key of the content's SHA-256, so a file read in one
+ * block is hashed once for both its file hash and its id. Without `ids` in repository.json
+ * (repositories of earlier development builds): HMAC-SHA-256 of the content itself.
+ */
+function blobIdFunctions(scheme: RepositoryConfig['idScheme'], idKey: Buffer): { idOf: (content: Buffer) => string; idOfDigest?: (contentSha256: Buffer) => string } {
+  if (scheme === 'hmac-of-sha256') {
+    const idOfDigest = (contentSha256: Buffer): string => createHmac('sha256', idKey).update(contentSha256).digest('hex');
+    return { idOf: (content) => idOfDigest(createHash('sha256').update(content).digest()), idOfDigest };
+  }
+  return { idOf: (content) => createHmac('sha256', idKey).update(content).digest('hex') };
+}
+
 export class LocalRepository implements Repository {
   readonly root: string;
   readonly id: string;
   readonly encrypted: boolean;
+  /** How an encrypted repository's blob ids are made (repository.json `ids`). */
+  private readonly idScheme: RepositoryConfig['idScheme'];
   /** Index files that could not be read (when the repository was opened, or the index reloaded). */
   readonly indexProblems: string[];
 
@@ -236,6 +269,7 @@ export class LocalRepository implements Repository {
     this.root = root;
     this.id = config.id;
     this.encrypted = config.encrypted;
+    this.idScheme = config.idScheme;
     this.indexProblems = indexProblems;
   }
 
@@ -251,6 +285,7 @@ export class LocalRepository implements Repository {
       );
     }
     let idOf = (content: Buffer): string => createHash('sha256').update(content).digest('hex');
+    let idOfDigest: ((contentSha256: Buffer) => string) | undefined = (contentSha256) => contentSha256.toString('hex');
     let newSealer: (() => Promise<PackSealer>) | undefined;
     if (encryption) {
       const idKey = await resolveIdKey({
@@ -261,7 +296,9 @@ export class LocalRepository implements Repository {
         decryption: this.options.decryption,
         onWarning: this.options.onWarning,
       });
-      idOf = (content) => createHmac('sha256', idKey).update(content).digest('hex');
+      const keyed = blobIdFunctions(this.idScheme, idKey);
+      idOf = keyed.idOf;
+      idOfDigest = keyed.idOfDigest;
       if (encryption.passphrase !== undefined) {
         // A passphrase header costs an scrypt run (~1 s, 256 MiB): one header for all packs of
         // this run; each blob still has its own nonce and so its own payload key.
@@ -275,6 +312,7 @@ export class LocalRepository implements Repository {
       root: this.root,
       table: this.table,
       idOf,
+      idOfDigest,
       compression: this.options.compression,
       level: this.options.level,
       packTargetBytes: this.options.packTargetBytes,
@@ -315,7 +353,8 @@ export class LocalRepository implements Repository {
       idCheck = async () => {
         const idKeys = decryption ? await readIdKeys(this.root, decryption).catch(() => undefined) : undefined;
         if (!idKeys) return undefined;
-        return (content, id) => idKeys.some((idKey) => createHmac('sha256', idKey).update(content).digest('hex') === id);
+        const schemes = idKeys.map((idKey) => blobIdFunctions(this.idScheme, idKey).idOf);
+        return (content, id) => schemes.some((idOf) => idOf(content) === id);
       };
     }
     return new PackBlobReader({ root: this.root, table: this.table, openerFor, idCheck });

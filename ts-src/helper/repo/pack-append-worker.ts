@@ -1,0 +1,108 @@
+/**
+ * The pack writer's worker thread: it appends blobs to the open temp pack file. Per blob it
+ * seals (encrypted repositories), hashes the stored bytes (the index's storedSha256), feeds
+ * the pack's own hash (its name) and writes. These are the per-byte passes of a backup's
+ * first run; on the main thread they left the second core idle while the main thread also
+ * read, hashed and looked up every block (see docs/benchmarks.md, issue #14).
+ *
+ * One message at a time, in order, with synchronous writes (this thread has nothing else to
+ * do); only a closing pack's fsync goes to the thread pool, so the next pack fills meanwhile. It knows nothing of ids, indexes or renames: pack-writer.ts decides what goes where;
+ * this file only turns bytes into a durable temp file and says what it wrote.
+ *
+ * Imports only node: modules and age-payload.ts, so its bundle stays small to start.
+ */
+import { close, closeSync, fsync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+import { sealPayload } from '../crypto/age-payload.js';
+import type { PackWorkerReply, PackWorkerRequest, WorkerErrorShape } from './pack-worker-protocol.js';
+
+interface OpenTempPack {
+  fd: number;
+  path: string;
+  hash: Hash;
+  position: number;
+  fileKey: Uint8Array | null;
+}
+
+const packs = new Map<number, OpenTempPack>();
+
+function writeAll(target: OpenTempPack, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(target.fd, bytes, done, bytes.length - done, target.position + done);
+  target.hash.update(bytes);
+  target.position += bytes.length;
+}
+
+function errorShape(error: unknown): WorkerErrorShape {
+  const e = error as NodeJS.ErrnoException;
+  return { message: e?.message ?? String(error), code: e?.code, syscall: e?.syscall, path: e?.path };
+}
+
+function openPack(handle: number): OpenTempPack {
+  const pack = packs.get(handle);
+  if (!pack) throw new Error(`temp pack ${handle} is not open in the pack worker`);
+  return pack;
+}
+
+/** The reply, or null when it is sent later (a close waits for its fsync on the thread pool). */
+function handle(request: PackWorkerRequest): PackWorkerReply | null {
+  switch (request.op) {
+    case 'open': {
+      if (packs.has(request.pack)) throw new Error(`temp pack ${request.pack} is already open in the pack worker`);
+      const pack: OpenTempPack = { fd: openSync(request.path, 'wx', 0o600), path: request.path, hash: createHash('sha256'), position: 0, fileKey: request.fileKey };
+      packs.set(request.pack, pack);
+      if (request.header.length > 0) writeAll(pack, request.header);
+      return { seq: request.seq, ok: true };
+    }
+    case 'append': {
+      const pack = openPack(request.pack);
+      const storedSha256: string[] = [];
+      for (const bytes of request.blobs) {
+        const stored = pack.fileKey ? sealPayload(pack.fileKey, bytes) : bytes;
+        storedSha256.push(createHash('sha256').update(stored).digest('hex'));
+        writeAll(pack, stored);
+      }
+      return { seq: request.seq, ok: true, storedSha256, position: pack.position };
+    }
+    case 'close': {
+      const pack = openPack(request.pack);
+      packs.delete(request.pack);
+      const name = pack.hash.digest('hex');
+      fsync(pack.fd, (syncError) => {
+        close(pack.fd, (closeError) => {
+          const error = syncError ?? closeError;
+          parentPort!.postMessage(error ? { seq: request.seq, ok: false, error: errorShape(error) } : { seq: request.seq, ok: true, name, bytes: pack.position });
+        });
+      });
+      return null;
+    }
+    case 'discard': {
+      const pack = packs.get(request.pack);
+      packs.delete(request.pack);
+      if (pack) {
+        try {
+          closeSync(pack.fd);
+        } catch {
+          // already closed: the unlink below is what matters
+        }
+        try {
+          unlinkSync(pack.path);
+        } catch {
+          // gone already; a leftover temp pack is removed by the next prune in any case
+        }
+      }
+      return { seq: request.seq, ok: true };
+    }
+  }
+}
+
+parentPort!.on('message', (request: PackWorkerRequest) => {
+  let reply: PackWorkerReply | null;
+  try {
+    reply = handle(request);
+  } catch (error) {
+    reply = { seq: request.seq, ok: false, error: errorShape(error) };
+  }
+  if (reply) parentPort!.postMessage(reply);
+});
