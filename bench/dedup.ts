@@ -14,22 +14,34 @@
  *
  *   npx tsx bench/dedup.ts [--tree-mb 1024] [--tree-files 10000] [--small 100000] [--reruns 1] [--huge 0]
  *                          [--work /tmp/civibackup-dedup] [--helper dist/civibackup.mjs] [--no-s3] [--keep]
+ *                          [--no-huge-restic] [--no-huge-restore] [--plain-node]
  *
  * --tree-files 0 leaves out parts 1 and 2. --reruns N runs the small files' unchanged re-run N
  * times, helper and restic alternating, and reports each pair and the median ratio (on a
  * shared machine one pair says little).
+ *
+ * The helper runs with the environment the extension's launcher gives it (HELPER_ENV in
+ * CRM/Civibackup/Launcher.php: V8's young generation and glibc's malloc arenas, for memory);
+ * --plain-node runs it as bare `node` instead, for a before/after of those settings.
+ *
+ * --huge N measures the helper's peak RSS (GNU time) for N small files: the first run, an
+ * unchanged re-run and a restore of the files (--no-huge-restore leaves it out), restic
+ * beside the two backups (--no-huge-restic leaves it out). Creating a million files takes
+ * minutes: with --keep the work dir is not emptied at the start, and a huge tree a previous
+ * run finished creating (`<work>/huge.complete-N`) is re-used; only its backups start afresh.
  *
  * Needs restic (`apt-get install restic`, Debian's 0.14) and the age CLI on PATH.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { directoryBytes, measureShell, sh, type RunResult } from './measure.js';
+import { directoryBytes, measureShell, newestSetPath, sh, type RunResult } from './measure.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TEXT_LINE = 'Contact,Émile Dubois,emile@example.org,+33 1 23 45 67 89,Rue de la Paix 12,75002 Paris,2024-05-01,100.00\n';
@@ -115,6 +127,21 @@ async function run(script: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
   return result;
 }
 
+/**
+ * The helper's memory settings as the extension's launcher sets them (CRM/Civibackup/Launcher.php
+ * HELPER_ENV, read from there so the two cannot drift), as a command prefix: `env NAME=value ... node`.
+ */
+async function launcherNode(): Promise<string> {
+  const php = await readFile(join(PROJECT_ROOT, 'CRM/Civibackup/Launcher.php'), 'utf8');
+  const list = php.match(/HELPER_ENV = \[([^\]]*)\]/)?.[1];
+  if (list === undefined) throw new Error('HELPER_ENV not found in CRM/Civibackup/Launcher.php');
+  const pairs = [...list.matchAll(/'([A-Z_]+)' => '([^']*)'/g)].map(([, name, value]) => `${name}=${sh(value!)}`);
+  return `env ${pairs.join(' ')} node`;
+}
+
+/** How the helper is started: as the launcher starts it, or plain `node` with --plain-node. */
+let helperNode = 'node';
+
 function ratio(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a';
 }
@@ -132,27 +159,31 @@ async function main(): Promise<void> {
       's3': { type: 'boolean', default: true },
       'no-s3': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      'no-huge-restic': { type: 'boolean', default: false },
+      'no-huge-restore': { type: 'boolean', default: false },
+      'plain-node': { type: 'boolean', default: false },
     },
   });
+  if (!values['plain-node']) helperNode = await launcherNode();
   for (const tool of ['restic', 'age-keygen']) {
     if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not on PATH: apt-get install ${tool === 'restic' ? 'restic' : 'age'}`);
   }
   const work = resolve(values.work!);
   const helper = resolve(values.helper!);
-  await rm(work, { recursive: true, force: true });
+  if (!values.keep) await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   const keyFile = join(work, 'age.key');
-  spawnSync('age-keygen', ['-o', keyFile]);
+  if (!existsSync(keyFile)) spawnSync('age-keygen', ['-o', keyFile]);
   const recipient = (await readFile(keyFile, 'utf8')).match(/public key: (age1[0-9a-z]+)/)![1]!;
   const env: NodeJS.ProcessEnv = { ...process.env, RESTIC_PASSWORD, RESTIC_CACHE_DIR: join(work, 'restic-cache') };
   const rows: Row[] = [];
   const log = (line: string): void => console.log(line);
-  log(`load average at start: ${loadavg().map((n) => n.toFixed(2)).join(' ')}; restic: ${spawnSync('restic', ['version']).stdout.toString().trim()}`);
+  log(`load average at start: ${loadavg().map((n) => n.toFixed(2)).join(' ')}; restic: ${spawnSync('restic', ['version']).stdout.toString().trim()}; helper started as: ${helperNode}`);
 
   /** One helper run and one restic run of the same tree, each measured with the bytes it added. */
   const pair = async (what: string, tree: string, label: string, dest: string, repo: string, state: string, extra = ''): Promise<Row> => {
     const before = await directoryBytes(dest);
-    const helperRun = await run(`node ${sh(helper)} backup --no-db --to ${sh(dest)} --files ${label}=${sh(tree)} --recipient ${recipient} --state-dir ${sh(state)} ${extra} --json > /dev/null`, env);
+    const helperRun = await run(`${helperNode} ${sh(helper)} backup --no-db --to ${sh(dest)} --files ${label}=${sh(tree)} --recipient ${recipient} --state-dir ${sh(state)} ${extra} --json > /dev/null`, env);
     const helperAdded = (await directoryBytes(dest)) - before;
     const resticBefore = await directoryBytes(repo);
     const resticRun = await run(`restic -q --repo ${sh(repo)} backup ${sh(tree)} > /dev/null`, env);
@@ -170,6 +201,7 @@ async function main(): Promise<void> {
   let changed: Row | undefined;
   let s3Line = 'S3: skipped (--no-s3)';
   if (treeFiles > 0) {
+    for (const name of ['attachments', 'dest', 'state', 'restic', 's3', 's3-local', 's3-state']) await rm(join(work, name), { recursive: true, force: true }); // --keep
     await createAttachments(tree, treeFiles, Number(values['tree-mb']) * 1048576);
     log(`attachments: ${treeFiles} files, ${mib(await directoryBytes(tree))}`);
     const dest = join(work, 'dest');
@@ -197,6 +229,7 @@ async function main(): Promise<void> {
     await createSmallFiles(small, smallCount);
     const smallDest = join(work, 'small-dest');
     const smallRepo = join(work, 'small-restic');
+    for (const dir of [smallDest, smallRepo, join(work, 'small-state')]) await rm(dir, { recursive: true, force: true }); // --keep
     await run(`restic -q init --repo ${sh(smallRepo)} > /dev/null`, env);
     smallRows = [await pair(`${smallCount} small files: first run`, small, 'code', smallDest, smallRepo, join(work, 'small-state'))];
     for (let i = 0; i < Math.max(1, Number(values.reruns)); i += 1) {
@@ -209,20 +242,43 @@ async function main(): Promise<void> {
     await rm(small, { recursive: true, force: true });
   }
 
-  // 4. A million small files: peak RSS, beside restic.
+  // 4. A million small files: peak RSS of the first run, an unchanged re-run and a restore, beside restic.
   let hugeLine = '';
   const hugeCount = Number(values.huge);
   if (hugeCount > 0) {
     const huge = join(work, 'huge');
-    await createSmallFiles(huge, hugeCount);
+    const complete = join(work, `huge.complete-${hugeCount}`);
+    if (!existsSync(complete)) {
+      await rm(huge, { recursive: true, force: true });
+      await createSmallFiles(huge, hugeCount);
+      await writeFile(complete, '');
+    }
     const hugeDest = join(work, 'huge-dest');
     const hugeRepo = join(work, 'huge-restic');
-    await run(`restic -q init --repo ${sh(hugeRepo)} > /dev/null`, env);
-    const firstRun = await pair(`${hugeCount} small files: first run`, huge, 'code', hugeDest, hugeRepo, join(work, 'huge-state'));
-    const again = await pair(`${hugeCount} small files: unchanged re-run`, huge, 'code', hugeDest, hugeRepo, join(work, 'huge-state'));
-    hugeLine = `${hugeCount} small files: peak RSS first run ${firstRun.helper.peakRssMiB.toFixed(0)} MiB, unchanged re-run ${again.helper.peakRssMiB.toFixed(0)} MiB (target <= 200 MB = 190.7 MiB)`;
+    const hugeState = join(work, 'huge-state');
+    const restored = join(work, 'huge-restored');
+    for (const dir of [hugeDest, hugeRepo, hugeState, restored]) await rm(dir, { recursive: true, force: true });
+    const withRestic = !values['no-huge-restic'];
+    if (withRestic) await run(`restic -q init --repo ${sh(hugeRepo)} > /dev/null`, env);
+    const helperOnly = async (what: string): Promise<RunResult> => {
+      const result = await run(`${helperNode} ${sh(helper)} backup --no-db --to ${sh(hugeDest)} --files code=${sh(huge)} --recipient ${recipient} --state-dir ${sh(hugeState)} --json > /dev/null`, env);
+      log(`${what}: helper ${result.seconds.toFixed(2)} s, ${result.peakRssMiB.toFixed(0)} MiB RSS`);
+      return result;
+    };
+    const firstRun = withRestic ? (await pair(`${hugeCount} small files: first run`, huge, 'code', hugeDest, hugeRepo, hugeState)).helper : await helperOnly(`${hugeCount} small files: first run`);
+    const again = withRestic ? (await pair(`${hugeCount} small files: unchanged re-run`, huge, 'code', hugeDest, hugeRepo, hugeState)).helper : await helperOnly(`${hugeCount} small files: unchanged re-run`);
+    hugeLine = `${hugeCount} small files: helper peak RSS first run ${firstRun.peakRssMiB.toFixed(0)} MiB (${firstRun.seconds.toFixed(1)} s), unchanged re-run ${again.peakRssMiB.toFixed(0)} MiB (${again.seconds.toFixed(1)} s)`;
+    if (!values['no-huge-restore']) {
+      const set = await newestSetPath(hugeDest);
+      if (!set) throw new Error(`no set at ${hugeDest}`);
+      const restore = await run(`${helperNode} ${sh(helper)} restore ${sh(set)} --files code=${sh(restored)} --identity ${sh(keyFile)} --json > /dev/null`, env);
+      log(`${hugeCount} small files: restore ${restore.seconds.toFixed(2)} s, ${restore.peakRssMiB.toFixed(0)} MiB RSS`);
+      hugeLine += `, restore ${restore.peakRssMiB.toFixed(0)} MiB (${restore.seconds.toFixed(1)} s)`;
+      await rm(restored, { recursive: true, force: true });
+    }
+    hugeLine += ' (target <= 200 MB = 190.7 MiB)';
     log(hugeLine);
-    await rm(huge, { recursive: true, force: true });
+    if (!values.keep) await rm(huge, { recursive: true, force: true });
   }
 
   // The report: ratios against the targets of issue #14.
@@ -298,9 +354,9 @@ process.stdin.on('data', () => process.stdout.write(JSON.stringify({ received: r
     };
     await writeFile(jobFile, JSON.stringify(job));
     const s3env = { ...env, BENCH_S3_SECRET: 'S3RVER' };
-    const firstRun = await run(`node ${sh(helper)} backup --no-db --job ${sh(jobFile)} --json > /dev/null`, s3env);
+    const firstRun = await run(`${helperNode} ${sh(helper)} backup --no-db --job ${sh(jobFile)} --json > /dev/null`, s3env);
     const afterFirst = await received();
-    const rerun = await run(`node ${sh(helper)} backup --no-db --job ${sh(jobFile)} --json > /dev/null`, s3env);
+    const rerun = await run(`${helperNode} ${sh(helper)} backup --no-db --job ${sh(jobFile)} --json > /dev/null`, s3env);
     const afterRerun = (await received()) - afterFirst;
     return `S3 offsite: first upload ${mib(afterFirst)} (${firstRun.seconds.toFixed(1)} s); unchanged re-run sent ${bytesText(afterRerun)} = ${((100 * afterRerun) / afterFirst).toFixed(3)} % of the first upload (target <= 1 %; ${rerun.seconds.toFixed(1)} s)`;
   } finally {

@@ -78,6 +78,8 @@ final class LauncherEnvTest extends TestCase {
     $this->assertSame('20260101-000000-abcdef01', $env['CIVIBACKUP_RUN_ID']);
     $this->assertSame($this->dir . '/bin:/usr/bin:/bin', $env['PATH']);
     $this->assertArrayNotHasKey('CIVIBACKUP_TEST_UNRELATED', $env, 'the web server environment is not passed on wholesale');
+    $this->assertSame('--max-semi-space-size=4', $env['NODE_OPTIONS'], 'the helper runs with a small young generation (memory of 1M-file backups)');
+    $this->assertSame('2', $env['MALLOC_ARENA_MAX']);
   }
 
   public function testArgvHasNoSecretAndRefusesOne(): void {

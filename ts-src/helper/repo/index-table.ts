@@ -209,6 +209,12 @@ export class BlobIndexTable {
     return this.pages[entry >>> PAGE_BITS].numbers[(entry & PAGE_MASK) * NUMBERS + 2];
   }
 
+  /** The id of entry `entry`, as 64 lower-case hex digits. */
+  idAt(entry: number): string {
+    const ids = this.pages[entry >>> PAGE_BITS].ids;
+    return Buffer.from(ids.buffer, ids.byteOffset + (entry & PAGE_MASK) * ID_BYTES, ID_BYTES).toString('hex');
+  }
+
   /** The pack of entry `entry` (from entryOf; the pack is live when entryOf returned it). */
   packAt(entry: number): string {
     return this.packNames[this.pages[entry >>> PAGE_BITS].numbers[(entry & PAGE_MASK) * NUMBERS]] as string;

@@ -37,4 +37,23 @@ export class SetReferences {
     if (!this.packs.has(pack)) this.packs.set(pack, this.packBytes(pack));
     return true;
   }
+
+  /** Whether `id` was added and is counted in `pack` (the copy a reader would use). */
+  counts(id: string, pack: string): boolean {
+    const entry = this.table.entryOf(id);
+    return entry >= 0 && this.marked(entry) && this.table.packAt(entry) === pack;
+  }
+
+  /** The ids added whose counted copy is in `pack`, less those in `except` (a scan of every mark: for damage reports). */
+  *idsIn(pack: string, except: ReadonlySet<string>): Generator<string> {
+    for (let entry = 0; entry < this.marks.length * 8; entry += 1) {
+      if (!this.marked(entry) || this.table.packAt(entry) !== pack) continue;
+      const id = this.table.idAt(entry);
+      if (!except.has(id)) yield id;
+    }
+  }
+
+  private marked(entry: number): boolean {
+    return (entry >>> 3) < this.marks.length && (this.marks[entry >>> 3] & (1 << (entry & 7))) !== 0;
+  }
 }

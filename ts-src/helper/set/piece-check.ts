@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { MANIFEST_FILE, SETS_DIR, type Catalog, type ManifestV2 } from '../../protocol/manifest.js';
 import { readTree } from '../files/tree-reader.js';
 import { BackupError } from '../core/errors.js';
-import { checkBlobs } from '../repo/check.js';
+import { checkBlobs, checkBlobsStreamed } from '../repo/check.js';
 import { indexPath, packPath, parsePackIndex } from '../repo/layout.js';
 import type { BlobReader, Repository } from '../repo/repository.js';
 
@@ -75,6 +75,11 @@ async function checkPackFiles(root: string, stored: ManifestV2): Promise<PiecePr
 /** repo/check.ts checkBlobs, its problems as pieces. */
 export async function checkBlobsOf(repository: Repository, ids: Iterable<string>): Promise<PieceProblem[]> {
   return (await checkBlobs(repository, ids)).map((p) => ({ piece: p.id, ...(p.pack ? { pack: p.pack } : {}), problem: p.problem }));
+}
+
+/** checkBlobsOf for a set's whole list of blobs, streamed (memory: a bit per index entry, one pack's ids at a time). */
+export async function checkBlobsOfStreamed(repository: Repository, ids: (need: (id: string) => void) => Promise<void>): Promise<PieceProblem[]> {
+  return (await checkBlobsStreamed(repository, ids)).map((p) => ({ piece: p.id, ...(p.pack ? { pack: p.pack } : {}), problem: p.problem }));
 }
 
 export interface V2CheckResult {

@@ -43,7 +43,7 @@ import type { RestoreSource } from '../db/restore.js';
 import { planRestore } from '../db/restore-plan.js';
 import { openPart as openV1Part } from './part-reader.js';
 import { listSets, readManifest, readVerification, summarizeSet } from './set-store.js';
-import { checkBlobsOf, checkSetPieces, listV2SetIds, setsNeeding, type AffectedSet, type PieceProblem, type V2CheckResult } from './piece-check.js';
+import { checkBlobsOfStreamed, checkSetPieces, listV2SetIds, setsNeeding, type AffectedSet, type PieceProblem, type V2CheckResult } from './piece-check.js';
 import { readTree, restoreTree, type RestoreTreeOptions } from '../files/tree-reader.js';
 import type { RestoreDirectoryResult } from '../files/restore.js';
 
@@ -313,14 +313,16 @@ async function openV2(path: string, options: OpenSetOptions, shared?: Repository
       return { ...result, affected };
     },
     async checkNeeded(parts, labels) {
-      const ids = new Set<string>(stored.catalog);
-      for (const part of parts) for (const id of reader.blobsOfPart(part)) ids.add(id);
-      for (const label of labels) {
-        const record = reader.filesRecord(label);
-        for (const id of record.tree) ids.add(id);
-        for await (const entry of readTree(record, blobs)) for (const id of entry.b ?? []) ids.add(id);
-      }
-      const problems = await checkBlobsOf(repository, ids);
+      // Streamed: a directory of a million files names a million blobs (checkBlobsStreamed).
+      const problems = await checkBlobsOfStreamed(repository, async (need) => {
+        for (const id of stored.catalog) need(id);
+        for (const part of parts) for (const id of reader.blobsOfPart(part)) need(id);
+        for (const label of labels) {
+          const record = reader.filesRecord(label);
+          for (const id of record.tree) need(id);
+          for await (const entry of readTree(record, blobs)) for (const id of entry.b ?? []) need(id);
+        }
+      });
       if (problems.length === 0) return;
       const affected = await affectedSets(destination, problems, options, repository);
       throw damageError(stored.id, problems, affected, 'nothing was restored');
