@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { compareTreePaths, isManifestV2, manifestV2Path, sourceIdentity, validateCatalog, validateManifestV2, type ManifestV2 } from '../../ts-src/protocol/manifest.js';
-import { extensionOf, isCompressible, sampleCompresses } from '../../ts-src/helper/files/compressibility.js';
+import { extensionOf, incompressibleByName } from '../../ts-src/helper/files/compressibility.js';
+import { encodeBlob, sampleCompresses } from '../../ts-src/helper/repo/blob-codec.js';
 
 const id = (c: string): string => c.repeat(64);
 
@@ -64,20 +65,25 @@ test('tree paths sort in walk order: a directory right before its contents', () 
   assert.equal(compareTreePaths('x', 'x'), 0);
 });
 
-test('compressibility: known formats by name, the rest by a deflate sample', () => {
+test('compressibility: known formats by name, the rest by a deflate sample (large blobs) or by trying (small ones)', async () => {
   assert.equal(extensionOf('dir.d/Scan.PDF'), 'pdf');
   assert.equal(extensionOf('.bashrc'), '');
   assert.equal(extensionOf('noext'), '');
+  assert.equal(incompressibleByName('photos/a.JPG'), true);
+  assert.equal(incompressibleByName('notes/a.txt'), false);
   const text = Buffer.from('Dear friend, thank you for your donation. '.repeat(3000));
   const noise = randomBytes(200 * 1024);
-  assert.equal(sampleCompresses(text), true);
-  assert.equal(sampleCompresses(noise), false);
-  // The name wins over the content: a .jpg is never deflated, a .txt of noise is sampled.
-  assert.equal(isCompressible('photos/a.jpg', text), false);
-  assert.equal(isCompressible('notes/a.txt', text), true);
-  assert.equal(isCompressible('notes/random.bin', noise), false);
+  assert.equal(await sampleCompresses(text), true);
+  assert.equal(await sampleCompresses(noise), false);
   // Half noise, half text in the first 64 KiB still saves more than 5 %.
-  assert.equal(sampleCompresses(Buffer.concat([noise.subarray(0, 32 * 1024), text.subarray(0, 32 * 1024)])), true);
-  // Tiny files: nothing to learn from the sample; compress (it costs nothing).
-  assert.equal(isCompressible('x.dat', randomBytes(100)), true);
+  assert.equal(await sampleCompresses(Buffer.concat([noise.subarray(0, 32 * 1024), text.subarray(0, 32 * 1024)])), true);
+  // The name wins over the content: what the tree backup says is incompressible is never deflated.
+  assert.equal((await encodeBlob(text, 'gzip', 6, false)).encoding, 'none');
+  // Unknown content: text is compressed, noise (large: sampled; small: tried) is stored as it is.
+  assert.equal((await encodeBlob(text, 'gzip', 6)).encoding, 'gzip');
+  assert.equal((await encodeBlob(noise, 'gzip', 6)).encoding, 'none');
+  const smallNoise = randomBytes(5000);
+  const small = await encodeBlob(smallNoise, 'gzip', 6);
+  assert.equal(small.encoding, 'none');
+  assert.ok(small.bytes.equals(smallNoise));
 });

@@ -35,7 +35,7 @@ import type { Reporter } from '../core/reporter.js';
 import type { BlobWriter } from '../repo/repository.js';
 import { fsyncDirectory, writeFileAtomic } from '../set/durable.js';
 import { CappedList, destinationSkip, resolveBackupDirectory, validateDirectorySpecs } from './archive.js';
-import { isCompressible } from './compressibility.js';
+import { incompressibleByName } from './compressibility.js';
 import { linkEscapes } from './entry-paths.js';
 import { Exclusions, validateExcludePatterns } from './exclusions.js';
 import { TreeChangeCollector } from './tree-changes.js';
@@ -570,7 +570,10 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
           break;
         }
         const content = got < want ? block.subarray(0, got) : block;
-        compressible ??= isCompressible(relPath, content);
+        // Known compressed formats by name; anything else is judged by the repository's writer,
+        // which samples a large blob on the thread pool and just compresses a small one (its
+        // sample would be the whole blob), keeping it stored as is when that does not shrink it.
+        compressible ??= incompressibleByName(relPath) ? false : undefined;
         // A file read whole in its first block (most attachments) is hashed once: that SHA-256
         // is the file's hash and what its blob id is derived from (BlobWriteOptions.contentSha256).
         let onlyBlockSha256: Buffer | undefined;
