@@ -16,6 +16,7 @@ import { BackupError, toBackupError } from '../core/errors.js';
 import { connectError, connectionOptions, loadMysql } from './connection.js';
 import type { Dsn } from './dsn.js';
 import { SqlSplitter, type SqlStatement } from './sql-splitter.js';
+import { stopReadingPart } from '../set/part-reader.js';
 
 export interface RestoreConnection {
   readonly connection: Connection;
@@ -187,7 +188,7 @@ export async function* readStatements(content: Readable, options: { aheadBytes?:
   } finally {
     if (!done) {
       stopped = true;
-      content.destroy();
+      stopReadingPart(content);
       const wake = wakeProducer as (() => void) | null;
       wakeProducer = null;
       wake?.();

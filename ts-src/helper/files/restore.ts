@@ -18,7 +18,7 @@ import { BackupError } from '../core/errors.js';
 import type { Reporter } from '../core/reporter.js';
 import { pausePoint } from '../core/test-pause.js';
 import type { DecryptionKeys } from '../crypto/age-stream.js';
-import { openPart } from '../set/part-reader.js';
+import { openPart, stopReadingPart } from '../set/part-reader.js';
 import { checkPart } from '../set/verify-parts.js';
 import { entrySegments, linkEscapes } from './entry-paths.js';
 import { recoverDirectory, stagingPath, swapDirectoryIn } from './swap-directory.js';
@@ -179,7 +179,7 @@ export async function restoreDirectory(
     throw error;
   } finally {
     // A refused archive is left unread: close the file and the decoders now.
-    content?.destroy();
+    if (content) stopReadingPart(content);
   }
   progress(true);
   await pausePoint('dir-extracted');
@@ -271,7 +271,7 @@ export async function listArchive(setDir: string, manifest: Manifest, label: str
   } catch (error) {
     throw damaged(error, `${part.path} (directory "${label}")`);
   } finally {
-    content.destroy();
+    stopReadingPart(content);
   }
   const differences: string[] = [];
   if (listing.files !== record.files) differences.push(`${listing.files} files (manifest: ${record.files})`);

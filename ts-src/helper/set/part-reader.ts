@@ -14,3 +14,13 @@ export async function openPart(setDir: string, storedPath: string, codec: ReadCo
   if (stages.length === 0) return file;
   return compose(file, ...stages);
 }
+
+/**
+ * Stops reading a part before its end (a refused archive, a failed restore). Destroying a
+ * composed stream makes its inner pipeline fail with AbortError once its reader has gone; with
+ * no listener left, that expected error would end the process as an uncaught exception.
+ */
+export function stopReadingPart(content: Readable): void {
+  content.on('error', () => undefined);
+  content.destroy();
+}
