@@ -546,17 +546,20 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
   let shrunk = false;
   let compressible: boolean | undefined;
   let after: BigIntStats | undefined;
+  /** Whether `read` bytes are the whole file now; if so, that look is also the one after the read. */
+  const readToEnd = async (read: number): Promise<boolean> => {
+    const now = await statNow();
+    if (Number(now.size) <= read) {
+      after = now;
+      return true;
+    }
+    limit = Number(now.size); // grew while read: take what is there now
+    return false;
+  };
   try {
     try {
       for (;;) {
-        if (total >= limit) {
-          const now = await statNow();
-          if (Number(now.size) <= total) {
-            after = now; // read to the end: this look is also the one after the read
-            break;
-          }
-          limit = Number(now.size); // grew while read: take what is there now
-        }
+        if (total >= limit && (await readToEnd(total))) break;
         const want = Math.min(FILE_BLOCK_SIZE, limit - total);
         const block = Buffer.allocUnsafe(want);
         let got = 0;
@@ -577,14 +580,7 @@ async function storeFile(entry: WalkEntry, writer: BlobWriter, warn: Warn, onByt
         // A file read whole in its first block (most attachments) is hashed once: that SHA-256
         // is the file's hash and what its blob id is derived from (BlobWriteOptions.contentSha256).
         let onlyBlockSha256: Buffer | undefined;
-        if (total === 0 && (got < want || got >= limit)) {
-          if (got >= limit) {
-            const now = await statNow();
-            if (Number(now.size) <= got) after = now; // the look after the read, as at the loop's top
-            else limit = Number(now.size); // grew while read: more blocks follow
-          }
-          if (got < want || after) onlyBlockSha256 = createHash('sha256').update(content).digest();
-        }
+        if (total === 0 && (got < want || (got >= limit && (await readToEnd(got))))) onlyBlockSha256 = createHash('sha256').update(content).digest();
         if (onlyBlockSha256) fileSha256 = onlyBlockSha256.toString('hex');
         else hash.update(content);
         const put = writer.put(content, { compressible, handOver: true, contentSha256: onlyBlockSha256 }); // a fresh block per read, never touched again

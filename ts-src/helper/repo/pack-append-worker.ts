@@ -6,8 +6,9 @@
  * read, hashed and looked up every block (see docs/benchmarks.md, issue #14).
  *
  * One message at a time, in order, with synchronous writes (this thread has nothing else to
- * do); only a closing pack's fsync goes to the thread pool, so the next pack fills meanwhile. It knows nothing of ids, indexes or renames: pack-writer.ts decides what goes where;
- * this file only turns bytes into a durable temp file and says what it wrote.
+ * do); only a closing pack's fsync goes to the thread pool, so the next pack fills meanwhile.
+ * It knows nothing of ids, indexes or renames: pack-writer.ts decides what goes where; this
+ * file only turns bytes into a durable temp file and says what it wrote.
  *
  * Imports only node: modules and age-payload.ts, so its bundle stays small to start.
  */
@@ -27,14 +28,7 @@ interface OpenTempPack {
 
 const packs = new Map<number, OpenTempPack>();
 
-function writeAll(target: OpenTempPack, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(target.fd, bytes, done, bytes.length - done, target.position + done);
-  target.hash.update(bytes);
-  target.position += bytes.length;
-}
-
-/** Writes `pieces` one after the other (one writev unless it comes back short); returns their SHA-256. */
+/** Appends `pieces` one after the other (one writev unless it comes back short); returns their SHA-256. */
 function writePieces(target: OpenTempPack, pieces: Uint8Array[]): string {
   const stored = createHash('sha256');
   let total = 0;
@@ -84,14 +78,14 @@ function handle(request: PackWorkerRequest): PackWorkerReply | null {
       if (packs.has(request.pack)) throw new Error(`temp pack ${request.pack} is already open in the pack worker`);
       const pack: OpenTempPack = { fd: openSync(request.path, 'wx', 0o600), path: request.path, hash: createHash('sha256'), position: 0, fileKey: request.fileKey };
       packs.set(request.pack, pack);
-      if (request.header.length > 0) writeAll(pack, request.header);
+      if (request.header.length > 0) writePieces(pack, [request.header]);
       return { seq: request.seq, ok: true };
     }
     case 'append': {
       const pack = openPack(request.pack);
       const storedSha256: string[] = [];
       for (const bytes of request.blobs) storedSha256.push(writePieces(pack, pack.fileKey ? sealPayloadPieces(pack.fileKey, bytes) : [bytes]));
-      return { seq: request.seq, ok: true, storedSha256, position: pack.position };
+      return { seq: request.seq, ok: true, storedSha256 };
     }
     case 'close': {
       const pack = openPack(request.pack);

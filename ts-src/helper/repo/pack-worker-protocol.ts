@@ -26,5 +26,5 @@ export interface WorkerErrorShape {
 }
 
 export type PackWorkerReply =
-  | { seq: number; ok: true; storedSha256?: string[]; position?: number; name?: string; bytes?: number }
+  | { seq: number; ok: true; storedSha256?: string[]; name?: string; bytes?: number }
   | { seq: number; ok: false; error: WorkerErrorShape };

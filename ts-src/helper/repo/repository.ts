@@ -239,7 +239,7 @@ export function holdsExclusiveLock(repo: Repository): boolean {
 /**
  * The blob ids of an encrypted repository. 'hmac-of-sha256' (every repository created since
  * this change): HMAC-SHA-256 under the id key of the content's SHA-256, so a file read in one
- * block is hashed once for both its file hash and its id. Without `ids` in repository.json
+ * block is hashed once for both its file hash and its id. Without `idScheme` in repository.json
  * (repositories of earlier development builds): HMAC-SHA-256 of the content itself.
  */
 function blobIdFunctions(scheme: RepositoryConfig['idScheme'], idKey: Buffer): { idOf: (content: Buffer) => string; idOfDigest?: (contentSha256: Buffer) => string } {
@@ -254,7 +254,7 @@ export class LocalRepository implements Repository {
   readonly root: string;
   readonly id: string;
   readonly encrypted: boolean;
-  /** How an encrypted repository's blob ids are made (repository.json `ids`). */
+  /** How an encrypted repository's blob ids are made (repository.json `idScheme`). */
   private readonly idScheme: RepositoryConfig['idScheme'];
   /** Index files that could not be read (when the repository was opened, or the index reloaded). */
   readonly indexProblems: string[];
